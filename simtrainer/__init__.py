@@ -1,0 +1,3 @@
+"""simtrainer: practise counseling conversations with a local LLM patient and get rubric feedback."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from simtrainer.cli import main
+
+main()

@@ -1,0 +1,138 @@
+"""`simtrainer bench patient`: load time, first-token time as a session grows, app vs raw speed, memory.
+
+How each figure is computed:
+- load_s: wall time to open the model behind the ChatBackend seam.
+- first_token_s_turnN: time from sending trainee turn N to the first streamed patient token, in one scripted
+  session whose cache was primed with the persona and opening line (as the app does while the trainee reads).
+- raw_tok_s / app_tok_s: generated tokens per second of wall time (prompt reuse included), greedy, same
+  stops, over the prompts of the session's last 8 turns, each prompt evaluated once beforehand so both
+  sides reuse the same cache; raw calls llama-cpp-python directly, app goes through
+  the Patient (backend seam, guard, trimming). Raw and app alternate per prompt, the order flipping each round; 5 rounds summed.
+  speed_ratio = app_tok_s / raw_tok_s, so both sides share the machine's load at that moment.
+- rss_mb: resident memory of this process at the end; peak_rss_mb: its peak.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from simtrainer.bench.scripts import GENERIC_TRAINEE_LINES
+from simtrainer.config import PatientSettings, Settings
+from simtrainer.events import PatientDone
+from simtrainer.llm import open_backend, resolve_model
+from simtrainer.llm.base import GenParams
+from simtrainer.patient import Line, Patient
+from simtrainer.scenarios.card import Card
+from simtrainer.session import Session
+from simtrainer.storage import Store
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None, rounds: int = 5) -> dict:
+    """Tokens per second over the same prompts, raw llama-cpp-python vs the app's Patient path (greedy)."""
+    count = patient.backend.count_tokens
+    stops = list(patient.prompt.stops)
+    tokens = 0
+    app_time = raw_time = 0.0
+
+    def run_raw(prompt: str) -> tuple[float, str]:
+        started, text = time.perf_counter(), ""
+        for chunk in raw_llama.create_completion(
+            prompt, max_tokens=patient.settings.max_tokens, temperature=0.0, top_p=patient.settings.top_p,
+            stop=stops, stream=True, repeat_penalty=1.1,
+        ):
+            text += chunk["choices"][0]["text"]
+        return time.perf_counter() - started, text
+
+    def run_app(history: list[Line]) -> tuple[float, str]:
+        started, text = time.perf_counter(), ""
+        for event in patient.reply(history):
+            if isinstance(event, PatientDone):
+                text = event.text
+        return time.perf_counter() - started, text
+
+    for round_no in range(rounds):
+        for history in histories:
+            prompt = patient.render(history)
+            for _ in patient.backend.complete(prompt, GenParams(max_tokens=1, temperature=0.0)):
+                pass  # both sides then start from the same cached prompt
+            if raw_llama is None:
+                elapsed, text = run_app(history)
+                app_time += elapsed
+                tokens += count(text)
+                continue
+            order = (run_raw, run_app) if round_no % 2 == 0 else (run_app, run_raw)
+            for fn in order:
+                elapsed, text = fn(prompt if fn is run_raw else history)
+                if fn is run_raw:
+                    raw_time += elapsed
+                    tokens += count(text)  # greedy: the app generates these same tokens, then trims the text
+                else:
+                    app_time += elapsed
+    app = tokens / app_time
+    raw = tokens / raw_time if raw_time else None
+    return {
+        "app_tok_s": round(app, 1),
+        "raw_tok_s": round(raw, 1) if raw else None,
+        "speed_ratio": round(app / raw, 3) if raw else None,
+    }
+
+
+def bench_patient(settings: Settings, card: Card, *, model: str | None = None, turns: int = 30) -> dict[str, Any]:
+    entry = resolve_model(settings, model)
+    started = time.perf_counter()
+    backend = open_backend(settings, model)
+    load_s = time.perf_counter() - started
+    lines = (GENERIC_TRAINEE_LINES * (turns // len(GENERIC_TRAINEE_LINES) + 1))[:turns]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.db")
+        session = Session(store, card, backend, patient_settings=settings.patient, seed=settings.seed or 7,
+                          model_name=entry.name)
+        session.prime()
+        first_tokens, reply_times, fallbacks, resets = [], [], 0, 0
+        for line in lines:
+            for event in session.submit(line):
+                if isinstance(event, PatientDone):
+                    first_tokens.append(event.meta["first_token_s"])
+                    reply_times.append(event.meta["elapsed_s"])
+                    fallbacks += bool(event.meta.get("fallback"))
+                    resets += len(event.meta["rejected"])
+        session.end()
+        store.close()
+    greedy = Patient(card, backend, PatientSettings(**{**settings.patient.model_dump(), "temperature": 0.0,
+                                                       "max_sentences": 10, "retries": 0}))
+    ends = [i for i, line in enumerate(session.history) if line.speaker == "trainee"][-8:]
+    speed = _speed(greedy, [session.history[: i + 1] for i in ends], getattr(backend, "llama", None))
+
+    def at(turn: int) -> float | None:
+        return first_tokens[turn - 1] if len(first_tokens) >= turn else None
+
+    result = {
+        "model": entry.name,
+        "backend": backend.label,
+        "scenario": card.id,
+        "turns": len(first_tokens),
+        "load_s": round(load_s, 3),
+        "first_token_s_turn1": at(1),
+        "first_token_s_turn10": at(10),
+        "first_token_s_turn30": at(30),
+        "median_reply_s": round(statistics.median(reply_times), 3) if reply_times else None,
+        "guard_resets": resets,
+        "fallback_replies": fallbacks,
+        **speed,
+        "rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    backend.close()
+    return result

@@ -1,0 +1,72 @@
+"""The `simtrainer` command: a thin layer over the domain packages.
+
+Every subcommand calls the same domain code the TUI uses. A `UserError` anywhere is printed as a short titled
+message on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from simtrainer import __version__
+from simtrainer.errors import UserError
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def report(error: UserError) -> None:
+    err_console.print(f"[bold red]Error:[/] {error.what}", soft_wrap=True)
+    if error.where:
+        err_console.print(f"  [dim]where:[/] {error.where}", soft_wrap=True)
+    if error.fix:
+        err_console.print(f"  [dim]fix:[/]   {error.fix}", soft_wrap=True)
+
+
+class SimGroup(click.Group):
+    """Turns `UserError` into a clear message and exit code 2 for every subcommand."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            report(error)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("Interrupted.")
+            ctx.exit(130)
+
+
+@click.group(cls=SimGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="simtrainer")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Practise counseling conversations with a simulated patient, with live rubric feedback.
+
+    Run with no command to start practising. Everything runs on this machine.
+    """
+    if ctx.invoked_subcommand is None:
+        from simtrainer.cli.practice import start_interactive
+
+        start_interactive()
+
+
+def _register() -> None:
+    from simtrainer.cli import bench, info, practice, sessions
+
+    for module in (info, sessions, practice, bench):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="simtrainer")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""`config`, `models` and `scenarios`: what is set up, what is installed, what can be practised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import tomli_w
+
+from simtrainer.cli.output import console, human_size, print_json, table
+from simtrainer.config import cache_dir, config_file, data_dir, load_settings
+from simtrainer.errors import UserError
+
+
+@click.group()
+def config() -> None:
+    """Show settings and where they live."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print settings as JSON.")
+def config_show(as_json: bool) -> None:
+    """Print the effective settings (file + environment + defaults)."""
+    settings = load_settings().model_dump(mode="json", exclude_none=True)
+    if as_json:
+        print_json(settings)
+    else:
+        click.echo(f"# {config_file()} (SIMTRAINER_* environment variables override it)")
+        click.echo(tomli_w.dumps(settings).rstrip())
+
+
+@config.command("path")
+@click.option("--json", "as_json", is_flag=True)
+def config_path(as_json: bool) -> None:
+    """Print where config, data (session database) and cache live."""
+    from simtrainer.storage.store import default_db_path
+
+    paths = {
+        "config_file": str(config_file()),
+        "data_dir": str(data_dir()),
+        "database": str(default_db_path()),
+        "cache_dir": str(cache_dir()),
+    }
+    if as_json:
+        print_json(paths)
+    else:
+        for key, value in paths.items():
+            click.echo(f"{key:12} {value}")
+
+
+@click.group()
+def models() -> None:
+    """Models the patient can run on."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def models_list(as_json: bool) -> None:
+    """Every named model: backend, location, size, present or missing."""
+    from simtrainer.llm import list_models
+
+    settings = load_settings()
+    entries = list_models(settings)
+    if as_json:
+        print_json([{**e.to_dict(), "default": e.name == settings.model} for e in entries])
+        return
+    rows = [
+        [("* " if e.name == settings.model else "  ") + e.name, e.spec.backend, e.location, human_size(e.size_bytes),
+         e.status]
+        for e in entries
+    ]
+    table(["name", "backend", "path / url", "size", "status"], rows, title="Models (* = in use)")
+
+
+@click.group()
+def scenarios() -> None:
+    """Persona cards to practise with."""
+
+
+def _all_cards():
+    from simtrainer.scenarios import load_cards, scenario_dirs
+
+    return load_cards(scenario_dirs(load_settings()))
+
+
+def _print_problems(problems) -> None:
+    from simtrainer.cli import err_console
+
+    for problem in problems:
+        err_console.print(f"[yellow]Broken card[/] {problem.file}", soft_wrap=True)
+        err_console.print(f"  field: {problem.field}: {problem.message}", soft_wrap=True)
+        err_console.print(f"  fix:   {problem.fix}", soft_wrap=True)
+
+
+@scenarios.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option("--modality", type=click.Choice(["mi", "dearman", "cbt"]), help="Only this modality.")
+def scenarios_list(as_json: bool, modality: str | None) -> None:
+    """List the scenarios; broken cards are reported on stderr, the good ones still listed."""
+    cards, problems = _all_cards()
+    cards = [c for c in cards if modality in (None, c.modality)]
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "modality": c.modality,
+                    "difficulty": c.difficulty,
+                    "person": c.person.name,
+                    "summary": c.summary,
+                }
+                for c in cards
+            ]
+        )
+    else:
+        rows = [[c.id, c.modality, c.difficulty, c.title] for c in cards]
+        table(["id", "modality", "difficulty", "title"], rows, title=f"{len(cards)} scenarios")
+    _print_problems(problems)
+
+
+@scenarios.command("show")
+@click.argument("scenario_id")
+@click.option("--json", "as_json", is_flag=True)
+def scenarios_show(scenario_id: str, as_json: bool) -> None:
+    """Show one persona card."""
+    from simtrainer.scenarios import get_card
+
+    card = get_card(scenario_id, load_settings())
+    if as_json:
+        print_json(card.model_dump(mode="json", exclude_none=True))
+        return
+    console.print(f"[bold]{card.title}[/]  ({card.id}, {card.modality_name}, {card.difficulty})")
+    console.print(card.summary)
+    p = card.person
+    console.print(f"\n[bold]{p.name}[/], {p.age}{', ' + p.pronouns if p.pronouns else ''}: {p.background}")
+    console.print(f"[bold]Concern:[/] {card.presenting_concern}")
+    if card.dearman:
+        console.print(f"[bold]You play:[/] {card.dearman.trainee_role}. [bold]Ask for:[/] {card.dearman.request}")
+    console.print(f"\n[bold]Opening line:[/] \"{card.opening_line}\"")
+
+
+@scenarios.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def scenarios_validate(paths: tuple[Path, ...]) -> None:
+    """Check card files (or folders of them); exit 2 if any is broken."""
+    from simtrainer.scenarios import load_cards
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"No such file or folder: {missing[0]}", where="validate PATH", fix="Check the path.")
+    cards, problems = load_cards(list(paths))
+    for card in cards:
+        console.print(f"[green]ok[/]  {card.id}")
+    _print_problems(problems)
+    if problems:
+        raise click.exceptions.Exit(2)
+
+
+COMMANDS = [config, models, scenarios]

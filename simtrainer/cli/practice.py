@@ -1,0 +1,184 @@
+"""`practice`: the headless practice loop (a text REPL, or a script of trainee lines)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from simtrainer.cli.output import console, print_json
+from simtrainer.config import Settings, load_settings
+from simtrainer.errors import UserError
+from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
+from simtrainer.session import Session
+
+
+def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
+    """Check everything a session needs (card, model, database), then start one."""
+    from simtrainer.feedback.registry import coders_for
+    from simtrainer.llm import open_backend, resolve_model
+    from simtrainer.scenarios import get_card
+    from simtrainer.storage import open_store
+
+    card = get_card(scenario_id, settings)
+    store = open_store()
+    entry = resolve_model(settings, model)
+    backend = open_backend(settings, model)
+    return Session(
+        store,
+        card,
+        backend,
+        patient_settings=settings.patient,
+        coders=coders_for(card, settings),
+        trainee=settings.trainee,
+        seed=settings.seed,
+        model_name=entry.name,
+    )
+
+
+def _code_badges(codes) -> str:
+    return " ".join(f"[{c.label}]" for c in codes)
+
+
+def run_turn(session: Session, text: str, *, show: bool) -> None:
+    """Send one trainee line; print codes and the streamed reply when `show`."""
+    name = session.card.person.name
+    for event in session.submit(text):
+        if not show:
+            continue
+        if isinstance(event, CodesReady) and event.codes:
+            console.print(f"  [dim]codes:[/] {_code_badges(event.codes)}", markup=True, highlight=False)
+        elif isinstance(event, PatientToken):
+            if not getattr(session, "_streaming", False):
+                console.print(f"[bold cyan]{name}:[/] ", end="")
+                session._streaming = True
+            console.print(event.text, end="", markup=False, highlight=False)
+        elif isinstance(event, PatientReset):
+            console.print(f"\n  [dim](reply withdrawn: {event.reason}; regenerating)[/]")
+            session._streaming = False
+        elif isinstance(event, (PatientDone, ReplySaved)):
+            if isinstance(event, PatientDone):
+                console.print()
+            session._streaming = False
+
+
+def print_summary(session: Session, summary: dict) -> None:
+    console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
+    for rubric, scores in summary["rubrics"].items():
+        console.print(f"[bold]{rubric}[/] ({scores.get('scorer', '')})")
+        for key, value in scores.items():
+            if key != "scorer":
+                console.print(f"  {key}: {value}")
+    console.print(f"Review it with: simtrainer sessions show {session.id}")
+
+
+def session_json(session: Session) -> dict:
+    turns = session.store.turns(session.id)
+    return {
+        "session_id": session.id,
+        "scenario": session.card.id,
+        "model": session.store.get_session(session.id)["model"],
+        "scorers": session.scorers,
+        "turns": [
+            {
+                "speaker": t["speaker"],
+                "text": t["text"],
+                "codes": t["codes"],
+                **({"meta": t["meta"]} if t["meta"] else {}),
+            }
+            for t in turns
+        ],
+        "summary": session.summary if session.ended else None,
+    }
+
+
+def repl(session: Session, *, show: bool = True) -> None:
+    """Read trainee lines from the terminal until Ctrl-D (or /end)."""
+    card = session.card
+    console.print(f"[bold]{card.title}[/] — {card.modality_name}, {card.difficulty}")
+    console.print(card.summary)
+    if card.dearman:
+        console.print(f"[bold]You are the {card.dearman.trainee_role.lower()}. Ask for:[/] {card.dearman.request}")
+    console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
+    console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+    session.prime()
+    while True:
+        try:
+            text = input("You: ")
+        except EOFError:
+            console.print()
+            break
+        if text.strip() in ("/end", "/quit"):
+            break
+        if text.strip():
+            run_turn(session, text, show=show)
+
+
+@click.command()
+@click.option("-s", "--scenario", "scenario_id", required=True, help="Scenario id (see `scenarios list`).")
+@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run non-interactively: one trainee line per line of this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON at the end.")
+@click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
+@click.option("--seed", type=int, help="Sampling seed for a reproducible session.")
+@click.option("--trainee", help="Your name or student id, saved with the session.")
+def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | None, seed: int | None,
+             trainee: str | None) -> None:
+    """Practise with a scenario in the terminal (Ctrl-D ends), or run a --script of trainee lines."""
+    overrides = {k: v for k, v in {"seed": seed, "trainee": trainee}.items() if v is not None}
+    settings = load_settings(**overrides)
+    lines: list[str] | None = None
+    if script is not None:
+        try:
+            lines = [line for line in script.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise UserError("The script is not UTF-8 text.", where=str(script), fix="Save it as UTF-8.") from None
+        if not lines:
+            raise UserError("The script has no trainee lines.", where=str(script), fix="Write one line per turn.")
+    session = open_session(settings, scenario_id, model)
+    show = not as_json
+    try:
+        if lines is None:
+            repl(session, show=show)
+        else:
+            if show:
+                console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
+            session.prime()
+            for line in lines:
+                if show:
+                    console.print(f"[bold]You:[/] {line}")
+                run_turn(session, line, show=show)
+    finally:
+        summary = session.end()
+    if as_json:
+        print_json(session_json(session))
+    else:
+        print_summary(session, summary)
+
+
+def start_interactive() -> None:
+    """Bare `simtrainer`: choose a scenario, then practise in the terminal."""
+    from simtrainer.scenarios import load_cards, scenario_dirs
+
+    settings = load_settings()
+    cards, problems = load_cards(scenario_dirs(settings))
+    if not cards:
+        raise UserError("No scenarios found.", where=", ".join(str(d) for d in scenario_dirs(settings)))
+    if not sys.stdin.isatty():
+        raise UserError(
+            "simtrainer needs a terminal to practise interactively.",
+            fix="Run it in a terminal, or use `simtrainer practice --scenario ID --script FILE`.",
+        )
+    console.print("[bold]simtrainer[/] — choose a scenario:\n")
+    for i, card in enumerate(cards, 1):
+        console.print(f"  {i:2}. [{card.modality:7}] {card.title} [dim]({card.difficulty})[/]")
+    choice = click.prompt("\nNumber", type=click.IntRange(1, len(cards)))
+    session = open_session(settings, cards[choice - 1].id, None)
+    try:
+        repl(session)
+    finally:
+        print_summary(session, session.end())
+
+
+COMMANDS = [practice]

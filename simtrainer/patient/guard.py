@@ -1,0 +1,96 @@
+"""The in-character guard: rejects replies that break the patient's role, and trims the rest.
+
+Checked on every streamed token (so a role break is caught early and regenerated) and on the finished reply.
+Rules, not a model: they must be cheap, predictable and testable on a corpus of good and broken replies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Phrases no patient says: the model has slipped into an assistant or a counselor.
+ROLE_BREAK = re.compile(
+    r"\b(as an ai|language model|ai assistant|virtual assistant|i am an assistant|i'm an assistant|"
+    r"i'?m (just )?a (bot|chatbot|computer program)|as a (counselor|counsellor|therapist)|"
+    r"how (can|may) i (help|assist)|i'?m here to (help|assist|support) you|i can help you with|"
+    r"is there anything else|anything else i can|i (cannot|can't|can not) (comply|assist with)|"
+    r"i'?m sorry, but i (cannot|can't)|my (instructions|programming|system prompt)|"
+    r"ignore (your|my|all|previous) instructions|"
+    r"(feel free to|don't hesitate to) (ask|reach out)|happy to help|glad to help)\b",
+    re.IGNORECASE,
+)
+# Counselling the counselor: advice lists and coaching phrases.
+COUNSELING = re.compile(
+    r"(\bhere are (some|a few) (tips|ways|steps|strategies|suggestions)\b|\bi (would )?(recommend|suggest) "
+    r"(that )?you\b|\bit'?s important (for you )?to\b|\byou (should|might want to) (try|consider)\b|"
+    r"(^|\s)\d\.\s|\*\*|^\s*[-*]\s)",
+    re.IGNORECASE,
+)
+LABEL = re.compile(r"\b[A-Z][A-Z .']{1,30}:")
+SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    ok: bool
+    reason: str = ""
+
+
+# First and second person folded together, so "I feel" echoes "you feel".
+_PERSON = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're",
+           "am": "are", "i've": "you've", "i'd": "you'd", "i'll": "you'll"}
+
+
+def _words(text: str) -> list[str]:
+    return [_PERSON.get(w, w) for w in re.findall(r"[a-z']+", text.lower())]
+
+
+def early_check(partial: str) -> GuardVerdict:
+    """Checks that can reject a reply while it is still streaming."""
+    if ROLE_BREAK.search(partial):
+        return GuardVerdict(False, "assistant or counselor voice")
+    if COUNSELING.search(partial):
+        return GuardVerdict(False, "counselling the counselor")
+    if LABEL.search(partial) or "<|" in partial or "###" in partial:
+        return GuardVerdict(False, "speaks as another speaker")
+    return GuardVerdict(True)
+
+
+def check_reply(reply: str, trainee_text: str = "", *, max_chars: int = 600) -> GuardVerdict:
+    """Full check of a finished (trimmed) reply."""
+    text = reply.strip()
+    if len(_words(text)) < 1:
+        return GuardVerdict(False, "empty reply")
+    verdict = early_check(text)
+    if not verdict.ok:
+        return verdict
+    if len(text) > max_chars:
+        return GuardVerdict(False, "runaway length")
+    said, heard = _words(text), _words(trainee_text)
+    if len(said) >= 5 and heard:
+        heard_set = set(heard)
+        overlap = sum(1 for w in said if w in heard_set) / len(said)
+        if overlap >= 0.85 and len(set(said) & heard_set) >= 5:
+            return GuardVerdict(False, "echoes the trainee")
+    if re.search(r"(\b\w+\b)(\s+\1\b){3,}", text, re.IGNORECASE):
+        return GuardVerdict(False, "repeats itself")
+    return GuardVerdict(True)
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE_END.split(text.strip()) if s]
+
+
+def complete_sentences(text: str) -> int:
+    """How many sentences in `text` have ended (a terminator followed by a space)."""
+    return len(SENTENCE_END.findall(text))
+
+
+def trim_reply(text: str, max_sentences: int, *, finished: bool = True) -> str:
+    """Keep at most `max_sentences`; drop a dangling half-sentence left by the token cap."""
+    text = re.sub(r"\s+", " ", text).strip().strip('"').strip()
+    parts = sentences(text)
+    if not finished and len(parts) > 1 and not re.search(r"[.!?…][\"')\]]*$", parts[-1]):
+        parts = parts[:-1]
+    return " ".join(parts[:max_sentences]).strip()

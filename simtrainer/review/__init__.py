@@ -1,0 +1,1 @@
+"""The supervisor's side: session records, exports and annotations."""

@@ -1,0 +1,111 @@
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import run_cli
+from simtrainer.config import config_file
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("What brings you in today?\n\nIt sounds like the shifts are exhausting.\nWhat would help?\n")
+    return path
+
+
+def test_practice_script_json_with_fake_model(cli, script):
+    result = cli("practice", "--scenario", "mi-alcohol-nurse", "--script", str(script), "--json", "--model", "fake")
+    data = json.loads(result.output)
+    assert set(data) >= {"session_id", "scenario", "model", "turns"}
+    assert data["scenario"] == "mi-alcohol-nurse" and data["model"] == "fake"
+    speakers = [t["speaker"] for t in data["turns"]]
+    assert speakers == ["patient"] + ["trainee", "patient"] * 3
+    assert all(isinstance(t["codes"], list) for t in data["turns"])
+    listed = json.loads(cli("sessions", "list", "--json").output)
+    assert listed[0]["id"] == data["session_id"] and listed[0]["turn_count"] == 7
+
+
+@pytest.mark.model
+def test_practice_with_the_real_default_model(script, home):
+    """The issue's done-when: a transcript from the real default model, then found in sessions list."""
+    result = run_cli("practice", "--scenario", "mi-alcohol-nurse", "--script", str(script), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "smollm2-135m"
+    replies = [t["text"] for t in data["turns"][1:] if t["speaker"] == "patient"]
+    assert len(replies) == 3 and all(r.strip() for r in replies)
+    listed = json.loads(run_cli("sessions", "list", "--json").stdout)
+    assert data["session_id"] in [s["id"] for s in listed]
+
+
+def test_exports(cli, script, tmp_path):
+    sid = json.loads(cli("practice", "-s", "cbt-panic-supermarket", "--script", str(script), "--json", "-m",
+                         "fake").output)["session_id"]
+    cli("sessions", "annotate", sid, "Try a guided-discovery question here.", "--turn", "1", "--author", "sup")
+    record = json.loads(cli("sessions", "export", sid, "--format", "json").output)
+    assert record["session"]["id"] == sid and len(record["turns"]) == 7
+    assert record["annotations"][0]["body"].startswith("Try a guided")
+    md = cli("sessions", "export", sid, "--format", "md").output
+    assert md.startswith("# Panic in the supermarket") and "**Trainee**: What brings you in today?" in md
+    assert "Supervisor notes" in md
+    rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
+    assert len(rows) == 7 and rows[1]["speaker"] == "trainee"
+    out = tmp_path / "s.md"
+    cli("sessions", "export", sid, "--format", "md", "-o", str(out))
+    assert out.read_text() == md
+    assert "Try a guided" in cli("sessions", "show", sid).output
+    assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").output)] == [sid]
+
+
+def test_interactive_repl_until_ctrl_d(cli):
+    result = cli("practice", "-s", "dearman-roommate-noise", "-m", "fake", input="Hey, can we talk?\n/end\n")
+    assert result.exit_code == 0
+    assert "Alex:" in result.output and "saved" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["practice", "--scenario", "no-such-card", "-m", "fake"], "Unknown scenario"),
+        (["practice", "--scenario", "mi-alcohol-nurse", "-m", "/tmp/nope/missing.gguf"], "does not exist"),
+        (["sessions", "show", "zzzz"], "No session"),
+        (["practice", "--scenario", "mi-alcohol-nurse", "-m", "gpt-17"], "Unknown model"),
+    ],
+)
+def test_user_mistakes_exit_2_without_traceback(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert "fix:" in result.stderr
+
+
+def test_unwritable_data_dir(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the home folder should be")
+    result = run_cli("sessions", "list", env={"SIMTRAINER_HOME": str(blocker)})
+    assert result.returncode == 2 and "Cannot open the session database" in result.stderr
+
+
+def test_broken_config_exits_2(home):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text("[patient\n")
+    result = run_cli("scenarios", "list")
+    assert result.returncode == 2 and "config.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_patient_json_with_fake(cli):
+    data = json.loads(cli("bench", "patient", "--model", "fake", "--turns", "10", "--json").output)
+    assert data["turns"] == 10 and data["first_token_s_turn10"] is not None
+    assert data["speed_ratio"] is None and data["app_tok_s"] > 0 and data["rss_mb"] > 0
+
+
+@pytest.mark.model
+def test_bench_patient_real_model():
+    result = run_cli("bench", "patient", "--turns", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "smollm2-135m"
+    assert 0 < data["first_token_s_turn1"] < 10 and data["raw_tok_s"] > 0 and data["speed_ratio"] > 0
+    assert data["load_s"] > 0 and data["peak_rss_mb"] > 50

@@ -1,0 +1,61 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from simtrainer.config import config_file, data_dir, load_settings
+from simtrainer.errors import UserError
+
+
+def test_defaults_and_home_moves_every_path(home):
+    settings = load_settings()
+    assert settings.model == "smollm2-135m"
+    assert settings.patient.max_sentences == 3
+    assert config_file() == home / "config" / "config.toml"
+    assert data_dir() == home / "data"
+
+
+def test_file_then_env_override(home, monkeypatch):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('model = "fake"\nn_ctx = 2048\n[patient]\ntemperature = 0.3\n')
+    settings = load_settings()
+    assert (settings.model, settings.n_ctx, settings.patient.temperature) == ("fake", 2048, 0.3)
+    monkeypatch.setenv("SIMTRAINER_N_CTX", "1024")
+    monkeypatch.setenv("SIMTRAINER_PATIENT__TEMPERATURE", "0.9")
+    settings = load_settings()
+    assert (settings.n_ctx, settings.patient.temperature) == (1024, 0.9)
+
+
+def test_broken_toml_names_the_file(home):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text("model = \n")
+    with pytest.raises(UserError) as info:
+        load_settings()
+    assert str(config_file()) in info.value.where
+    assert "TOML" in info.value.what
+
+
+def test_invalid_value_names_the_key(home):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text("n_ctx = 10\nnot_a_setting = 1\n")
+    with pytest.raises(UserError) as info:
+        load_settings()
+    assert "n_ctx" in info.value.what and "not_a_setting" in info.value.what
+
+
+def test_nothing_created_at_import(tmp_path):
+    home = tmp_path / "fresh"
+    code = "import simtrainer.cli, simtrainer.session, simtrainer.storage, simtrainer.llm, simtrainer.patient"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "SIMTRAINER_HOME": str(home)})
+    assert not home.exists()
+
+
+def test_config_cli(cli, home):
+    result = cli("config", "path", "--json")
+    paths = json.loads(result.output)
+    assert paths["database"] == str(home / "data" / "sessions.db")
+    result = cli("config", "show")
+    assert 'model = "smollm2-135m"' in result.output
+    assert json.loads(cli("config", "show", "--json").output)["patient"]["max_sentences"] == 3

@@ -1,0 +1,89 @@
+import json
+from collections import Counter
+from pathlib import Path
+
+from simtrainer.resources import data_folder
+from simtrainer.scenarios import load_cards
+from simtrainer.scenarios.loader import parse_card
+
+GOOD = data_folder("scenarios") / "mi-alcohol-nurse.toml"
+
+
+def test_shipped_cards_are_valid_and_diverse():
+    cards, problems = load_cards([data_folder("scenarios")])
+    assert problems == []
+    per_modality = Counter(c.modality for c in cards)
+    assert all(per_modality[m] >= 3 for m in ("mi", "dearman", "cbt"))
+    assert len({c.person.age // 10 for c in cards}) >= 5  # ages span at least five decades
+    for card in cards:
+        assert (card.dearman is not None) == (card.modality == "dearman")
+        assert (card.cbt is not None) == (card.modality == "cbt")
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_broken_card_reports_file_field_and_fix_and_keeps_good_ones(tmp_path):
+    good = _write(tmp_path, "good.toml", GOOD.read_text())
+    text = GOOD.read_text().replace('modality = "mi"', 'modality = "mindfulness"').replace(
+        'id = "mi-alcohol-nurse"', 'id = "broken-one"'
+    )
+    bad = _write(tmp_path, "bad.toml", text)
+    cards, problems = load_cards([tmp_path])
+    assert [c.id for c in cards] == ["mi-alcohol-nurse"]
+    assert len(problems) == 1
+    assert problems[0].file == str(bad) and problems[0].field == "modality"
+    assert "'mi'" in problems[0].fix
+    assert good.exists()
+
+
+def test_missing_field_typo_and_syntax_errors(tmp_path):
+    missing = _write(tmp_path, "a.toml", GOOD.read_text().replace('opening_line = "', 'opneing_line = "'))
+    _, problems = parse_card(missing)
+    fields = {p.field: p.fix for p in problems}
+    assert "opening_line" in fields and "add `opening_line" in fields["opening_line"]
+    assert "opneing_line" in fields and "spelling" in fields["opneing_line"]
+    syntax = _write(tmp_path, "b.toml", 'id = "x\n')
+    _, problems = parse_card(syntax)
+    assert problems[0].field == "(syntax)" and "line 1" in problems[0].message
+
+
+def test_dearman_card_needs_its_table(tmp_path):
+    text = (data_folder("scenarios") / "dearman-roommate-noise.toml").read_text()
+    path = _write(tmp_path, "d.toml", text[: text.index("[dearman]")])
+    _, problems = parse_card(path)
+    assert "[dearman]" in problems[0].message
+
+
+def test_duplicate_ids_are_reported(tmp_path):
+    _write(tmp_path, "a.toml", GOOD.read_text())
+    _write(tmp_path, "b.toml", GOOD.read_text())
+    cards, problems = load_cards([tmp_path])
+    assert len(cards) == 1 and problems[0].field == "id"
+
+
+def test_cli_list_json_and_show(cli):
+    listed = json.loads(cli("scenarios", "list", "--json").output)
+    assert {"id", "title", "modality"} <= set(listed[0])
+    assert len(listed) >= 9
+    assert "Dana" in cli("scenarios", "show", "mi-alcohol-nurse").output
+
+
+def test_cli_validate(cli, tmp_path):
+    ok = cli("scenarios", "validate", str(GOOD))
+    assert ok.exit_code == 0 and "ok" in ok.output
+    bad = _write(tmp_path, "bad.toml", GOOD.read_text().replace('difficulty = "moderate"', "difficulty = 3"))
+    result = cli("scenarios", "validate", str(GOOD), str(bad))
+    assert result.exit_code == 2
+    assert "difficulty" in result.output and str(bad) in result.output
+
+
+def test_user_cards_folder_is_listed(cli, home):
+    folder = home / "data" / "scenarios"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text(GOOD.read_text().replace('id = "mi-alcohol-nurse"', 'id = "my-own-card"'))
+    ids = [c["id"] for c in json.loads(cli("scenarios", "list", "--json").output)]
+    assert "my-own-card" in ids
