@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     scenario_dirs: list[str] = Field(
         default_factory=list, description="Extra folders of persona cards (*.toml), e.g. a classroom's."
     )
+    theme: str = Field("textual-dark", description="TUI colour theme (any Textual theme name).")
+    keymap: dict[str, str] = Field(
+        default_factory=dict, description="Remap TUI keys: binding id -> keys, e.g. end_session = \"ctrl+q\"."
+    )
     patient: PatientSettings = Field(default_factory=PatientSettings)
     models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Extra named models, added to models/registry.toml."

@@ -1,7 +1,7 @@
 """One practice session: the turn loop every front end (CLI, TUI, benchmarks, classroom scripts) shares.
 
 A turn, in order: the trainee's text is saved first, then each coder codes it (codes saved), then the patient's
-reply streams and is saved. Each write is committed at once, so a killed process loses at most the reply that
+reply streams and is saved, then coders that read patient talk (change / sustain) code the reply. Each write is committed at once, so a killed process loses at most the reply that
 was streaming. `submit` is a generator of events, so a caller can render tokens as they come, from any thread.
 """
 
@@ -99,6 +99,15 @@ class Session:
         assert done is not None
         reply_id = self._add("patient", done.text, done.meta)
         yield ReplySaved(reply_id, done.text, done.meta)
+        talk: list[Code] = []
+        for coder in self.coders:
+            code_patient = getattr(coder, "code_patient", None)
+            if code_patient is not None:
+                talk += code_patient(done.text, text)
+        if talk:
+            self.store.add_codes(self.id, reply_id, [c.as_row() for c in talk])
+            self.turn_codes[-1] = talk
+            yield CodesReady(reply_id, talk)
 
     def turn_views(self) -> list[TurnView]:
         return [TurnView(h.speaker, h.text, codes) for h, codes in zip(self.history, self.turn_codes, strict=True)]

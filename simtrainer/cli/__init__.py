@@ -48,15 +48,15 @@ def cli(ctx: click.Context) -> None:
     Run with no command to start practising. Everything runs on this machine.
     """
     if ctx.invoked_subcommand is None:
-        from simtrainer.cli.practice import start_interactive
+        from simtrainer.cli.practice import start_app
 
-        start_interactive()
+        start_app()
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, info, practice, sessions
+    from simtrainer.cli import bench, coding, info, practice, sessions
 
-    for module in (info, sessions, practice, bench):
+    for module in (info, sessions, practice, coding, bench):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -31,4 +31,39 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, as_json: 
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench patient")
 
 
+@bench.command("coder")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_coder_cmd(rounds: int, as_json: bool) -> None:
+    """Per-utterance coding latency (p50 / p95 ms) and throughput, per rubric."""
+    from simtrainer.bench.coder import bench_coder
+
+    result = bench_coder(rounds)
+    if as_json:
+        print_json(result)
+        return
+    table(
+        ["coder", "n", "p50 ms", "p95 ms", "max ms", "per second"],
+        [[name, r["n"], r["p50_ms"], r["p95_ms"], r["max_ms"], r["throughput_per_s"]]
+         for name, r in result["rubrics"].items()],
+        title=f"bench coder — {result['scorer']}",
+    )
+
+
+@bench.command("tui")
+@click.option("-s", "--scenario", "scenario_id", default="mi-alcohol-nurse", show_default=True)
+@click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
+@click.option("--turns", default=5, show_default=True, type=click.IntRange(1, 30))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_tui_cmd(scenario_id: str, model: str | None, turns: int, as_json: bool) -> None:
+    """Keystroke-to-echo latency while a reply streams; does the UI keep up with the token rate?"""
+    from simtrainer.bench.tui import bench_tui
+
+    result = bench_tui(load_settings(), model=model, scenario_id=scenario_id, turns=turns)
+    if as_json:
+        print_json(result)
+    else:
+        table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench tui")
+
+
 COMMANDS = [bench]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,25 +17,12 @@ from simtrainer.session import Session
 
 def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
     """Check everything a session needs (card, model, database), then start one."""
-    from simtrainer.feedback.registry import coders_for
-    from simtrainer.llm import open_backend, resolve_model
-    from simtrainer.scenarios import get_card
-    from simtrainer.storage import open_store
+    from simtrainer.workspace import Workspace
 
-    card = get_card(scenario_id, settings)
-    store = open_store()
-    entry = resolve_model(settings, model)
-    backend = open_backend(settings, model)
-    return Session(
-        store,
-        card,
-        backend,
-        patient_settings=settings.patient,
-        coders=coders_for(card, settings),
-        trainee=settings.trainee,
-        seed=settings.seed,
-        model_name=entry.name,
-    )
+    workspace = Workspace(settings, model=model)
+    card = workspace.card(scenario_id)
+    workspace.check()
+    return workspace.new_session(card)
 
 
 def _code_badges(codes) -> str:
@@ -157,28 +145,34 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
         print_summary(session, summary)
 
 
-def start_interactive() -> None:
-    """Bare `simtrainer`: choose a scenario, then practise in the terminal."""
-    from simtrainer.scenarios import load_cards, scenario_dirs
+def start_app() -> None:
+    """Bare `simtrainer`: check config, model and data folder, then open the Textual app."""
+    from simtrainer.workspace import Workspace
 
     settings = load_settings()
-    cards, problems = load_cards(scenario_dirs(settings))
+    workspace = Workspace(settings)
+    workspace.check()
+    cards, _ = workspace.cards()
     if not cards:
-        raise UserError("No scenarios found.", where=", ".join(str(d) for d in scenario_dirs(settings)))
-    if not sys.stdin.isatty():
-        raise UserError(
-            "simtrainer needs a terminal to practise interactively.",
-            fix="Run it in a terminal, or use `simtrainer practice --scenario ID --script FILE`.",
-        )
-    console.print("[bold]simtrainer[/] — choose a scenario:\n")
-    for i, card in enumerate(cards, 1):
-        console.print(f"  {i:2}. [{card.modality:7}] {card.title} [dim]({card.difficulty})[/]")
-    choice = click.prompt("\nNumber", type=click.IntRange(1, len(cards)))
-    session = open_session(settings, cards[choice - 1].id, None)
+        raise UserError("No scenarios found.", fix="Reinstall simtrainer or add cards to <data dir>/scenarios.")
+    from simtrainer.ui.app import SimTrainerApp
+
+    SimTrainerApp(workspace).run()
+    workspace.close()
+
+
+@click.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Keep the default to stay on this machine.")
+def serve(port: int, host: str) -> None:
+    """Serve the app to a browser window (textual-serve) on this machine."""
     try:
-        repl(session)
-    finally:
-        print_summary(session, session.end())
+        from textual_serve.server import Server
+    except ImportError:
+        raise UserError("Browser mode needs textual-serve.", fix="pip install textual-serve") from None
+    load_settings()  # a broken config is reported here, not in every browser tab
+    console.print(f"Open http://{host}:{port} in your browser (Ctrl-C stops).")
+    Server(f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, title="simtrainer").serve()
 
 
-COMMANDS = [practice]
+COMMANDS = [practice, serve]

@@ -50,3 +50,5 @@ class Coder(Protocol):
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         """Session-level scores from all turns (with the codes this coder gave them)."""
         ...
+
+    # Optional: `code_patient(text, context) -> list[Code]` codes the patient's replies (e.g. change talk).

@@ -1,4 +1,4 @@
-"""Which coders run for a scenario. The MI coder runs on every session; rubric coders by modality."""
+"""Which coders run for a scenario. The MI coder codes every session's counseling microskills."""
 
 from __future__ import annotations
 
@@ -8,5 +8,7 @@ from simtrainer.scenarios.card import Card
 
 
 def coders_for(card: Card, settings: Settings) -> list[Coder]:
-    """The coders for a session on `card` (none are built in yet: the MI coder plugs in here)."""
-    return []
+    """The coders for a session on `card`."""
+    from simtrainer.feedback.mi import load_mi_coder
+
+    return [load_mi_coder()]

@@ -84,16 +84,29 @@ def m002_turns_fts(db: sqlite_utils.Database) -> None:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations this database lacks; return their names."""
-    if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
-    applied = []
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db.conn:
+    """Apply the migrations this database lacks; return their names.
+
+    The write lock is taken first (BEGIN IMMEDIATE), so two processes opening a new database at once (a
+    classroom, or a reviewer beside a running session) apply each migration exactly once.
+    """
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("create table if not exists _migrations (name text primary key, applied_at text)")
+        done = {row[0] for row in conn.execute("select name from _migrations")}
+        applied = []
+        for name, fn in MIGRATIONS:
+            if name in done:
+                continue
+            if not conn.in_transaction:  # some sqlite-utils calls commit on their own
+                conn.execute("BEGIN IMMEDIATE")
             fn(db)
-            db["_migrations"].insert({"name": name, "applied_at": datetime.now(UTC).isoformat()})
-        applied.append(name)
+            conn.execute("insert into _migrations values (?, ?)", [name, datetime.now(UTC).isoformat()])
+            applied.append(name)
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return applied

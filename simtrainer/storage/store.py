@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
+import threading
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,14 +27,26 @@ def new_session_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
+def _locked(method):
+    """One connection shared by the UI thread and inference workers; calls take turns."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Store:
     """Sessions, turns, codes and annotations in one SQLite file (WAL, committed per write)."""
 
     def __init__(self, path: Path):
         self.path = path
+        self._lock = threading.RLock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(path)
+            self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
             self.db.enable_wal()
             self.db.execute("PRAGMA foreign_keys = ON")
             migrate(self.db)
@@ -49,10 +63,12 @@ class Store:
                 fix="Move the file aside (keep it for recovery) and simtrainer will start a new one.",
             ) from None
 
+    @_locked
     def close(self) -> None:
         self.db.close()
 
     # sessions -------------------------------------------------------------------------------------------
+    @_locked
     def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
         session_id = new_session_id()
         self.db["sessions"].insert(
@@ -71,11 +87,13 @@ class Store:
         )
         return session_id
 
+    @_locked
     def end_session(self, session_id: str, summary: dict[str, Any]) -> None:
         self.db["sessions"].update(
             session_id, {"ended_at": now(), "status": "ended", "summary": json.dumps(summary)}
         )
 
+    @_locked
     def get_session(self, session_id: str) -> dict[str, Any]:
         rows = list(self.db["sessions"].rows_where("id = ? or id like ?", [session_id, f"%{session_id}"]))
         if len(rows) != 1:
@@ -86,6 +104,7 @@ class Store:
             )
         return _session_dict(rows[0])
 
+    @_locked
     def list_sessions(self, *, limit: int = 50, query: str | None = None) -> list[dict[str, Any]]:
         sql = (
             "select s.*, (select count(*) from turns t where t.session_id = s.id) as turn_count "
@@ -103,6 +122,7 @@ class Store:
         return [_session_dict(row) for row in self.db.query(sql, params)]
 
     # turns and codes --------------------------------------------------------------------------------------
+    @_locked
     def add_turn(self, session_id: str, speaker: str, text: str, meta: dict[str, Any] | None = None) -> int:
         idx = self.db.execute("select coalesce(max(idx), -1) + 1 from turns where session_id = ?", [session_id])
         row = {
@@ -115,11 +135,13 @@ class Store:
         }
         return self.db["turns"].insert(row).last_pk
 
+    @_locked
     def add_codes(self, session_id: str, turn_id: int, codes: list[dict[str, Any]]) -> None:
         """Save codes (dicts with rubric, code, detail, confidence, scorer, reason) for one turn."""
         if codes:
             self.db["codes"].insert_all({"session_id": session_id, "turn_id": turn_id, **code} for code in codes)
 
+    @_locked
     def turns(self, session_id: str) -> list[dict[str, Any]]:
         codes: dict[int, list[dict[str, Any]]] = {}
         for row in self.db["codes"].rows_where("session_id = ?", [session_id], order_by="id"):
@@ -132,11 +154,13 @@ class Store:
         return out
 
     # annotations -------------------------------------------------------------------------------------------
+    @_locked
     def annotate(self, session_id: str, body: str, *, turn_id: int | None = None, author: str = "") -> int:
         return self.db["annotations"].insert(
             {"session_id": session_id, "turn_id": turn_id, "author": author, "body": body, "created_at": now()}
         ).last_pk
 
+    @_locked
     def annotations(self, session_id: str) -> list[dict[str, Any]]:
         return list(self.db["annotations"].rows_where("session_id = ?", [session_id], order_by="id"))
 

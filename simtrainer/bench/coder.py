@@ -1,0 +1,69 @@
+"""`simtrainer bench coder`: per-utterance coding latency (p50 / p95) and throughput for each rubric's coder.
+
+Each utterance is coded once as a warm-up pass, then timed one at a time as in a live session: the utterance
+itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first. Targets: p95 < 20 ms for the MI coder on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from simtrainer.bench.scripts import GENERIC_TRAINEE_LINES
+
+PATIENT_LINES = [
+    "I don't know, it's just how I unwind after a shift.",
+    "My sister keeps on at me about it.",
+    "I guess I'd like mornings to be calmer with the kids.",
+    "I'm not going to stop completely, that's not happening.",
+]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _time(fn, items: list[tuple[str, str]], rounds: int, forget=lambda _text: None) -> dict[str, Any]:
+    for text, context in items:
+        fn(text, context)
+    times = []
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for text, context in items:
+            forget(text)  # a new line is never cached; its context (the previous turn) already is, as live
+            t0 = time.perf_counter()
+            fn(text, context)
+            times.append((time.perf_counter() - t0) * 1000)
+    total = time.perf_counter() - started
+    return {
+        "n": len(times),
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(_percentile(times, 0.95), 2),
+        "max_ms": round(max(times), 2),
+        "throughput_per_s": round(len(times) / total, 1),
+    }
+
+
+def bench_coder(rounds: int = 3) -> dict[str, Any]:
+    from simtrainer.feedback.mi import load_mi_coder
+
+    started = time.perf_counter()
+    coder = load_mi_coder()
+    load_s = time.perf_counter() - started
+    trainee = [(line, PATIENT_LINES[i % len(PATIENT_LINES)]) for i, line in enumerate(GENERIC_TRAINEE_LINES)]
+    patient = [(line, GENERIC_TRAINEE_LINES[i]) for i, line in enumerate(PATIENT_LINES * 5)]
+    forget = coder.model.encoder.forget
+    mi = _time(coder.code, trainee, rounds, forget)
+    talk = _time(coder.code_patient, patient, rounds, forget)
+    return {
+        "scorer": coder.scorer,
+        "load_s": round(load_s, 3),
+        "p50_ms": mi["p50_ms"],
+        "p95_ms": mi["p95_ms"],
+        "throughput_per_s": mi["throughput_per_s"],
+        "rubrics": {"mi": mi, "mi_client_talk": talk},
+    }

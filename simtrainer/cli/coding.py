@@ -1,0 +1,109 @@
+"""`code`, `eval` and `train`: the feedback models from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from simtrainer.cli.output import console, print_json, table
+from simtrainer.errors import UserError
+
+DEFAULT_ANNOMI = Path(__file__).resolve().parents[3] / "shared" / "data" / "annomi"
+
+
+@click.command()
+@click.argument("text")
+@click.option("--context", help="The previous turn (what the other speaker just said).")
+@click.option("--patient", is_flag=True, help="Code TEXT as a patient's words (change / sustain / neutral talk).")
+@click.option("--json", "as_json", is_flag=True)
+def code(text: str, context: str | None, patient: bool, as_json: bool) -> None:
+    """Code one utterance with the MI coder (MITI codes with confidence and a reason)."""
+    from simtrainer.feedback.mi import load_mi_coder
+
+    coder = load_mi_coder()
+    codes = coder.code_patient(text, context) if patient else coder.code(text, context)
+    if as_json:
+        print_json({"text": text, "context": context, "scorer": coder.scorer, "codes": [c.as_json() for c in codes]})
+        return
+    for c in codes:
+        conf = f"{c.confidence:.0%}" if c.confidence is not None else "-"
+        console.print(f"[bold]{c.label:10}[/] {conf:>5}  {c.reason}")
+    console.print(f"[dim]scorer: {coder.scorer}[/]")
+
+
+@click.group(name="eval")
+def eval_group() -> None:
+    """Measure the coders on labelled data."""
+
+
+@eval_group.command("annomi")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_annomi(path: Path, as_json: bool) -> None:
+    """Score the MI coder on an AnnoMI-format CSV (simple or full): macro-F1, accuracy, per-class F1, confusion."""
+    from simtrainer.feedback.mi import load_mi_coder
+    from simtrainer.feedback.mi.annomi import read_annomi
+    from simtrainer.feedback.mi.metrics import task_report
+
+    utts, fmt = read_annomi(path)
+    if not utts:
+        raise UserError("The CSV has no utterances.", where=str(path), fix="Give a CSV with AnnoMI rows.")
+    coder = load_mi_coder()
+    predictions = coder.model.predict_many(utts)
+    tasks = ["therapist_behaviour", "client_talk_type"] + (["reflection", "question"] if fmt == "full" else [])
+    report = {}
+    for task in tasks:
+        pairs = [(u.labels[task], p[task]) for u, p in zip(utts, predictions, strict=True) if task in u.labels]
+        if pairs:
+            report[task] = task_report(task, pairs)
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{len(utts)} utterances ({fmt} format), scorer: {coder.scorer}")
+    for task, r in report.items():
+        console.print(f"\n[bold]{task}[/]  macro-F1 {r['macro_f1']:.3f}  accuracy {r['accuracy']:.3f}  (n={r['n']})")
+        labels = list(r["confusion"])
+        cols = list(next(iter(r["confusion"].values())))
+        table(["gold \\ predicted", *cols, "F1"],
+              [[g, *[r["confusion"][g][c] for c in cols], f"{r['per_class_f1'][g]:.3f}"] for g in labels])
+
+
+@eval_group.command("rules")
+@click.option("--json", "as_json", is_flag=True)
+def eval_rules(as_json: bool) -> None:
+    """Score the rule codes (AF, Seek, Auto, Confront, Persuade) on the project's dev and held-out sets."""
+    from simtrainer.feedback.mi.rule_eval import evaluate_rules
+
+    report = evaluate_rules()
+    if as_json:
+        print_json(report)
+        return
+    for split, r in report.items():
+        console.print(f"[bold]{split}[/] ({r['n']} utterances): exact-match {r['exact_match']:.3f}, "
+                      f"macro-F1 {r['macro_f1']:.3f}")
+        table(["code", "F1"], [[k, f"{v:.3f}"] for k, v in r["per_code_f1"].items()])
+
+
+@click.group()
+def train() -> None:
+    """Rebuild the shipped models (needs `pip install -e '.[train]'`)."""
+
+
+@train.command("mi-coder")
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_ANNOMI, show_default=True,
+              help="AnnoMI folder (or a full-format CSV).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/mi-coder).")
+@click.option("--folds", default=5, show_default=True, help="Transcript-level CV folds first (0 skips CV).")
+def train_mi(data: Path, out: Path | None, folds: int) -> None:
+    """Train the MI coder on AnnoMI (frozen int8 MiniLM encoder + TF-IDF, logistic regression)."""
+    from simtrainer.feedback.mi.coder import default_model_dir
+    from simtrainer.feedback.mi.train import train_mi_coder
+
+    if not data.exists():
+        raise UserError("The AnnoMI data is not there.", where=str(data), fix="Pass --data DIR.")
+    meta = train_mi_coder(data, out or default_model_dir(), folds=folds, log=lambda m: click.echo(m, err=True))
+    print_json(meta.get("cross_validation", {}))
+
+
+COMMANDS = [code, eval_group, train]

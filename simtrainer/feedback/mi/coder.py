@@ -1,0 +1,103 @@
+"""Turns the trained model's probabilities and the rules into MITI 4.2.1 codes, one set per utterance."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from simtrainer.feedback.base import Code, TurnView
+from simtrainer.feedback.mi.model import MICodeModel
+from simtrainer.feedback.mi.rules import rule_codes
+from simtrainer.feedback.mi.summary import miti_summary
+from simtrainer.resources import data_folder
+from simtrainer.rubrics import Rubric, load_rubric
+
+WHY = {
+    "Q": "asks for the client's view or facts",
+    "SR": "gives back what the client said",
+    "CR": "gives back what the client said and adds meaning",
+    "GI": "offers information or feedback",
+    "PERSUADE": "advises or argues for change without permission",
+    "PWP": "advises after permission, leaving the client free",
+    "SEEK": "shares the agenda or asks the client's ideas",
+    "NEUTRAL": "no MI behaviour (greeting, filler, procedure)",
+}
+
+
+def default_model_dir() -> Path:
+    return data_folder("models") / "mi-coder"
+
+
+@cache
+def _model(folder: Path) -> MICodeModel:
+    return MICodeModel(folder)
+
+
+class MICoder:
+    """Codes trainee turns (MITI behaviours) and patient turns (change / sustain / neutral talk)."""
+
+    rubric = "mi"
+
+    def __init__(self, model: MICodeModel, rubric: Rubric):
+        self.model = model
+        self.rubric_def = rubric
+        self.scorer = f"mi-coder v{model.meta.get('version', '?')} (trained on AnnoMI: MiniLM + TF-IDF; rules)"
+
+    def _code(self, code_id: str, confidence: float, detail: str = "", reason: str = "") -> Code:
+        definition = self.rubric_def.code(code_id)
+        label = definition.label if code_id != "Q" or not detail else f"Q {detail}"
+        return Code("mi", code_id, label, round(confidence, 3), detail, self.scorer, reason)
+
+    def code(self, text: str, context: str | None = None) -> list[Code]:
+        probs = self.model.probabilities(text, "therapist", context or "", "client" if context else "")
+        behaviour = probs["therapist_behaviour"]
+        main = max(behaviour, key=behaviour.get)
+        p = behaviour[main]
+        fired = rule_codes(text)
+        fired_ids = {code for code, _ in fired}
+        codes: list[Code] = []
+        if main == "question":
+            sub = probs["question"]
+            kind = max(sub, key=sub.get)
+            codes.append(self._code("Q", p, kind, f"{kind} question ({sub[kind]:.0%}): {WHY['Q']}"))
+        elif main == "reflection":
+            sub = probs["reflection"]
+            kind = max(sub, key=sub.get)
+            code_id = "CR" if kind == "complex" else "SR"
+            codes.append(self._code(code_id, p, kind, f"{kind} reflection ({sub[kind]:.0%}): {WHY[code_id]}"))
+        elif main == "therapist_input":
+            sub = probs["input"]
+            kind = max(sub, key=sub.get)
+            if kind == "advice":
+                code_id = "PWP" if ("PWP" in fired_ids or "SEEK" in fired_ids) else "PERSUADE"
+            elif kind == "negotiation":
+                code_id = "SEEK"
+            else:
+                code_id = "GI"
+            codes.append(self._code(code_id, p, kind, f"counselor input: {kind} ({sub[kind]:.0%}): {WHY[code_id]}"))
+        for code_id, phrase in fired:
+            if code_id == "PERSUADE" and any(c.code == "PWP" for c in codes):
+                continue
+            if not any(c.code == code_id for c in codes):
+                name = self.rubric_def.code(code_id).name
+                codes.append(self._code(code_id, 0.9, "rule", f'{name}: "{phrase}"'))
+        if not codes:
+            codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
+        return codes
+
+    def code_patient(self, text: str, context: str | None = None) -> list[Code]:
+        probs = self.model.probabilities(text, "client", context or "", "therapist" if context else "")
+        talk = probs["client_talk_type"]
+        kind = max(talk, key=talk.get)
+        definition = self.rubric_def.client_codes[kind]
+        return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer,
+                     f"{definition.name} ({talk[kind]:.0%})")]
+
+    def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
+        return miti_summary(turns, self.rubric_def)
+
+
+def load_mi_coder(folder: Path | None = None) -> MICoder:
+    """The shipped MI coder (loaded once per process)."""
+    return MICoder(_model(folder or default_model_dir()), load_rubric("mi"))

@@ -1,0 +1,154 @@
+"""Run the MI coder with numpy and onnxruntime: no torch, no scikit-learn at run time.
+
+Per utterance: one pass of the int8 all-MiniLM-L6-v2 encoder (sentence embedding), TF-IDF vectors of the
+utterance, its last sentence and the previous turn, and a few surface cues; then one linear layer per task
+(therapist behaviour, reflection and question subtypes, input subtype, client talk type). Embeddings are
+cached by text, so the patient's reply, embedded when it is coded, is free as the next turn's context.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrainer.errors import UserError
+from simtrainer.feedback.mi.annomi import Utterance
+from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, block_text, shape_features, tfidf
+
+MAX_LEN = 128
+FILES = ("encoder.onnx", "tokenizer.json", "meta.json", "vocab.json", "weights.npz")
+THERAPIST_TASKS = ("therapist_behaviour", "reflection", "question", "input")
+
+
+def _broken(folder: Path, why: str) -> UserError:
+    return UserError(
+        f"The MI coder model is missing or corrupt ({why}).",
+        where=str(folder),
+        fix="Reinstall simtrainer, or rebuild it with `simtrainer train mi-coder` (needs the [train] extra).",
+    )
+
+
+class Encoder:
+    """all-MiniLM-L6-v2 (int8 ONNX): text -> unit-length 384-d sentence embedding."""
+
+    def __init__(self, folder: Path, *, threads: int = 2, cache_size: int = 256):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        try:
+            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+            raise _broken(folder, f"tokenizer.json: {exc}") from None
+        self.tokenizer.enable_truncation(max_length=MAX_LEN)
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(folder / "encoder.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
+            raise _broken(folder, f"encoder.onnx: {str(exc)[:120]}") from None
+        self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def forget(self, text: str) -> None:
+        """Drop `text` from the cache (benchmarks time the uncached path a new trainee line takes)."""
+        self._cache.pop(text, None)
+
+    def __call__(self, text: str) -> np.ndarray:
+        if not text:
+            return np.zeros(self.dim, dtype=np.float32)
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        enc = self.tokenizer.encode(text)
+        ids = np.array([enc.ids], dtype=np.int64)
+        mask = np.array([enc.attention_mask], dtype=np.int64)
+        vector = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0].astype(np.float32)
+        self._cache[text] = vector
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+
+def dense_features(encoder: Encoder, cur: str, prev: str) -> np.ndarray:
+    e_cur, e_prev = encoder(cur), encoder(prev)
+    return np.concatenate([e_cur, e_prev, e_cur * e_prev, np.array(shape_features(cur), dtype=np.float32)])
+
+
+class MICodeModel:
+    """The trained classifiers behind the MI coder."""
+
+    def __init__(self, folder: Path, *, threads: int = 2):
+        for name in FILES:
+            if not (folder / name).is_file():
+                raise _broken(folder, f"{name} not found")
+        try:
+            self.meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
+            self.tasks: dict[str, list[str]] = self.meta["tasks"]
+            vocab_lists: dict[str, list[str]] = json.loads((folder / "vocab.json").read_text())
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise _broken(folder, f"meta.json or vocab.json: {exc}") from None
+        try:
+            with np.load(folder / "weights.npz", allow_pickle=False) as weights:
+                arrays = {key: weights[key] for key in weights.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise _broken(folder, f"weights.npz: {exc}") from None
+        self.encoder = Encoder(folder, threads=threads)
+        self.vocab = {name: {term: i for i, term in enumerate(vocab_lists[name])} for name, _, _ in BLOCKS}
+        self.idf = {name: arrays[f"idf_{name}"] for name, _, _ in BLOCKS}
+        self.offsets: dict[str, int] = {}
+        offset = 0
+        for name, _, _ in BLOCKS:
+            self.offsets[name] = offset
+            offset += len(self.idf[name])
+        self.dense_offset = offset
+        try:
+            self.coef = {task: arrays[f"coef_{task}"] for task in self.tasks}
+            self.intercept = {task: arrays[f"intercept_{task}"] for task in self.tasks}
+        except KeyError as exc:
+            raise _broken(folder, f"weights.npz lacks {exc}") from None
+
+    def _logits(self, cur: str, prev: str) -> dict[str, np.ndarray]:
+        dense = dense_features(self.encoder, cur, prev)
+        out = {}
+        sparse = []
+        for name, analyzer, kind in BLOCKS:
+            indices, values = tfidf(ANALYZERS[analyzer](block_text(kind, cur, prev)), self.vocab[name], self.idf[name])
+            sparse.append((indices + self.offsets[name], values))
+        for task, coef in self.coef.items():
+            z = self.intercept[task] + coef[:, self.dense_offset :] @ dense
+            for indices, values in sparse:
+                if len(indices):
+                    z = z + coef[:, indices] @ values
+            out[task] = z
+        return out
+
+    def probabilities(self, text: str, speaker: str, prev: str = "", prev_speaker: str = "") -> dict[str, dict]:
+        """{task: {label: probability}} for one utterance (therapist tasks or client talk, by speaker)."""
+        logits = self._logits(text, prev)
+        tasks = THERAPIST_TASKS if speaker == "therapist" else ("client_talk_type",)
+        result = {}
+        for task in tasks:
+            z = logits[task] - logits[task].max()
+            p = np.exp(z) / np.exp(z).sum()
+            result[task] = dict(zip(self.tasks[task], map(float, p), strict=True))
+        return result
+
+    def predict_many(self, utts: list[Utterance]) -> list[dict[str, str]]:
+        """The most likely label per task for each utterance (used by `eval annomi`)."""
+        out = []
+        for u in utts:
+            probs = self.probabilities(u.text, u.speaker, u.prev, u.prev_speaker)
+            out.append({task: max(p, key=p.get) for task, p in probs.items()})
+        return out

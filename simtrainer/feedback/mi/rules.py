@@ -1,0 +1,73 @@
+"""Rules for the MITI codes AnnoMI does not label: affirm, seeking collaboration, emphasizing autonomy,
+confront, and persuade with or without permission.
+
+Written against the project's own labelled dev set (models/mi-coder/rule_codes_dev.csv) and measured on a
+separate held-out set written before the rules were run on it (rule_codes_test.csv); `simtrainer eval rules`
+prints the figures. Each rule returns the phrase that fired, which becomes the code's one-line reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+
+AFFIRM = re.compile(
+    r"\b(you'?ve (really |already |clearly )?(done|worked|stuck|managed|shown|been (a|so|really)|made|kept|"
+    r"cut|taken|tried)|you (really |obviously |clearly )?(care|love|value)\b|"
+    r"(it )?(took|takes) (real |a lot of )?(courage|guts|strength)|says a lot about you|good for you|"
+    r"(i )?appreciate (how|your|you)|impressive|well done|you should be proud|"
+    r"you'?re (someone|a person) who|you'?re (really |so )?(determined|committed|resourceful|strong|brave)|"
+    r"(showed|show|have) (a lot of |real |great )?(strength|courage|determination)|"
+    r"(that was|that's) (a )?(smart|great|good|wise|clever) (idea|move|step|choice)|no small thing)",
+    _I,
+)
+SEEK = re.compile(
+    r"\b(what would you like to (focus on|talk about|start with|work on)|where would you like to (start|begin|go)|"
+    r"how would you like to|what (ideas|thoughts) do you have|what do you think (would|might|could) (work|help)|"
+    r"(would|is) it (be )?(ok|okay|alright|all right) (with you )?if (i|we)|would you mind if i|"
+    r"can i (share|tell you|offer|give you)|may i (share|tell|offer|suggest)|"
+    r"(let'?s|can we|could we) (figure|work|look|think|decide)\b.*\btogether|together\b.*\?|"
+    r"how does (that|this) (plan )?sound( to you)?|does (that|this) (fit|make sense) (for|to) you)",
+    _I,
+)
+AUTONOMY = re.compile(
+    r"\b((it'?s|that'?s) (completely |entirely |totally )?(up to you|your (choice|call|decision|life))|"
+    r"(you|you'?re the one who) (decides?|choose|get to decide)|only you can|your decision|"
+    r"you know yourself better|you'?re the expert|(no ?one|nobody) can (make|force)|"
+    r"you'?re free to|whatever you (decide|choose))",
+    _I,
+)
+CONFRONT = re.compile(
+    r"\b(in denial|(just |only )?(an )?excuses?\b|why can'?t you (just )?|you should be ashamed|ashamed of|"
+    r"kidding yourself|lying to yourself|(that'?s|that is) (just )?(not true|ridiculous|nonsense|wrong)|"
+    r"don'?t you realize|how could you|you'?re an? (alcoholic|addict|junkie)|plain and simple|"
+    r"stop (blaming|making)|you obviously don'?t care|you'?re being (lazy|stupid|silly|childish|selfish)|"
+    r"come on\b)",
+    _I,
+)
+PERSUADE = re.compile(
+    r"\b(you (really )?(need|have) to|you'?ve got to|you (really )?(should|must|ought to)|you'?d better|"
+    r"the best thing (you can do|would be)|my advice is|i (think|believe) you (should|need|ought)|"
+    r"why don'?t you (just )?|if you (keep|don'?t)\b.{0,40}\byou'?ll)",
+    _I,
+)
+PERMISSION = re.compile(
+    r"\b(if (it'?s|that'?s) (ok|okay|alright) with you|with your permission|you (asked|wanted to know)|"
+    r"take it or leave it|you may (disagree|not agree)|see what you think|this may or may not (fit|work))",
+    _I,
+)
+
+
+def rule_codes(text: str) -> list[tuple[str, str]]:
+    """(code id, phrase that fired) for each rule code found in `text`."""
+    found: list[tuple[str, str]] = []
+    for code, pattern in (("AF", AFFIRM), ("SEEK", SEEK), ("AUTO", AUTONOMY), ("CONFRONT", CONFRONT)):
+        match = pattern.search(text)
+        if match:
+            found.append((code, match.group(0)))
+    match = PERSUADE.search(text)
+    if match and not any(code == "CONFRONT" for code, _ in found):
+        permission = PERMISSION.search(text)
+        found.append(("PWP" if permission else "PERSUADE", match.group(0)))
+    return found

@@ -1,0 +1,126 @@
+"""The Textual app: screens, bindings with ids (remappable by the `keymap` setting), theme, command palette."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+
+from simtrainer.config import Settings, data_dir
+from simtrainer.errors import UserError
+from simtrainer.scenarios import Card
+from simtrainer.workspace import Workspace
+
+
+class ScenarioCommands(Provider):
+    """Command palette: start any scenario, open history, open help."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, SimTrainerApp)
+        matcher = self.matcher(query)
+        cards, _ = app.workspace.cards()
+        for card in cards:
+            text = f"Practise: {card.title} ({card.modality})"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), partial(app.start_practice, card), help=card.summary)
+        for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help)):
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), action)
+
+
+class SimTrainerApp(App):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "simtrainer"
+    COMMANDS = App.COMMANDS | {ScenarioCommands}
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help"),
+        Binding("ctrl+q", "quit", "Quit", id="quit_app", priority=True),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.exports_dir = data_dir() / "exports"
+
+    def on_mount(self) -> None:
+        settings = self.workspace.settings
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        else:
+            self.notify(f"Unknown theme '{settings.theme}'; using the default.", severity="warning")
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
+        from simtrainer.ui.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen())
+
+    def start_practice(self, card: Card) -> None:
+        from simtrainer.ui.screens.practice import PracticeScreen
+
+        self.push_screen(PracticeScreen(card))
+
+    def show_summary(self, session: Any, summary: dict[str, Any]) -> None:
+        from simtrainer.ui.screens.summary import SummaryScreen
+
+        self.switch_screen(SummaryScreen(session.id, session.card.title, summary))
+
+    def go_home(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2 and type(self.screen).__name__ != "HomeScreen":
+            self.pop_screen()
+
+    def open_history(self) -> None:
+        from simtrainer.ui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen())
+
+    def action_help(self) -> None:
+        from simtrainer.ui.screens.modals import HelpScreen
+        from simtrainer.ui.widgets.transcript import CodeBadge
+
+        focused = self.focused
+        code = f"{focused.code.label}: {focused.code.reason}" if isinstance(focused, CodeBadge) else None
+        self.push_screen(HelpScreen(code))
+
+    def show_error(self, title: str, error: UserError) -> None:
+        from simtrainer.ui.screens.modals import ErrorScreen
+
+        self.push_screen(ErrorScreen(title, error.what, error.where, error.fix))
+
+    def export_session(self, session_id: str) -> None:
+        from simtrainer.ui.screens.modals import ExportScreen
+
+        def write(fmt: str | None) -> None:
+            if fmt is None:
+                return
+            path = self.write_export(session_id, fmt)
+            if path is not None:
+                self.notify(f"Saved {path}", title="Exported")
+
+        self.push_screen(ExportScreen(), write)
+
+    def write_export(self, session_id: str, fmt: str) -> Path | None:
+        from simtrainer.review.export import export
+
+        try:
+            text = export(self.workspace.store, session_id, fmt)
+            self.exports_dir.mkdir(parents=True, exist_ok=True)
+            path = self.exports_dir / f"session-{session_id}.{fmt}"
+            path.write_text(text, encoding="utf-8")
+        except (OSError, UserError) as exc:
+            self.notify(str(exc), title="Export failed", severity="error")
+            return None
+        return path
+
+
+def make_app(settings: Settings, *, model: str | None = None) -> SimTrainerApp:
+    """One factory for the CLI and the tests."""
+    return SimTrainerApp(Workspace(settings, model=model))

@@ -1,0 +1,121 @@
+"""History: search sessions, open one read-only with its codes, export it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from simtrainer.ui.widgets.transcript import TurnBubble
+from simtrainer.feedback.base import Code
+
+
+class HistoryScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("slash", "search", "Search", id="search"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Search transcripts, scenarios, trainees… (Enter)", id="search")
+        yield DataTable(id="sessions", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "History"
+        self.load()
+        self.query_one("#sessions").focus()
+
+    def load(self, query: str | None = None) -> None:
+        table = self.query_one("#sessions", DataTable)
+        table.clear(columns=True)
+        table.add_columns("id", "started", "scenario", "trainee", "model", "turns", "status")
+        for row in self.app.workspace.store.list_sessions(limit=500, query=query or None):
+            table.add_row(row["id"], row["started_at"][:16].replace("T", " "), row["scenario_title"],
+                          row["trainee"] or "", row["model"], str(row["turn_count"]), row["status"], key=row["id"])
+
+    @on(Input.Submitted, "#search")
+    def search(self, event: Input.Submitted) -> None:
+        self.load(event.value.strip())
+        self.query_one("#sessions").focus()
+
+    def action_search(self) -> None:
+        self.query_one("#search").focus()
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#sessions", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(ReviewScreen(event.row_key.value))
+
+    def action_export(self) -> None:
+        session_id = self._selected()
+        if session_id:
+            self.app.export_session(session_id)
+
+
+class ReviewScreen(Screen):
+    """One session, read-only: the transcript with every code, and supervisor notes."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("f1", "app.help", "Help", id="help"),
+    ]
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield VerticalScroll(id="review")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from simtrainer.review.export import session_record
+
+        record = session_record(self.app.workspace.store, self.session_id)
+        s = record["session"]
+        self.title = f"Review — {s['scenario_title']}"
+        self.sub_title = f"{s['id']} · {s['model']} · {s['status']}"
+        body = self.query_one("#review", VerticalScroll)
+        name = s["scenario_title"]
+        try:
+            name = self.app.workspace.card(s["scenario_id"]).person.name
+        except Exception:  # the card may have been removed since; the transcript still shows
+            name = "Patient"
+        for turn in record["turns"]:
+            speaker = turn["speaker"]
+            bubble = TurnBubble(speaker, name if speaker == "patient" else "Trainee", turn["text"])
+            body.mount(bubble)
+            codes = [Code(c["rubric"], c["code"], _label(c), c["confidence"], c["detail"] or "", c["scorer"] or "",
+                          c["reason"] or "") for c in turn["codes"]]
+            if codes:
+                bubble.set_codes(codes)
+        for note in record["annotations"]:
+            body.mount(Static(f"[b]Note:[/b] {note['body']}", classes="note"))
+
+    def action_export(self) -> None:
+        self.app.export_session(self.session_id)
+
+
+def _label(code: dict) -> str:
+    from simtrainer.rubrics import load_rubric
+
+    rubric = load_rubric("mi")
+    if code["code"] in rubric.client_codes:
+        return rubric.client_codes[code["code"]].label
+    try:
+        label = rubric.code(code["code"]).label
+    except KeyError:
+        return code["code"]
+    return f"Q {code['detail']}" if code["code"] == "Q" and code.get("detail") else label

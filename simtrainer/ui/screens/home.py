@@ -1,0 +1,118 @@
+"""Home: scenarios grouped by modality (Enter starts the highlighted one), the model in use, recent sessions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from simtrainer.scenarios import Card
+
+MODALITIES = (("mi", "Motivational Interviewing"), ("dearman", "DBT — DEAR MAN"), ("cbt", "Cognitive therapy"))
+
+WELCOME = (
+    "[b]Welcome to simtrainer.[/b]\n\n"
+    "Pick a scenario on the left and press [b]Enter[/b]. You will talk with a simulated patient played by a "
+    "local model; every reply you send is coded at once (MI codes under your turn, running scores on the "
+    "right). Press [b]Ctrl+E[/b] to end a session and see its summary, [b]H[/b] for past sessions, "
+    "[b]F1[/b] for help. Nothing leaves this machine."
+)
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "start", "Start", id="start", show=True),
+        Binding("h", "history", "History", id="history"),
+        Binding("f1", "app.help", "Help", id="help"),
+        Binding("q", "app.quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cards: list[Card] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="home-left"):
+                yield OptionList(id="scenarios")
+                yield Static(id="model-indicator")
+            with Vertical(id="home-right"):
+                yield Static(id="card-detail")
+                yield Static(WELCOME, id="welcome")
+                yield DataTable(id="recent", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        workspace = self.app.workspace
+        self.cards, problems = workspace.cards()
+        options = self.query_one("#scenarios", OptionList)
+        options.border_title = "Scenarios"
+        for modality, title in MODALITIES:
+            group = [c for c in self.cards if c.modality == modality]
+            if not group:
+                continue
+            options.add_option(Option(Text(title, style="bold underline"), disabled=True))
+            for card in group:
+                options.add_option(Option(f"  {card.title}  [dim]({card.difficulty})[/dim]", id=card.id))
+        for problem in problems:
+            self.notify(f"{problem.file}: {problem.field}: {problem.message}", title="Broken card", severity="warning")
+        entry = workspace.model_entry
+        where = "server" if entry.spec.backend == "openai" else "local" if entry.spec.backend == "llamacpp" else "fake"
+        indicator = self.query_one("#model-indicator", Static)
+        indicator.update(f"Model: [b]{entry.name}[/b] ({where})\nFeedback: MI coder (trained, runs locally)")
+        indicator.border_title = "In use"
+        self.refresh_recent()
+        first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
+        if first is not None:
+            options.highlighted = first
+        options.focus()
+
+    def refresh_recent(self) -> None:
+        recent = self.app.workspace.store.list_sessions(limit=8)
+        table = self.query_one("#recent", DataTable)
+        table.clear(columns=True)
+        table.border_title = "Recent sessions"
+        table.add_columns("started", "scenario", "turns", "status")
+        for row in recent:
+            table.add_row(row["started_at"][:16].replace("T", " "), row["scenario_title"], str(row["turn_count"]),
+                          row["status"], key=row["id"])
+        self.query_one("#welcome").display = not recent
+        table.display = bool(recent)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_recent()
+
+    def _highlighted_card(self) -> Card | None:
+        options = self.query_one("#scenarios", OptionList)
+        if options.highlighted is None:
+            return None
+        option = options.get_option_at_index(options.highlighted)
+        return next((c for c in self.cards if c.id == option.id), None)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        card = self._highlighted_card()
+        if card is None:
+            return
+        detail = self.query_one("#card-detail", Static)
+        detail.border_title = card.title
+        lines = [card.summary, "", f"[b]{card.person.name}[/b], {card.person.age} · {card.modality_name} · "
+                 f"difficulty: [b]{card.difficulty}[/b]"]
+        if card.dearman:
+            lines.append(f"You are the {card.dearman.trainee_role.lower()}. Ask for: {card.dearman.request}")
+        detail.update("\n".join(lines))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        card = self._highlighted_card()
+        if card is not None:
+            self.app.start_practice(card)
+
+    def action_history(self) -> None:
+        self.app.open_history()

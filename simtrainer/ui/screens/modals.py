@@ -1,0 +1,86 @@
+"""Modal screens: help (F1), errors that must be read, export format choice."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Markdown, Static
+
+from simtrainer.rubrics import load_rubric
+
+
+def help_markdown(focused_code: str | None = None) -> str:
+    mi = load_rubric("mi")
+    lines = ["# simtrainer help", ""]
+    if focused_code:
+        lines += [f"**Focused badge:** {focused_code}", ""]
+    lines += [
+        "## Keys",
+        "- **Enter** send your reply · **Shift+Enter** / **Ctrl+J** new line",
+        "- **Ctrl+E** end the session and see the summary · **Esc** back",
+        "- **H** history · **E** export · **Ctrl+P** command palette · **F1** this help",
+        "",
+        f"## {mi.name}: codes under your turns",
+        "",
+    ]
+    for code in mi.codes:
+        tag = {"adherent": " *(MI-adherent)*", "non-adherent": " *(MI-non-adherent)*"}.get(code.adherence, "")
+        lines.append(f"- **{code.label}** — {code.name}{tag}: {code.description}")
+    lines += ["", "## Patient talk", ""]
+    for code in mi.client_codes.values():
+        lines.append(f"- **{code.label}** — {code.name}: {code.description}")
+    lines += ["", "## Thresholds (fair / good)", ""]
+    for key, t in mi.thresholds.items():
+        lines.append(f"- {t.description or key}: {t.fair} / {t.good}")
+    lines += ["", "Globals are estimates computed from the coded turns, not a trained rater's judgement."]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="close_help")]
+
+    def __init__(self, focused_code: str | None = None) -> None:
+        super().__init__()
+        self.focused_code = focused_code
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Markdown(help_markdown(self.focused_code))
+
+
+class ErrorScreen(ModalScreen[None]):
+    """For errors that must be read: what went wrong, where, how to fix it."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss", "Close", id="close_error")]
+
+    def __init__(self, title: str, what: str, where: str | None, fix: str | None) -> None:
+        super().__init__()
+        self.error_title, self.what, self.where, self.fix = title, what, where, fix
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-box"):
+            yield Static(f"[b red]{self.error_title}[/]\n\n{self.what}")
+            if self.where:
+                yield Static(f"[b]Where:[/b] {self.where}")
+            if self.fix:
+                yield Static(f"[b]Fix:[/b] {self.fix}")
+            yield Button("Close", id="close", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss()
+
+
+class ExportScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_export")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            yield Static("Export this session as:")
+            yield Button("Markdown (readable transcript)", id="md", variant="primary")
+            yield Button("JSON (complete record)", id="json")
+            yield Button("CSV (one row per turn)", id="csv")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)

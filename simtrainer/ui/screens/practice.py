@@ -1,0 +1,219 @@
+"""Practice: the streaming conversation, code badges under each trainee turn, running rubric panels."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from simtrainer.errors import UserError
+from simtrainer.events import CodesReady, PatientReset, PatientToken, ReplySaved, TraineeSaved
+from simtrainer.scenarios import Card
+from simtrainer.session import Session
+from simtrainer.ui.messages import (
+    PatientCoded,
+    ReplyFinished,
+    ReplyToken,
+    ReplyWithdrawn,
+    SessionReady,
+    TraineeCoded,
+    TurnFailed,
+)
+from simtrainer.ui.widgets.reply_input import ReplyInput
+from simtrainer.ui.widgets.rubric_panel import RubricPanel, panel_for
+from simtrainer.ui.widgets.transcript import TurnBubble
+
+
+class PracticeScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+e", "end_session", "End session", id="end_session", priority=True),
+        Binding("f1", "app.help", "Help", id="help"),
+        Binding("escape", "leave", "Back", id="leave"),
+    ]
+
+    def __init__(self, card: Card) -> None:
+        super().__init__()
+        self.card = card
+        self.session: Session | None = None
+        self.pending_trainee: TurnBubble | None = None
+        self.reply: TurnBubble | None = None
+        self.busy = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="conversation"):
+                yield VerticalScroll(id="transcript")
+                yield ReplyInput(id="reply")
+            yield Vertical(id="side")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.card.title
+        self.sub_title = f"{self.card.modality_name} · {self.card.person.name} · {self.card.difficulty}"
+        brief = Static(self._brief(), id="brief")
+        brief.border_title = "Scenario"
+        self.query_one("#side").mount(brief)
+        box = self.query_one("#reply", ReplyInput)
+        box.border_title = "Your reply — Enter sends, Shift+Enter new line"
+        box.read_only = True
+        box.focus()
+        self.query_one("#transcript").mount(Static("Loading the patient model…", id="loading"))
+        self.open_session()
+
+    def _brief(self) -> str:
+        lines = [self.card.summary]
+        if self.card.dearman:
+            lines.append(f"\n[b]You:[/b] {self.card.dearman.trainee_role}. [b]Ask for:[/b] {self.card.dearman.request}")
+        return "\n".join(lines)
+
+    # --- workers (threads): domain calls only; results come back as messages ---------------------------
+    @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
+    def open_session(self) -> None:
+        try:
+            session = self.app.workspace.new_session(self.card)
+            session.prime()
+        except UserError as error:
+            self.app.call_from_thread(self.app.show_error, "Cannot start the session", error)
+            return
+        self.post_message(SessionReady(session, self._summaries(session)))
+
+    @staticmethod
+    def _summaries(session: Session) -> dict[str, dict]:
+        """Running scores, computed in the worker so the UI thread never reads a session mid-turn."""
+        views = session.turn_views()
+        return {coder.rubric: coder.summarize(views) for coder in session.coders}
+
+    @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
+    def run_turn(self, text: str) -> None:
+        assert self.session is not None
+        try:
+            for event in self.session.submit(text):
+                if isinstance(event, TraineeSaved):
+                    continue
+                if isinstance(event, CodesReady):
+                    speaker = self.session.history[-1].speaker
+                    cls = PatientCoded if speaker == "patient" else TraineeCoded
+                    self.post_message(cls(event.turn_id, event.codes, self._summaries(self.session)))
+                elif isinstance(event, PatientToken):
+                    self.post_message(ReplyToken(event.text))
+                elif isinstance(event, PatientReset):
+                    self.post_message(ReplyWithdrawn(event.reason))
+                elif isinstance(event, ReplySaved):
+                    self.post_message(ReplyFinished(event.turn_id, event.text, event.meta))
+        except UserError as error:
+            self.post_message(TurnFailed(text, error.what, error.fix))
+        except Exception as error:  # a model that crashes mid-reply must not lose the trainee's text
+            self.post_message(TurnFailed(text, f"The model failed: {error}", "Try again, or restart the session."))
+
+    # --- message handlers (UI thread) ------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An unexpected failure in a worker becomes a readable error, never a silent hang."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.app.show_error("Something went wrong", UserError(f"{type(error).__name__}: {error}",
+                                fix="Try again; if it persists, report it with the session id."))
+
+    def on_session_ready(self, message: SessionReady) -> None:
+        self.session = message.session
+        self.query_one("#loading").remove()
+        self._add_turn("patient", self.card.opening_line)
+        side = self.query_one("#side")
+        for rubric, scorer in self.session.scorers.items():
+            panel = panel_for(rubric, scorer)
+            panel.id = f"panel-{rubric}"
+            side.mount(panel, before=0)
+        self._refresh_panels(message.summaries)
+        self._unlock()
+
+    def _add_turn(self, speaker: str, text: str) -> TurnBubble:
+        name = self.card.person.name if speaker == "patient" else "You"
+        bubble = TurnBubble(speaker, name, text)
+        transcript = self.query_one("#transcript", VerticalScroll)
+        at_bottom = transcript.scroll_y >= transcript.max_scroll_y - 1
+        transcript.mount(bubble)
+        if at_bottom:
+            transcript.scroll_end(animate=False)
+        return bubble
+
+    def _unlock(self) -> None:
+        self.busy = False
+        box = self.query_one("#reply", ReplyInput)
+        box.read_only = False
+        box.focus()
+
+    @on(ReplyInput.Submitted)
+    def send(self, event: ReplyInput.Submitted) -> None:
+        if self.session is None:
+            return
+        if self.busy:
+            self.notify("The patient is still answering; send when the reply is complete.", severity="warning")
+            return
+        self.busy = True
+        box = self.query_one("#reply", ReplyInput)
+        box.clear()  # the trainee may type the next reply while this one streams
+        self.pending_trainee = self._add_turn("trainee", event.text)
+        self.reply = None
+        self.run_turn(event.text)
+
+    def on_trainee_coded(self, message: TraineeCoded) -> None:
+        if self.pending_trainee is not None:
+            self.pending_trainee.set_codes(message.codes)
+        self._refresh_panels(message.summaries)
+
+    def on_reply_token(self, message: ReplyToken) -> None:
+        if self.reply is None:
+            self.reply = self._add_turn("patient", "")
+        self.reply.append(message.text)
+        transcript = self.query_one("#transcript", VerticalScroll)
+        if transcript.scroll_y >= transcript.max_scroll_y - 3:
+            transcript.scroll_end(animate=False)
+
+    def on_reply_withdrawn(self, message: ReplyWithdrawn) -> None:
+        if self.reply is not None:
+            self.reply.set_text("")
+
+    def on_reply_finished(self, message: ReplyFinished) -> None:
+        if self.reply is None:
+            self.reply = self._add_turn("patient", "")
+        self.reply.set_text(message.text)
+        self.reply.turn_id = message.turn_id
+        self._unlock()
+
+    def on_patient_coded(self, message: PatientCoded) -> None:
+        if self.reply is not None:
+            self.reply.set_codes(message.codes)
+        self._refresh_panels(message.summaries)
+
+    def on_turn_failed(self, message: TurnFailed) -> None:
+        if self.reply is not None:
+            self.reply.remove()
+            self.reply = None
+        box = self.query_one("#reply", ReplyInput)
+        if not box.text.strip():
+            box.text = message.text  # the trainee's words are never lost
+        self.app.notify(f"{message.error}\n{message.fix or ''}", title="Reply failed", severity="error")
+        self._unlock()
+
+    def _refresh_panels(self, summaries: dict[str, dict]) -> None:
+        for panel in self.query(RubricPanel):
+            if panel.rubric in summaries:
+                panel.show(summaries[panel.rubric])
+
+    # --- actions -------------------------------------------------------------------------------------
+    def action_end_session(self) -> None:
+        if self.session is None:
+            self.app.pop_screen()
+            return
+        if self.busy:
+            self.notify("Wait for the patient to finish replying.", severity="warning")
+            return
+        summary = self.session.end()
+        self.app.show_summary(self.session, summary)
+
+    def action_leave(self) -> None:
+        self.action_end_session()

@@ -1,0 +1,64 @@
+"""Side panels with running scores. Each rubric plugs in its own panel class; `panel_for` picks it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+BAND_STYLE = {"good": "bold green", "fair": "yellow", "below fair": "bold red", "n/a": "dim"}
+
+
+class RubricPanel(Static):
+    """Base class: shows a rubric's running summary, refreshed after each coded turn."""
+
+    rubric = ""
+    title = ""
+
+    def __init__(self, scorer: str) -> None:
+        super().__init__(classes="rubric-panel")
+        self.scorer = scorer
+        self.summary: dict[str, Any] = {}
+        self.border_title = self.title
+
+    def show(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        self.update(self.render_summary(summary))
+
+    def render_summary(self, summary: dict[str, Any]) -> Table | Text:
+        return Text(str(summary))
+
+
+class MIPanel(RubricPanel):
+    rubric = "mi"
+    title = "MI (MITI 4.2.1)"
+
+    def render_summary(self, s: dict[str, Any]) -> Table:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(justify="left")
+        table.add_column(justify="right")
+
+        def row(name: str, value: str, band: str | None = None) -> None:
+            table.add_row(name, Text(value, style=BAND_STYLE.get(band or "", "")))
+
+        row("R:Q", "-" if s["rq"] is None else f"{s['rq']:.2f}", s["rq_band"])
+        row("% complex refl.", "-" if s["pct_cr"] is None else f"{s['pct_cr']:.0%}", s["pct_cr_band"])
+        row("MI-adherent", str(s["mi_adherent"]), "good" if s["mi_adherent"] else None)
+        row("MI-non-adherent", str(s["mi_non_adherent"]), "below fair" if s["mi_non_adherent"] else None)
+        c = s["counts"]
+        row("Questions", f"{c['Q']} ({s['questions_open']} open)")
+        row("Reflections", f"{c['SR']} SR / {c['CR']} CR")
+        talk = s["client_talk"]
+        row("Client talk", f"{talk['change']} CT / {talk['sustain']} ST")
+        table.add_row("", "")
+        table.add_row(Text(f"scorer: {self.scorer}", style="dim"), "")
+        return table
+
+
+PANELS: dict[str, type[RubricPanel]] = {MIPanel.rubric: MIPanel}
+
+
+def panel_for(rubric: str, scorer: str) -> RubricPanel:
+    return PANELS.get(rubric, RubricPanel)(scorer)

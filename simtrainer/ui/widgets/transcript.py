@@ -1,0 +1,73 @@
+"""Transcript bubbles: one per turn, with code badges under trainee turns and talk badges under patient turns."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from simtrainer.feedback.base import Code
+
+# Badge colours by MI adherence; client talk by direction.
+BADGE_CLASS = {
+    "AF": "adherent", "SEEK": "adherent", "AUTO": "adherent",
+    "CONFRONT": "non-adherent", "PERSUADE": "non-adherent",
+    "change": "adherent", "sustain": "non-adherent",
+}
+
+
+class CodeBadge(Static, can_focus=True):
+    """A code such as `CR` or `Q open`; its tooltip (and F1 when focused) explains it."""
+
+    def __init__(self, code: Code) -> None:
+        super().__init__(f" {code.label} ", classes=f"badge {BADGE_CLASS.get(code.code, 'neutral')}")
+        self.code = code
+        self.tooltip = f"{code.reason}\n— {code.scorer}" if code.scorer else code.reason
+
+
+class TurnBubble(Vertical):
+    """One turn: who spoke, what they said, and any codes."""
+
+    def __init__(self, speaker: str, name: str, text: str = "", *, turn_id: int | None = None) -> None:
+        super().__init__(classes=f"turn {speaker}")
+        self.speaker = speaker
+        self.speaker_name = name
+        self.turn_id = turn_id
+        self._text = text
+        self._line = Static(self._render_text(), classes="turn-text")
+        self._badges = Horizontal(classes="badges")
+        self._pending: list[Code] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self._line
+        yield self._badges
+
+    def on_mount(self) -> None:
+        if self._pending is not None:
+            self.set_codes(self._pending)
+
+    def _render_text(self) -> Text:
+        line = Text()
+        line.append(f"{self.speaker_name}: ", style="bold")
+        line.append(self._text)
+        return line
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str) -> None:
+        self._text = text
+        self._line.update(self._render_text())
+
+    def append(self, piece: str) -> None:
+        self.set_text(self._text + piece)
+
+    def set_codes(self, codes: list[Code]) -> None:
+        if not self._badges.is_mounted:
+            self._pending = codes  # mounted in on_mount
+            return
+        self._pending = None
+        self._badges.remove_children()
+        self._badges.mount_all(CodeBadge(code) for code in codes)

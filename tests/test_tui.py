@@ -1,0 +1,163 @@
+"""The Textual app driven with Pilot: start a scenario, send replies, see them streamed, coded, saved, reviewed."""
+
+import pytest
+
+from simtrainer.config import load_settings
+from simtrainer.ui.app import make_app
+from simtrainer.ui.screens.history import HistoryScreen, ReviewScreen
+from simtrainer.ui.screens.home import HomeScreen
+from simtrainer.ui.screens.practice import PracticeScreen
+from simtrainer.ui.screens.summary import SummaryScreen
+from simtrainer.ui.widgets.reply_input import ReplyInput
+from simtrainer.ui.widgets.transcript import CodeBadge, TurnBubble
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def fixed_ids(monkeypatch):
+    counter = iter(range(1000))
+    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: f"20260101-000000-{next(counter):04d}")
+
+
+async def settle(pilot) -> None:
+    """Let mounts run, wait for every worker, then let their messages land."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def send(pilot, text: str) -> None:
+    box = pilot.app.screen.query_one("#reply", ReplyInput)
+    box.text = text
+    box.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def start_first_scenario(pilot) -> PracticeScreen:
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, HomeScreen)
+    assert pilot.app.focused.id == "scenarios"
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PracticeScreen)
+    return screen
+
+
+async def test_practice_send_stream_code_save_review(home, fixed_ids):
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_first_scenario(pilot)
+        assert screen.card.modality == "mi"
+        assert isinstance(app.focused, ReplyInput)
+        bubbles = screen.query(TurnBubble)
+        assert bubbles.first().text == screen.card.opening_line
+        await send(pilot, "What brings you in today?")
+        bubbles = list(screen.query(TurnBubble))
+        assert [b.speaker for b in bubbles] == ["patient", "trainee", "patient"]
+        assert bubbles[2].text  # the streamed reply arrived whole
+        badges = [b.code.label for b in bubbles[1].query(CodeBadge)]
+        assert badges and badges[0].startswith("Q")
+        assert [b.code.code for b in bubbles[2].query(CodeBadge)][0] in ("change", "sustain", "neutral")
+        panel = screen.query_one("#panel-mi")
+        assert panel.summary["counts"]["Q"] == 1 and panel.summary["rq"] == 0
+        stored = app.workspace.store.turns(screen.session.id)
+        assert [t["speaker"] for t in stored] == ["patient", "trainee", "patient"]
+        assert stored[1]["codes"][0]["code"] == "Q"
+        await send(pilot, "You're worried about what your kids see.")
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        assert app.screen.summary["rubrics"]["mi"]["counts"]["Q"] == 1
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert len(app.screen.query(TurnBubble)) == 5
+
+
+async def test_shift_enter_adds_a_line_and_failed_turn_keeps_text(home):
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_first_scenario(pilot)
+        box = screen.query_one("#reply", ReplyInput)
+        box.text = "first line"
+        box.move_cursor((0, 10))
+        await pilot.press("ctrl+j")
+        assert box.text == "first line\n"
+
+        def broken(_text):
+            raise RuntimeError("model crashed")
+            yield  # pragma: no cover
+
+        screen.session.submit = broken
+        await send(pilot, "Please keep this text")
+        assert box.text == "Please keep this text"
+        assert not box.read_only
+
+
+async def test_missing_model_shows_a_modal_with_the_fix(home, tmp_path):
+    app = make_app(load_settings(), model=str(tmp_path / "gone.gguf"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        from simtrainer.ui.screens.modals import ErrorScreen
+
+        assert isinstance(app.screen, ErrorScreen)
+        assert "does not exist" in app.screen.what and app.screen.fix
+
+
+async def test_help_and_keymap(home, monkeypatch):
+    monkeypatch.setenv("SIMTRAINER_KEYMAP", '{"end_session": "ctrl+t"}')
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        from simtrainer.ui.screens.modals import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        screen = await start_first_scenario(pilot)
+        await send(pilot, "Hello.")
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen), screen
+
+
+@pytest.mark.model
+async def test_real_model_session_in_the_app(home):
+    app = make_app(load_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_first_scenario(pilot)
+        await send(pilot, "What brings you in today?")
+        bubbles = list(screen.query(TurnBubble))
+        assert len(bubbles) == 3 and bubbles[2].text.strip()
+
+
+def test_snapshot_home(snap_compare, home):
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE)
+
+
+def test_snapshot_practice(snap_compare, home, fixed_ids):
+    async def run_before(pilot):
+        await start_first_scenario(pilot)
+        await send(pilot, "What brings you in today?")
+
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_summary(snap_compare, home, fixed_ids):
+    async def run_before(pilot):
+        await start_first_scenario(pilot)
+        await send(pilot, "What brings you in today?")
+        await send(pilot, "You're not sure it's a problem.")
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
