@@ -161,3 +161,15 @@ def test_snapshot_summary(snap_compare, home, fixed_ids):
         await pilot.pause()
 
     assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_bench_tui_measures_echo_while_streaming(home):
+    from simtrainer.bench.tui import bench_tui
+    from simtrainer.config import config_file
+
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('[models.slow]\nbackend = "fake"\ntoken_delay_s = 0.02\n')
+    result = bench_tui(load_settings(), model="slow", turns=2)
+    assert result["turns"] == 2 and result["keystrokes"] > 5
+    assert result["echo_p95_ms"] is not None and result["replies_shown_whole"] == 2
+    assert result["tokens_shown"] == result["model_tokens"] and result["ui_keeps_up"] is True

@@ -51,10 +51,10 @@ async def _run(settings: Settings, model: str | None, scenario_id: str, turns: i
         for line in GENERIC_TRAINEE_LINES[:turns]:
             box.text = line
             done_before = len(finished)
-            await pilot.press("enter")
+            app.simulate_key("enter")  # not pilot.press, which waits until the app is idle (the reply done)
             typed = 0
-            while len(finished) == done_before:
-                if token_times and screen.busy and typed < 40:
+            while len(finished) == done_before:  # type through the whole turn: coding, then streaming
+                if screen.busy and typed < 40:
                     char = "abcdefghij"[typed % 10]
                     before = box.text
                     started = time.perf_counter()

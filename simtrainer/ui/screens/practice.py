@@ -60,7 +60,6 @@ class PracticeScreen(Screen):
         self.query_one("#side").mount(brief)
         box = self.query_one("#reply", ReplyInput)
         box.border_title = "Your reply — Enter sends, Shift+Enter new line"
-        box.read_only = True
         box.focus()
         self.query_one("#transcript").mount(Static("Loading the patient model…", id="loading"))
         self.open_session()
@@ -142,13 +141,12 @@ class PracticeScreen(Screen):
 
     def _unlock(self) -> None:
         self.busy = False
-        box = self.query_one("#reply", ReplyInput)
-        box.read_only = False
-        box.focus()
+        self.query_one("#reply", ReplyInput).focus()
 
     @on(ReplyInput.Submitted)
     def send(self, event: ReplyInput.Submitted) -> None:
         if self.session is None:
+            self.notify("The patient model is still loading; your reply is kept.", severity="warning")
             return
         if self.busy:
             self.notify("The patient is still answering; send when the reply is complete.", severity="warning")
