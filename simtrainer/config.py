@@ -77,6 +77,11 @@ class PatientSettings(BaseModel):
     max_tokens: int = Field(80, ge=8, le=1024, description="Token cap for one reply (runaway guard).")
     max_sentences: int = Field(3, ge=1, le=10, description="Replies are cut after this many sentences.")
     retries: int = Field(3, ge=0, le=10, description="Regenerations when the guard rejects a reply.")
+    steering: bool = Field(True, description="Steer replies by the patient's state (needs the MI coder).")
+    candidates: int = Field(3, ge=1, le=8, description="Candidate replies generated to choose from when steering.")
+    steer_budget_s: float = Field(
+        0.3, ge=0, description="Stop generating candidates once this much time has passed (keeps replies quick)."
+    )
 
 
 class Settings(BaseSettings):

@@ -16,6 +16,7 @@ from simtrainer.events import CodesReady, PatientDone, ReplySaved, SessionEvent,
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
+from simtrainer.patient.state import PatientState
 from simtrainer.patient.prompt import clean_utterance
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
@@ -42,7 +43,9 @@ class Session:
         self.card = card
         self.backend = backend
         self.coders = list(coders or [])
-        self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=seed)
+        scorer = next((c.talk_probabilities for c in self.coders if hasattr(c, "talk_probabilities")), None)
+        self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=seed, talk_scorer=scorer)
+        self.state = PatientState.start(card.difficulty)
         self.history: list[Line] = []
         self.turn_codes: list[list[Code]] = []
         self.ended = False
@@ -91,12 +94,18 @@ class Session:
             self.store.add_codes(self.id, turn_id, [c.as_row() for c in codes])
             self.turn_codes[-1] = codes
         yield CodesReady(turn_id, codes)
+        mi = [c for c in codes if c.rubric == "mi"]
+        self.state = self.state.after([c.code for c in mi], [c.detail for c in mi], self.card.difficulty)
+        pressured = any(c.code in ("CONFRONT", "PERSUADE") for c in mi)
         done: PatientDone | None = None
-        for event in self.patient.reply(self.history):
+        for event in self.patient.reply(self.history, self.state, pressured=pressured):
             if isinstance(event, PatientDone):
                 done = event
             yield event
         assert done is not None
+        if done.meta.get("disclosed"):
+            self.state = self.state.with_disclosure(done.meta["disclosed"])
+        done.meta["state"] = self.state.as_dict()
         reply_id = self._add("patient", done.text, done.meta)
         yield ReplySaved(reply_id, done.text, done.meta)
         talk: list[Code] = []

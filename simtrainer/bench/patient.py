@@ -10,6 +10,17 @@ How each figure is computed:
   the Patient (backend seam, guard, trimming). Raw and app alternate per prompt, the order flipping each round; 5 rounds summed.
   speed_ratio = app_tok_s / raw_tok_s, so both sides share the machine's load at that moment.
 - rss_mb: resident memory of this process at the end; peak_rss_mb: its peak.
+
+Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsistent, 8 turns, app settings):
+- on_persona_rate: share of patient replies that contradict none of the card's facts (each fact lists regular
+  expressions that would contradict it; `patient/judge.py`).
+- in_character_rate: share of replies that pass both the guard's checks (`guard.check_reply`) and the separate
+  rule-based judge (`judge.judge`: counselor-style moves, assistant phrasing, third-person self-talk, length).
+- change_talk_delta: share of replies coded change talk by the client-talk coder after the MI-consistent
+  scripts, minus that share after the MI-inconsistent ones.
+- card_line_share: share of replies that are card-authored lines (disclosures, change / sustain lines,
+  pressure reactions) rather than model text; candidate_*_reject_rate: share of generated candidates the
+  steering rejected for contradicting the card or breaking character (what an unsteered patient would show).
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simtrainer.bench.scripts import GENERIC_TRAINEE_LINES
+from simtrainer.bench.scripts import GENERIC_MI_SCRIPTS, GENERIC_TRAINEE_LINES, MI_SCRIPTS
 from simtrainer.config import PatientSettings, Settings
 from simtrainer.events import PatientDone
 from simtrainer.llm import open_backend, resolve_model
@@ -89,7 +100,65 @@ def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None,
     }
 
 
-def bench_patient(settings: Settings, card: Card, *, model: str | None = None, turns: int = 30) -> dict[str, Any]:
+def realism(settings: Settings, backend, model_name: str, cards: list[Card], store: Store) -> dict[str, Any]:
+    """Patient realism over every MI card's two scripts (MI-consistent, MI-inconsistent)."""
+    from simtrainer.feedback.registry import coders_for
+    from simtrainer.patient.guard import check_reply
+    from simtrainer.patient.judge import contradictions, judge
+
+    talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
+    replies = on_persona = in_character = from_card = 0
+    generated = rejected_persona = rejected_character = 0
+    per_card = {}
+    for card in cards:
+        scripts = MI_SCRIPTS.get(card.id) or GENERIC_MI_SCRIPTS
+        per_card[card.id] = {}
+        for kind, lines in scripts.items():
+            session = Session(store, card, backend, patient_settings=settings.patient, coders=coders_for(card, settings),
+                              seed=settings.seed or 7, model_name=model_name)
+            session.prime()
+            shares = []
+            for line in lines:
+                for event in session.submit(line):
+                    if isinstance(event, PatientDone):
+                        meta = event.meta
+                        text = event.text
+                code = session.turn_codes[-1][0].code if session.turn_codes[-1] else "neutral"
+                talk[kind].append(code)
+                shares.append(code)
+                replies += 1
+                on_persona += not contradictions(card, text)
+                in_character += check_reply(text, line).ok and judge(card, text) is None
+                from_card += meta.get("source", "model").startswith("card")
+                generated += len(meta.get("candidates", [])) + len(meta.get("rejected", []))
+                rejected_persona += sum(r.startswith("contradicts") for r in meta.get("rejected", []))
+                rejected_character += sum(not r.startswith("contradicts") for r in meta.get("rejected", []))
+            session.end()
+            per_card[card.id][kind] = {"change": shares.count("change"), "sustain": shares.count("sustain"),
+                                       "neutral": shares.count("neutral"), "final_state": session.state.as_dict()}
+
+    def share(kind: str, code: str) -> float:
+        return round(talk[kind].count(code) / len(talk[kind]), 3) if talk[kind] else 0.0
+
+    return {
+        "realism_replies": replies,
+        "on_persona_rate": round(on_persona / replies, 3) if replies else None,
+        "in_character_rate": round(in_character / replies, 3) if replies else None,
+        "change_talk_delta": round(share("consistent", "change") - share("inconsistent", "change"), 3),
+        "change_share_consistent": share("consistent", "change"),
+        "change_share_inconsistent": share("inconsistent", "change"),
+        "sustain_share_consistent": share("consistent", "sustain"),
+        "sustain_share_inconsistent": share("inconsistent", "sustain"),
+        "card_line_share": round(from_card / replies, 3) if replies else None,
+        "candidates_generated": generated,
+        "candidate_persona_reject_rate": round(rejected_persona / generated, 3) if generated else None,
+        "candidate_character_reject_rate": round(rejected_character / generated, 3) if generated else None,
+        "per_card": per_card,
+    }
+
+
+def bench_patient(settings: Settings, card: Card, *, model: str | None = None, turns: int = 30,
+                  mi_cards: list[Card] | None = None) -> dict[str, Any]:
     entry = resolve_model(settings, model)
     started = time.perf_counter()
     backend = open_backend(settings, model)
@@ -97,8 +166,10 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
     lines = (GENERIC_TRAINEE_LINES * (turns // len(GENERIC_TRAINEE_LINES) + 1))[:turns]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
+        from simtrainer.feedback.registry import coders_for
+
         session = Session(store, card, backend, patient_settings=settings.patient, seed=settings.seed or 7,
-                          model_name=entry.name)
+                          model_name=entry.name, coders=coders_for(card, settings))
         session.prime()
         first_tokens, reply_times, fallbacks, resets = [], [], 0, 0
         for line in lines:
@@ -131,8 +202,13 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         "guard_resets": resets,
         "fallback_replies": fallbacks,
         **speed,
-        "rss_mb": round(_rss_mb(), 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if mi_cards:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(Path(tmp) / "realism.db")
+            result.update(realism(settings, backend, entry.name, mi_cards, store))
+            store.close()
+    result["rss_mb"] = round(_rss_mb(), 1)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     backend.close()
     return result

@@ -32,3 +32,98 @@ GENERIC_TRAINEE_LINES = [
     "How would you know things were getting better?",
     "Before we finish, what stands out to you from today?",
 ]
+
+# Two scripts per MI scenario for `bench patient`: MI-consistent (open questions, reflections, affirmations,
+# autonomy) and MI-inconsistent (confrontation, advice without permission, closed questions).
+MI_SCRIPTS: dict[str, dict[str, list[str]]] = {
+    "mi-alcohol-nurse": {
+        "consistent": [
+            "What would you like to get out of our time today?",
+            "You're exhausted, and the wine is the one thing that helps you switch off.",
+            "What do you notice about the mornings after you've had a few glasses?",
+            "Your kids matter a lot to you, and you want to be present for them.",
+            "It took guts to come in when part of you isn't sure there's a problem.",
+            "What would be different for you and the kids if evenings looked different?",
+            "You're the one who decides what, if anything, changes here.",
+            "So on one hand the wine helps you sleep, and on the other you worry about the mornings.",
+        ],
+        "inconsistent": [
+            "How many glasses do you drink on a work night?",
+            "That's too much. You need to stop drinking after shifts.",
+            "Do you realise you could lose your nursing licence over this?",
+            "You're in denial about how much you drink.",
+            "Have you ever drunk before a shift?",
+            "You should just take a sleeping pill instead.",
+            "Your kids deserve better than a mum who drinks every night.",
+            "Will you promise me you'll stop this week?",
+        ],
+    },
+    "mi-vaping-teen": {
+        "consistent": [
+            "Thanks for coming, even though this wasn't your idea. What's it been like?",
+            "It feels unfair that you got caught when everyone does it.",
+            "What do you enjoy about vaping?",
+            "Football really matters to you.",
+            "What have you noticed in the fourth quarter lately?",
+            "You care about your little sister, and about your mom not having more stress.",
+            "It's completely your decision what you do about this.",
+            "So vaping helps you calm down, and you're also noticing it costs you on the field.",
+        ],
+        "inconsistent": [
+            "Do you know how bad vaping is for your lungs?",
+            "You need to quit before you get addicted.",
+            "Are you going to stop or not?",
+            "Your coach will bench you if you keep this up.",
+            "That's just an excuse, everybody doesn't vape.",
+            "You should throw your vape away today.",
+            "Do your parents know how much you spend?",
+            "Why can't you just say no to your friends?",
+        ],
+    },
+    "mi-diabetes-retiree": {
+        "consistent": [
+            "What's your take on what Doctor Patel said?",
+            "You feel fine, so the numbers don't quite match how you feel.",
+            "What worries you, if anything, about your blood sugar?",
+            "You've been looking after that old pickup for years, you're clearly someone who keeps at things.",
+            "Earl's foot has stayed with you.",
+            "What would you like your health to let you do in the next few years?",
+            "You know your own routines better than anyone; what might fit?",
+            "So the tablets upset your stomach, and you'd also like to dance at the graduation.",
+        ],
+        "inconsistent": [
+            "Do you take your tablets every day?",
+            "You need to stop snacking at night.",
+            "You should walk for thirty minutes every day, no excuses.",
+            "If you don't change, you'll end up like your brother.",
+            "Have you checked your sugar this week?",
+            "Feeling fine doesn't mean anything, that's not true.",
+            "You must cut out bread and potatoes.",
+            "Will you start taking the pills properly from tomorrow?",
+        ],
+    },
+}
+
+# For MI cards without their own scripts (a classroom's cards, say).
+GENERIC_MI_SCRIPTS: dict[str, list[str]] = {
+    "consistent": [
+        "What would you like to talk about today?",
+        "This has been weighing on you more than people realise.",
+        "What concerns you, if anything, about how things are going?",
+        "You care a lot about the people around you.",
+        "It took courage to come and talk about this.",
+        "What would be different if things changed?",
+        "It's entirely up to you what you do next.",
+        "So part of you wants things to stay as they are, and part of you wants something different.",
+    ],
+    "inconsistent": [
+        "How often do you do it?",
+        "You need to stop, it's that simple.",
+        "Do you realise how much damage this is doing?",
+        "You're in denial about this.",
+        "Have you tried just stopping?",
+        "You should make a plan and stick to it.",
+        "That's just an excuse.",
+        "Will you promise to change this week?",
+    ],
+}

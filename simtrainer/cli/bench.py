@@ -17,18 +17,25 @@ def bench() -> None:
 @click.option("-s", "--scenario", "scenario_id", default="mi-alcohol-nurse", show_default=True)
 @click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
 @click.option("--turns", default=30, show_default=True, type=click.IntRange(1, 200))
+@click.option("--quick", is_flag=True, help="Skip the realism scripts over every MI card.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, as_json: bool) -> None:
-    """Load time, first-token time at turns 1/10/30, app vs raw tokens/s, memory."""
+def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, quick: bool, as_json: bool) -> None:
+    """Load time, first-token time at turns 1/10/30, app vs raw tokens/s, memory; patient realism."""
     from simtrainer.bench.patient import bench_patient
-    from simtrainer.scenarios import get_card
+    from simtrainer.scenarios import get_card, load_cards, scenario_dirs
 
     settings = load_settings()
-    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns)
+    cards, _ = load_cards(scenario_dirs(settings))
+    mi_cards = [] if quick else [c for c in cards if c.modality == "mi"]
+    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, mi_cards=mi_cards)
     if as_json:
         print_json(result)
     else:
+        per_card = result.pop("per_card", {})
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench patient")
+        table(["card", "script", "change", "sustain", "neutral", "final stage"],
+              [[cid, kind, r["change"], r["sustain"], r["neutral"], r["final_state"]["stage"]]
+               for cid, kinds in per_card.items() for kind, r in kinds.items()])
 
 
 @bench.command("coder")

@@ -10,23 +10,42 @@ from simtrainer.events import PatientDone, PatientReset, PatientToken
 from simtrainer.llm.base import ChatBackend, GenParams
 from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentences, early_check, trim_reply
 from simtrainer.patient.prompt import Line, TranscriptPrompt
+from simtrainer.patient.state import PatientState
+from simtrainer.patient.steer import (
+    ACCEPT_AT,
+    CARD_LINE_BELOW,
+    Candidate,
+    TalkScorer,
+    card_line,
+    disclosure,
+    vet,
+)
 from simtrainer.scenarios.card import Card
 
 CONTEXT_MARGIN = 32
 
 
 class Patient:
-    """Plays the persona on `card`. Replies stream as tokens; a rejected reply is reset and regenerated, and
-    after `settings.retries` failures a card-authored line stands in, so the trainee always gets an answer."""
+    """Plays the persona on `card`.
 
-    def __init__(self, card: Card, backend: ChatBackend, settings: PatientSettings, *, seed: int | None = None):
+    Unsteered, replies stream live as tokens; a rejected reply is reset and regenerated, and after
+    `settings.retries` failures a card-authored line stands in, so the trainee always gets an answer. Steered
+    (a state and a talk scorer are given), candidate replies are generated first, the best one for the
+    state's leaning is chosen (see `steer.py`) and then streamed.
+    """
+
+    def __init__(self, card: Card, backend: ChatBackend, settings: PatientSettings, *, seed: int | None = None,
+                 talk_scorer: TalkScorer | None = None):
         self.card = card
         self.backend = backend
         self.settings = settings
         self.prompt = TranscriptPrompt(card)
         self.seed = seed
+        self.talk_scorer = talk_scorer
         self._token_cache: dict[str, int] = {}
         self._fallbacks_used: set[str] = set()
+        self._card_lines_used: set[str] = set()
+        self._last_disclosure_turn = -10
 
     def _count(self, text: str) -> int:
         if text not in self._token_cache:
@@ -57,8 +76,89 @@ class Patient:
             seed=seed,
         )
 
-    def reply(self, history: list[Line]) -> Iterator[PatientToken | PatientReset | PatientDone]:
-        """Stream the next patient reply to `history` (which ends with the trainee's turn)."""
+    def reply(
+        self, history: list[Line], state: PatientState | None = None, *, pressured: bool = False
+    ) -> Iterator[PatientToken | PatientReset | PatientDone]:
+        """The next patient reply to `history` (which ends with the trainee's turn), as events."""
+        if state is not None and self.talk_scorer is not None and self.settings.steering:
+            yield from self._steered(history, state, pressured)
+        else:
+            yield from self._live(history)
+
+    def _generate(self, prompt: str, attempt: int) -> tuple[str, GuardVerdict, int]:
+        """One complete, trimmed candidate and the guard's verdict on it."""
+        text, tokens, verdict, stopped_early = "", 0, GuardVerdict(True), False
+        stream = self.backend.complete(prompt, self._params(attempt))
+        try:
+            for piece in stream:
+                tokens += 1
+                text += piece.lstrip() if not text else piece
+                verdict = early_check(text)
+                if not verdict.ok:
+                    break
+                if complete_sentences(text) >= self.settings.max_sentences:
+                    stopped_early = True
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+        if verdict.ok:
+            finished = stopped_early or tokens < self.settings.max_tokens
+            text = trim_reply(text, self.settings.max_sentences, finished=finished)
+        return text, verdict, tokens
+
+    def _steered(self, history: list[Line], state: PatientState, pressured: bool):
+        started = time.perf_counter()
+        trainee_text = next((h.text for h in reversed(history) if h.speaker == "trainee"), "")
+        target = state.leaning
+        meta: dict = {"target": target, "candidates": [], "rejected": []}
+        chosen: str | None = None
+        reveal = disclosure(self.card, state)
+        if reveal and state.turns - self._last_disclosure_turn >= 2:
+            chosen, meta["source"], meta["disclosed"] = reveal, "card:reveal", reveal
+            self._last_disclosure_turn = state.turns
+        tokens = 0
+        best: Candidate | None = None
+        prompt = self.render(history) if chosen is None else ""
+        for attempt in range(self.settings.candidates if chosen is None else 0):
+            text, verdict, used = self._generate(prompt, attempt)
+            tokens += used
+            if verdict.ok:
+                verdict = check_reply(text, trainee_text)
+            problem = None if verdict.ok else verdict.reason
+            problem = problem or vet(self.card, text)
+            if problem:
+                meta["rejected"].append(problem)
+                continue
+            candidate = Candidate(text, self.talk_scorer(text, trainee_text))
+            meta["candidates"].append({"text": text, "p_" + target: round(candidate.score(target), 3)})
+            if best is None or candidate.score(target) > best.score(target):
+                best = candidate
+            if target == "neutral" or candidate.score(target) >= ACCEPT_AT:
+                break
+            if time.perf_counter() - started > self.settings.steer_budget_s:
+                break
+        if chosen is None:
+            weak = best is None or (target != "neutral" and best.score(target) < CARD_LINE_BELOW)
+            line = card_line(self.card, state, target, pressured, self._card_lines_used) if weak else None
+            if line is not None:
+                chosen, meta["source"] = line
+                self._card_lines_used.add(chosen)
+            elif best is not None:
+                chosen, meta["source"] = best.text, "model"
+            else:
+                chosen, meta["source"] = self._fallback_line(), "card:fallback"
+        first_token_s = time.perf_counter() - started
+        for i, word in enumerate(chosen.split(" ")):
+            yield PatientToken(word if i == 0 else " " + word)
+        meta.update(attempts=max(1, len(meta["candidates"]) + len(meta["rejected"])), tokens=tokens,
+                    first_token_s=round(first_token_s, 4), elapsed_s=round(time.perf_counter() - started, 4))
+        if meta["source"] == "card:fallback":
+            meta["fallback"] = True
+        yield PatientDone(chosen, meta)
+
+    def _live(self, history: list[Line]) -> Iterator[PatientToken | PatientReset | PatientDone]:
         prompt = self.render(history)
         trainee_text = next((h.text for h in reversed(history) if h.speaker == "trainee"), "")
         started = time.perf_counter()

@@ -39,6 +39,16 @@ def _code_text(codes: list[dict[str, Any]]) -> str:
     )
 
 
+def state_text(meta: dict[str, Any]) -> str:
+    """One line for a supervisor: the patient's state when it replied, and where the reply came from."""
+    st = meta["state"]
+    text = (f"openness {st['openness']:.2f}, resistance {st['resistance']:.2f}, {st['stage']}, "
+            f"leaning {st['leaning']}")
+    if meta.get("source"):
+        text += f"; reply from {meta['source']}"
+    return text
+
+
 def to_markdown(record: dict[str, Any]) -> str:
     s = record["session"]
     lines = [
@@ -60,6 +70,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         if t["codes"]:
             scorers = sorted({c["scorer"] for c in t["codes"] if c.get("scorer")})
             lines.append(f"    - codes: {_code_text(t['codes'])}" + (f" — {', '.join(scorers)}" if scorers else ""))
+        if t["meta"].get("state"):
+            lines.append(f"    - patient state: {state_text(t['meta'])}")
     summary = s.get("summary")
     if summary:
         lines += ["", "## Summary", "", "```json", json.dumps(summary, indent=2), "```"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Modality = Literal["mi", "dearman", "cbt"]
 Difficulty = Literal["easy", "moderate", "hard"]
@@ -35,6 +37,29 @@ class Voice(_Strict):
 
     style: str = Field(min_length=3)
     examples: list[str] = Field(min_length=2)
+    change_examples: list[str] = Field(
+        default_factory=list, description="Lines leaning toward change (DEAR MAN: giving in or negotiating)."
+    )
+    sustain_examples: list[str] = Field(
+        default_factory=list, description="Lines defending the status quo (DEAR MAN: pushing back)."
+    )
+
+
+class Fact(_Strict):
+    """Something true of the person, and phrases that would contradict it (regular expressions)."""
+
+    claim: str = Field(min_length=3)
+    contradicted_by: list[str] = Field(min_length=1)
+
+    @field_validator("contradicted_by")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {pattern!r} ({exc})") from None
+        return patterns
 
 
 class DearMan(_Strict):
@@ -72,6 +97,13 @@ class Card(_Strict):
     triggers: list[str] = Field(min_length=1, description="What the trainee could say that raises defences.")
     voice: Voice
     opening_line: str = Field(min_length=2)
+    reveal_when_trusted: list[str] = Field(
+        default_factory=list, description="Lines the person says only once trust is high (disclosures)."
+    )
+    pressure_reactions: list[str] = Field(
+        default_factory=list, description="How the person answers confrontation or pressure."
+    )
+    facts: list[Fact] = Field(default_factory=list, description="Checked in every reply (on-persona rate).")
     dearman: DearMan | None = None
     cbt: CognitiveModel | None = None
 

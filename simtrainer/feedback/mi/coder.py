@@ -86,6 +86,11 @@ class MICoder:
             codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
         return codes
 
+    def talk_probabilities(self, text: str, context: str | None = None) -> dict[str, float]:
+        """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it."""
+        probs = self.model.probabilities(text, "client", context or "", "therapist" if context else "")
+        return probs["client_talk_type"]
+
     def code_patient(self, text: str, context: str | None = None) -> list[Code]:
         probs = self.model.probabilities(text, "client", context or "", "therapist" if context else "")
         talk = probs["client_talk_type"]

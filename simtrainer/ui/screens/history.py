@@ -81,7 +81,7 @@ class ReviewScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        from simtrainer.review.export import session_record
+        from simtrainer.review.export import session_record, state_text
 
         record = session_record(self.app.workspace.store, self.session_id)
         s = record["session"]
@@ -95,7 +95,8 @@ class ReviewScreen(Screen):
             name = "Patient"
         for turn in record["turns"]:
             speaker = turn["speaker"]
-            bubble = TurnBubble(speaker, name if speaker == "patient" else "Trainee", turn["text"])
+            note = f"state: {state_text(turn['meta'])}" if turn["meta"].get("state") else ""
+            bubble = TurnBubble(speaker, name if speaker == "patient" else "Trainee", turn["text"], note=note)
             body.mount(bubble)
             codes = [Code(c["rubric"], c["code"], _label(c), c["confidence"], c["detail"] or "", c["scorer"] or "",
                           c["reason"] or "") for c in turn["codes"]]

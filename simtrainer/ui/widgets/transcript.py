@@ -29,7 +29,8 @@ class CodeBadge(Static, can_focus=True):
 class TurnBubble(Vertical):
     """One turn: who spoke, what they said, and any codes."""
 
-    def __init__(self, speaker: str, name: str, text: str = "", *, turn_id: int | None = None) -> None:
+    def __init__(self, speaker: str, name: str, text: str = "", *, turn_id: int | None = None,
+                 note: str = "") -> None:
         super().__init__(classes=f"turn {speaker}")
         self.speaker = speaker
         self.speaker_name = name
@@ -37,11 +38,14 @@ class TurnBubble(Vertical):
         self._text = text
         self._line = Static(self._render_text(), classes="turn-text")
         self._badges = Horizontal(classes="badges")
+        self._note = Static(note, classes="turn-note", markup=False)
+        self._note.display = bool(note)
         self._pending: list[Code] | None = None
 
     def compose(self) -> ComposeResult:
         yield self._line
         yield self._badges
+        yield self._note
 
     def on_mount(self) -> None:
         if self._pending is not None:

@@ -1,0 +1,44 @@
+"""Rule-based checks of a finished reply against the card, independent of the streaming guard.
+
+`contradictions` reads the card's facts (each with patterns that would contradict it); `judge` is a second,
+separate in-character check (counselor-style questions, third-person self-talk, assistant phrasing, length),
+used by the patient-realism benchmark next to the guard.
+"""
+
+from __future__ import annotations
+
+import re
+
+from simtrainer.scenarios.card import Card
+
+COUNSELOR_MOVES = re.compile(
+    r"\b(how does that make you feel|tell me more( about)?|what brings you|how can i (help|support)|"
+    r"how are you feeling (today|about)|what would you like to (talk|work) (about|on)|"
+    r"let'?s (explore|talk about)|i hear (that )?you|it sounds like you)\b",
+    re.IGNORECASE,
+)
+ASSISTANT = re.compile(r"^(sure|certainly|of course|absolutely)[!,.]|\b(i'?d be happy to|great question)\b",
+                       re.IGNORECASE)
+
+
+def contradictions(card: Card, reply: str) -> list[str]:
+    """Claims on the card that `reply` contradicts."""
+    return [
+        fact.claim
+        for fact in card.facts
+        if any(re.search(pattern, reply, re.IGNORECASE) for pattern in fact.contradicted_by)
+    ]
+
+
+def judge(card: Card, reply: str) -> str | None:
+    """None if the reply reads as the person speaking; otherwise what is wrong."""
+    if COUNSELOR_MOVES.search(reply):
+        return "counselor-style move"
+    if ASSISTANT.search(reply.strip()):
+        return "assistant phrasing"
+    name = re.escape(card.person.name.split()[-1])
+    if re.search(rf"\b{name} (is|was|feels|thinks|says)\b", reply):
+        return "talks about themself in the third person"
+    if len(reply.split()) > 80:
+        return "too long for a spoken turn"
+    return None
