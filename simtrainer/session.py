@@ -72,8 +72,9 @@ class Session:
     def scorers(self) -> dict[str, str]:
         return {coder.rubric: coder.scorer for coder in self.coders}
 
-    def submit(self, text: str) -> Iterator[SessionEvent]:
-        """Run one trainee turn; yields TraineeSaved, CodesReady, PatientToken/Reset/Done, ReplySaved."""
+    def submit(self, text: str, meta: dict[str, Any] | None = None) -> Iterator[SessionEvent]:
+        """Run one trainee turn; yields TraineeSaved, CodesReady, PatientToken/Reset/Done, ReplySaved.
+        `meta` is stored with the trainee's turn (e.g. that it was spoken)."""
         if self.ended:
             raise UserError("This session has ended.", fix="Start a new session to keep practising.")
         text = clean_utterance(text)
@@ -85,7 +86,7 @@ class Session:
                 fix="Say it in a shorter turn, as you would in a real conversation.",
             )
         context = next((h.text for h in reversed(self.history) if h.speaker == "patient"), None)
-        turn_id = self._add("trainee", text)
+        turn_id = self._add("trainee", text, meta)
         yield TraineeSaved(turn_id, text)
         codes: list[Code] = []
         for coder in self.coders:

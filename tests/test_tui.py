@@ -14,6 +14,12 @@ from simtrainer.ui.widgets.transcript import CodeBadge, TurnBubble
 SIZE = (120, 40)
 
 
+@pytest.fixture(autouse=True)
+def no_speech(monkeypatch):
+    """Snapshots must not depend on whether this machine has a sound card; speech has its own tests."""
+    monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "false")
+
+
 @pytest.fixture
 def fixed_ids(monkeypatch):
     counter = iter(range(1000))
@@ -173,3 +179,31 @@ def test_bench_tui_measures_echo_while_streaming(home):
     assert result["turns"] == 2 and result["keystrokes"] > 5
     assert result["echo_p95_ms"] is not None and result["replies_shown_whole"] == 2
     assert result["tokens_shown"] > 0 and result["ui_keeps_up"] is True
+
+
+async def test_push_to_talk_without_a_device_and_a_reviewed_transcript(home, monkeypatch):
+    import sounddevice
+
+    from simtrainer.ui.messages import Transcribed
+
+    monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "true")
+    monkeypatch.setattr(sounddevice, "query_devices",
+                        lambda *a, **k: (_ for _ in ()).throw(sounddevice.PortAudioError("Error querying device -1")))
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_first_scenario(pilot)
+        await settle(pilot)
+        assert screen.speech is not None and "text mode" in screen.speech.notice
+        await pilot.press("f5")  # no microphone: a notice, no crash
+        await pilot.pause()
+        assert screen.speech.recorder is None
+        screen.post_message(Transcribed("What brings you in today?", {"spoken": True, "stt_rtf": 0.1}))
+        await pilot.pause()
+        box = screen.query_one("#reply", ReplyInput)
+        assert box.text == "What brings you in today?"  # placed for review, not sent
+        await pilot.press("enter")
+        await settle(pilot)
+        turn = app.workspace.store.turns(screen.session.id)[1]
+        assert turn["speaker"] == "trainee" and turn["meta"]["spoken"] is True
+        await pilot.press("f8")
+        assert screen.muted

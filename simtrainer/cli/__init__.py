@@ -54,9 +54,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, coding, info, practice, sessions
+    from simtrainer.cli import bench, coding, info, practice, sessions, speech
 
-    for module in (info, sessions, practice, coding, bench):
+    for module in (info, sessions, practice, coding, speech, bench):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -73,4 +73,17 @@ def bench_tui_cmd(scenario_id: str, model: str | None, turns: int, as_json: bool
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench tui")
 
 
+@bench.command("speech")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_speech_cmd(as_json: bool) -> None:
+    """Speech-to-text and text-to-speech real-time factors, time to the patient's first audio, WER."""
+    from simtrainer.bench.speech import bench_speech
+
+    result = bench_speech(load_settings().speech)
+    if as_json:
+        print_json(result)
+    else:
+        table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench speech")
+
+
 COMMANDS = [bench]

@@ -29,10 +29,12 @@ def _code_badges(codes) -> str:
     return " ".join(f"[{c.label}]" for c in codes)
 
 
-def run_turn(session: Session, text: str, *, show: bool) -> None:
-    """Send one trainee line; print codes and the streamed reply when `show`."""
+def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict | None = None) -> None:
+    """Send one trainee line; print codes and the streamed reply when `show`; speak it when `speech`."""
     name = session.card.person.name
-    for event in session.submit(text):
+    for event in session.submit(text, meta):
+        if isinstance(event, ReplySaved) and speech is not None and speech.speaker is not None:
+            speech.speaker.say(event.text)
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
@@ -81,15 +83,36 @@ def session_json(session: Session) -> dict:
     }
 
 
-def repl(session: Session, *, show: bool = True) -> None:
-    """Read trainee lines from the terminal until Ctrl-D (or /end)."""
+def _listen(session: Session, speech) -> tuple[str, dict] | None:
+    """Push-to-talk in the terminal: record until Enter, then let the trainee review the transcript."""
+    speech.recorder.start()
+    console.print("[bold red]● Recording[/] — press Enter to stop.")
+    try:
+        input()
+    finally:
+        recording = speech.recorder.stop()
+    try:
+        heard, meta = speech.transcribe(recording, session_id=session.id, turn=len(session.history))
+    except UserError as error:
+        console.print(f"[yellow]{error.what}[/] {error.fix or ''}")
+        return None
+    text = click.prompt("Heard (edit, then Enter to send)", default=heard, show_default=True)
+    return text, meta
+
+
+def repl(session: Session, *, show: bool = True, speech=None) -> None:
+    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records."""
     card = session.card
     console.print(f"[bold]{card.title}[/] — {card.modality_name}, {card.difficulty}")
     console.print(card.summary)
     if card.dearman:
         console.print(f"[bold]You are the {card.dearman.trainee_role.lower()}. Ask for:[/] {card.dearman.request}")
     console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
+    if speech is not None and speech.can_listen:
+        console.print("[dim]Voice: press Enter on an empty line to speak, Enter again to stop.[/]")
     console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+    if speech is not None and speech.speaker is not None:
+        speech.speaker.say(card.opening_line)
     session.prime()
     while True:
         try:
@@ -99,8 +122,14 @@ def repl(session: Session, *, show: bool = True) -> None:
             break
         if text.strip() in ("/end", "/quit"):
             break
+        meta = None
+        if not text.strip() and speech is not None and speech.can_listen:
+            heard = _listen(session, speech)
+            if heard is None:
+                continue
+            text, meta = heard
         if text.strip():
-            run_turn(session, text, show=show)
+            run_turn(session, text, show=show, speech=speech, meta=meta)
 
 
 @click.command()
@@ -111,8 +140,9 @@ def repl(session: Session, *, show: bool = True) -> None:
 @click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
 @click.option("--seed", type=int, help="Sampling seed for a reproducible session.")
 @click.option("--trainee", help="Your name or student id, saved with the session.")
+@click.option("--voice", is_flag=True, help="Speak the patient's replies; an empty line records your reply.")
 def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | None, seed: int | None,
-             trainee: str | None) -> None:
+             trainee: str | None, voice: bool) -> None:
     """Practise with a scenario in the terminal (Ctrl-D ends), or run a --script of trainee lines."""
     overrides = {k: v for k, v in {"seed": seed, "trainee": trainee}.items() if v is not None}
     settings = load_settings(**overrides)
@@ -126,9 +156,16 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
             raise UserError("The script has no trainee lines.", where=str(script), fix="Write one line per turn.")
     session = open_session(settings, scenario_id, model)
     show = not as_json
+    speech = None
+    if voice:
+        from simtrainer.speech.live import SpeechIO
+
+        speech = SpeechIO(settings.speech, session.card.id, listen=lines is None)
+        if speech.notice:
+            console.print(f"[yellow]{speech.notice}[/]", soft_wrap=True)
     try:
         if lines is None:
-            repl(session, show=show)
+            repl(session, show=show, speech=speech)
         else:
             if show:
                 console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
@@ -136,9 +173,11 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
             for line in lines:
                 if show:
                     console.print(f"[bold]You:[/] {line}")
-                run_turn(session, line, show=show)
+                run_turn(session, line, show=show, speech=speech)
     finally:
         summary = session.end()
+        if speech is not None and speech.speaker is not None:
+            speech.speaker.close()
     if as_json:
         print_json(session_json(session))
     else:

@@ -58,3 +58,16 @@ class TurnFailed(Message):
         self.text = text
         self.error = error
         self.fix = fix
+
+
+class SpeechReady(Message):
+    def __init__(self, speech: Any) -> None:
+        super().__init__()
+        self.speech = speech
+
+
+class Transcribed(Message):
+    def __init__(self, text: str, meta: dict[str, Any]) -> None:
+        super().__init__()
+        self.text = text
+        self.meta = meta

@@ -20,6 +20,8 @@ def help_markdown(focused_code: str | None = None) -> str:
         "## Keys",
         "- **Enter** send your reply · **Shift+Enter** / **Ctrl+J** new line",
         "- **Ctrl+E** end the session and see the summary · **Esc** back",
+        "- **F5** push-to-talk (again to stop; the transcript lands in the reply box for review) · "
+        "**F8** mute the patient's voice",
         "- **H** history · **E** export · **Ctrl+P** command palette · **F1** this help",
         "",
         f"## {mi.name}: codes under your turns",

@@ -20,7 +20,9 @@ from simtrainer.ui.messages import (
     ReplyToken,
     ReplyWithdrawn,
     SessionReady,
+    SpeechReady,
     TraineeCoded,
+    Transcribed,
     TurnFailed,
 )
 from simtrainer.ui.widgets.reply_input import ReplyInput
@@ -33,6 +35,8 @@ class PracticeScreen(Screen):
         Binding("ctrl+e", "end_session", "End session", id="end_session", priority=True),
         Binding("f1", "app.help", "Help", id="help"),
         Binding("escape", "leave", "Back", id="leave"),
+        Binding("f5", "record", "Talk", id="record", priority=True),
+        Binding("f8", "mute", "Mute voice", id="mute", priority=True),
     ]
 
     def __init__(self, card: Card) -> None:
@@ -42,6 +46,10 @@ class PracticeScreen(Screen):
         self.pending_trainee: TurnBubble | None = None
         self.reply: TurnBubble | None = None
         self.busy = True
+        self.speech = None
+        self.muted = False
+        self.spoken_meta: dict | None = None
+        self._meter = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,6 +71,8 @@ class PracticeScreen(Screen):
         box.focus()
         self.query_one("#transcript").mount(Static("Loading the patient model…", id="loading"))
         self.open_session()
+        if self.app.workspace.settings.speech.enabled:
+            self.setup_speech()
 
     def _brief(self) -> str:
         lines = [self.card.summary]
@@ -81,6 +91,27 @@ class PracticeScreen(Screen):
             return
         self.post_message(SessionReady(session, self._summaries(session)))
 
+    @work(thread=True, group="speech", exit_on_error=False)
+    def setup_speech(self) -> None:
+        from simtrainer.speech.live import SpeechIO
+
+        self.post_message(SpeechReady(SpeechIO(self.app.workspace.settings.speech, self.card.id)))
+
+    @work(thread=True, group="speech", exit_on_error=False)
+    def speak(self, text: str) -> None:
+        if self.speech is not None and self.speech.speaker is not None:
+            self.speech.speaker.say(text)
+
+    @work(thread=True, exclusive=True, group="listen", exit_on_error=False)
+    def transcribe(self, recording) -> None:
+        assert self.session is not None and self.speech is not None
+        try:
+            text, meta = self.speech.transcribe(recording, session_id=self.session.id, turn=len(self.session.history))
+        except UserError as error:
+            self.app.call_from_thread(self.notify, f"{error.what} {error.fix or ''}", severity="warning")
+            return
+        self.post_message(Transcribed(text, meta))
+
     @staticmethod
     def _summaries(session: Session) -> dict[str, dict]:
         """Running scores, computed in the worker so the UI thread never reads a session mid-turn."""
@@ -88,10 +119,10 @@ class PracticeScreen(Screen):
         return {coder.rubric: coder.summarize(views) for coder in session.coders}
 
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
-    def run_turn(self, text: str) -> None:
+    def run_turn(self, text: str, meta: dict | None = None) -> None:
         assert self.session is not None
         try:
-            for event in self.session.submit(text):
+            for event in self.session.submit(text, meta):
                 if isinstance(event, TraineeSaved):
                     continue
                 if isinstance(event, CodesReady):
@@ -156,7 +187,8 @@ class PracticeScreen(Screen):
         box.clear()  # the trainee may type the next reply while this one streams
         self.pending_trainee = self._add_turn("trainee", event.text)
         self.reply = None
-        self.run_turn(event.text)
+        meta, self.spoken_meta = self.spoken_meta, None
+        self.run_turn(event.text, meta)
 
     def on_trainee_coded(self, message: TraineeCoded) -> None:
         if self.pending_trainee is not None:
@@ -180,6 +212,8 @@ class PracticeScreen(Screen):
             self.reply = self._add_turn("patient", "")
         self.reply.set_text(message.text)
         self.reply.turn_id = message.turn_id
+        if not self.muted and self.speech is not None and self.speech.speaker is not None:
+            self.speak(message.text)
         self._unlock()
 
     def on_patient_coded(self, message: PatientCoded) -> None:
@@ -202,7 +236,46 @@ class PracticeScreen(Screen):
             if panel.rubric in summaries:
                 panel.show(summaries[panel.rubric])
 
+    def on_speech_ready(self, message: SpeechReady) -> None:
+        self.speech = message.speech
+        if self.speech.notice:
+            self.notify(self.speech.notice, title="Speech", severity="warning", timeout=8)
+
+    def on_transcribed(self, message: Transcribed) -> None:
+        box = self.query_one("#reply", ReplyInput)
+        box.text = (box.text.rstrip() + " " + message.text).strip()  # for review and editing before Enter
+        box.move_cursor(box.document.end)
+        box.focus()
+        self.spoken_meta = message.meta
+
     # --- actions -------------------------------------------------------------------------------------
+    def action_record(self) -> None:
+        if self.speech is None or not self.speech.can_listen:
+            enabled = self.app.workspace.settings.speech.enabled
+            notice = (self.speech.notice if self.speech is not None
+                      else "Speech is still loading." if enabled else "Speech is off (speech.enabled = false).")
+            self.notify(notice or "No microphone.", title="Speech", severity="warning")
+            return
+        box = self.query_one("#reply", ReplyInput)
+        recorder = self.speech.recorder
+        if not recorder.recording:
+            recorder.start()
+            self._meter = self.set_interval(0.1, self._show_level)
+            return
+        if self._meter is not None:
+            self._meter.stop()
+        box.border_subtitle = ""
+        self.transcribe(recorder.stop())
+
+    def _show_level(self) -> None:
+        level = self.speech.recorder.level if self.speech and self.speech.recorder else 0.0
+        bars = int(level * 20)
+        self.query_one("#reply", ReplyInput).border_subtitle = f"● recording {'█' * bars}{'░' * (20 - bars)} F5 stops"
+
+    def action_mute(self) -> None:
+        self.muted = not self.muted
+        self.notify("Patient's voice muted." if self.muted else "Patient's voice on.")
+
     def action_end_session(self) -> None:
         if self.session is None:
             self.app.pop_screen()
