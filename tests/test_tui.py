@@ -207,3 +207,25 @@ async def test_push_to_talk_without_a_device_and_a_reviewed_transcript(home, mon
         assert turn["speaker"] == "trainee" and turn["meta"]["spoken"] is True
         await pilot.press("f8")
         assert screen.muted
+
+
+async def test_dearman_and_ctrs_panels(home):
+    from simtrainer.ui.widgets.rubric_panel import CTRSPanel, DearManPanel
+
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.start_practice(app.workspace.card("dearman-landlord-heating"))
+        await settle(pilot)
+        await send(pilot, "The heating has been off for nine days. I need it repaired by Friday.")
+        panel = app.screen.query_one(DearManPanel)
+        assert panel.summary["checklist"]["assert"] and "tip" in panel.summary
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert "dearman" in app.screen.summary["rubrics"]
+        app.go_home()
+        await pilot.pause()
+        app.start_practice(app.workspace.card("cbt-panic-supermarket"))
+        await settle(pilot)
+        await send(pilot, "What would you like to put on the agenda today?")
+        assert app.screen.query_one(CTRSPanel).summary["indicators"]["agenda_set"]

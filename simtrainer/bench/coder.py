@@ -1,7 +1,7 @@
 """`simtrainer bench coder`: per-utterance coding latency (p50 / p95) and throughput for each rubric's coder.
 
 Each utterance is coded once as a warm-up pass, then timed one at a time as in a live session: the utterance
-itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first. Targets: p95 < 20 ms for the MI coder on two CPU cores.
+itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first. Targets: p95 < 20 ms for the MI coder, < 50 ms for every default scorer, on two CPU cores.
 """
 
 from __future__ import annotations
@@ -17,6 +17,22 @@ PATIENT_LINES = [
     "My sister keeps on at me about it.",
     "I guess I'd like mornings to be calmer with the kids.",
     "I'm not going to stop completely, that's not happening.",
+]
+
+
+DEARMAN_LINES = [
+    "The heating has been off for a week. I'm worried about the kids getting sick. I need it fixed by Friday.",
+    "If you can do that, I'll take the Saturday shifts.",
+    "I hear you, and I still need those evenings off.",
+    "Could we try it for a month and see?",
+    "Sorry, um, maybe it could be a bit quieter, if that's okay?",
+]
+CTRS_LINES = [
+    "What would you like to put on the agenda today?",
+    "What went through your mind right then?",
+    "What evidence is there for that thought, and against it?",
+    "For homework, could you try one thought record this week?",
+    "How has today's session been for you?",
 ]
 
 
@@ -59,11 +75,16 @@ def bench_coder(rounds: int = 3) -> dict[str, Any]:
     forget = coder.model.encoder.forget
     mi = _time(coder.code, trainee, rounds, forget)
     talk = _time(coder.code_patient, patient, rounds, forget)
+    from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer
+    from simtrainer.feedback.dearman.coder import load_dearman_coder
+
+    dearman = _time(load_dearman_coder().code, [(line, "") for line in DEARMAN_LINES], rounds)
+    ctrs = _time(load_ctrs_scorer().code, [(line, "") for line in CTRS_LINES], rounds, forget)
     return {
         "scorer": coder.scorer,
         "load_s": round(load_s, 3),
         "p50_ms": mi["p50_ms"],
         "p95_ms": mi["p95_ms"],
         "throughput_per_s": mi["throughput_per_s"],
-        "rubrics": {"mi": mi, "mi_client_talk": talk},
+        "rubrics": {"mi": mi, "mi_client_talk": talk, "dearman": dearman, "ctrs": ctrs},
     }

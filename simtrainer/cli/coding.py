@@ -90,6 +90,77 @@ def train() -> None:
     """Rebuild the shipped models (needs `pip install -e '.[train]'`)."""
 
 
+@train.command("dearman-coder")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/dearman-coder).")
+def train_dearman_cmd(out: Path | None) -> None:
+    """Rebuild the DEAR MAN coder from the project's labelled sentences (models/dearman-coder/sentences.toml)."""
+    from simtrainer.feedback.dearman.data import folder
+    from simtrainer.feedback.dearman.train import train_dearman
+
+    print_json(train_dearman(out or folder()))
+
+
+@train.command("ctrs-scorer")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/ctrs-scorer).")
+def train_ctrs_cmd(out: Path | None) -> None:
+    """Rebuild the CTRS scorer from the project's labelled lines (models/ctrs-scorer/lines.toml)."""
+    from simtrainer.feedback.ctrs.data import folder
+    from simtrainer.feedback.ctrs.train import train_ctrs
+
+    print_json(train_ctrs(out or folder()))
+
+
+@eval_group.command("ctrs")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_ctrs(path: Path | None, as_json: bool) -> None:
+    """Score the CTRS scorer on scored sessions (default: the held-out scripted sessions)."""
+    from simtrainer.feedback.ctrs.evaluate import evaluate
+
+    report = evaluate(path)
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{report['n']} sessions: total-score r {report['total_r']:.3f}, item MAE "
+                  f"{report['item_mae']:.2f}, competence accuracy {report['competence_accuracy']:.3f}")
+
+
+@eval_group.command("dearman")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_dearman(path: Path | None, as_json: bool) -> None:
+    """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario)."""
+    from simtrainer.feedback.dearman.evaluate import evaluate
+
+    report = evaluate(path)
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f}")
+    table(["skill", "F1"], [[k, f"{v:.3f}"] for k, v in report["per_skill_f1"].items()])
+
+
+@click.group()
+def rubrics() -> None:
+    """The rubrics (MI, DEAR MAN, CTRS) as data."""
+
+
+@rubrics.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def rubrics_list(as_json: bool) -> None:
+    """Every rubric with its items (id, name, max) and thresholds."""
+    from simtrainer.rubrics import RUBRIC_IDS, load_rubric
+
+    listing = [load_rubric(r).as_listing() for r in RUBRIC_IDS]
+    if as_json:
+        print_json(listing)
+        return
+    for r in listing:
+        extra = f", competence at {r['competence_threshold']}" if "competence_threshold" in r else ""
+        console.print(f"[bold]{r['id']}[/] — {r['name']} ({len(r['items'])} items{extra})")
+        console.print("  " + ", ".join(f"{i['name']} (0-{i['max']})" for i in r["items"]))
+
+
 @train.command("mi-coder")
 @click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_ANNOMI, show_default=True,
               help="AnnoMI folder (or a full-format CSV).")
@@ -106,4 +177,4 @@ def train_mi(data: Path, out: Path | None, folds: int) -> None:
     print_json(meta.get("cross_validation", {}))
 
 
-COMMANDS = [code, eval_group, train]
+COMMANDS = [code, eval_group, train, rubrics]

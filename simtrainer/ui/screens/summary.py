@@ -39,6 +39,38 @@ def mi_table(s: dict[str, Any]) -> Table:
     return table
 
 
+def dearman_table(s: dict[str, Any]) -> Table:
+    from simtrainer.rubrics import load_rubric
+
+    rubric = load_rubric("dearman")
+    table = Table(title="DBT DEAR MAN", show_edge=False, expand=True)
+    table.add_column("skill")
+    table.add_column("shown in your turns")
+    for skill, shown in s["checklist"].items():
+        turns = ", ".join(str(t) for t in s["turns_shown"][skill])
+        table.add_row(rubric.item(skill).name, Text(turns or "not yet", style="green" if shown else "red"))
+    table.caption = f"{s['skills_shown']} of {s['skills_total']} skills. Next: {s['tip']}"
+    return table
+
+
+def ctrs_table(s: dict[str, Any]) -> Table:
+    from simtrainer.rubrics import load_rubric
+
+    rubric = load_rubric("ctrs")
+    table = Table(title="Cognitive Therapy Rating Scale (estimate)", show_edge=False, expand=True)
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    table.add_column("evidence (your turns)")
+    for item, v in s["items"].items():
+        table.add_row(rubric.item(item).name, f"{v['score']}/6", ", ".join(map(str, v["evidence"])) or "-")
+    verdict = "competent" if s["competent"] else "below the competence mark"
+    table.caption = f"Total {s['total']}/{s['max']}: {verdict} ({s['competence_threshold']})."
+    return table
+
+
+BLOCKS = {"mi": mi_table, "dearman": dearman_table, "ctrs": ctrs_table}
+
+
 class SummaryScreen(Screen):
     BINDINGS = [
         Binding("enter", "home", "Home", id="home"),
@@ -59,7 +91,7 @@ class SummaryScreen(Screen):
             yield Static(f"[b]Session summary[/b] — {self.summary_title}\nSession {self.session_id}, "
                          f"{self.summary['trainee_turns']} of your turns. Saved; find it under History (H).")
             for rubric, scores in self.summary["rubrics"].items():
-                body = mi_table(scores) if rubric == "mi" else Text(str(scores))
+                body = BLOCKS[rubric](scores) if rubric in BLOCKS else Text(str(scores))
                 yield Static(body, classes="summary-block")
                 yield Static(f"[dim]scorer: {scores.get('scorer', '')}. {scores.get('note', '')}[/dim]")
         yield Footer()

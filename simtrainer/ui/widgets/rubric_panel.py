@@ -57,7 +57,53 @@ class MIPanel(RubricPanel):
         return table
 
 
-PANELS: dict[str, type[RubricPanel]] = {MIPanel.rubric: MIPanel}
+class DearManPanel(RubricPanel):
+    """The seven skills, lit as they appear, and the next step."""
+
+    rubric = "dearman"
+    title = "DEAR MAN"
+
+    def render_summary(self, s: dict[str, Any]) -> Table:
+        from simtrainer.rubrics import load_rubric
+
+        rubric = load_rubric("dearman")
+        table = Table.grid(padding=(0, 1))
+        for skill, shown in s["checklist"].items():
+            mark = Text("●" if shown else "○", style="bold green" if shown else "dim")
+            table.add_row(mark, Text(rubric.item(skill).name, style="" if shown else "dim"))
+        table.add_row("", "")
+        table.add_row("", Text(s["tip"], style="italic"))
+        table.add_row("", Text(f"scorer: {self.scorer}", style="dim"))
+        return table
+
+
+class CTRSPanel(RubricPanel):
+    """Running CBT indicators, then the items seen so far."""
+
+    rubric = "ctrs"
+    title = "CTRS"
+
+    def render_summary(self, s: dict[str, Any]) -> Table:
+        ind = s["indicators"]
+        table = Table.grid(padding=(0, 1))
+
+        def flag(name: str, on: bool) -> None:
+            table.add_row(Text("●" if on else "○", style="bold green" if on else "dim"), name)
+
+        flag("Agenda set", ind["agenda_set"])
+        flag("Feedback asked", ind["feedback_asked"])
+        flag("Homework agreed", ind["homework_agreed"])
+        table.add_row(Text(str(ind["guided_discovery_questions"]), style="bold"), "guided-discovery questions")
+        table.add_row("", f"running total {s['total']}/{s['max']} (competence {s['competence_threshold']})")
+        table.add_row("", Text(f"scorer: {self.scorer}", style="dim"))
+        return table
+
+
+PANELS: dict[str, type[RubricPanel]] = {
+    MIPanel.rubric: MIPanel,
+    DearManPanel.rubric: DearManPanel,
+    CTRSPanel.rubric: CTRSPanel,
+}
 
 
 def panel_for(rubric: str, scorer: str) -> RubricPanel:

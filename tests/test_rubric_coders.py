@@ -1,0 +1,112 @@
+"""Rubrics as data, the DEAR MAN coder and the CTRS scorer: contracts, evaluation, sessions end to end."""
+
+import csv
+import json
+
+import pytest
+
+from simtrainer.errors import UserError
+from simtrainer.feedback.base import TurnView
+from simtrainer.feedback.ctrs.data import ITEMS
+from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer
+from simtrainer.feedback.dearman.coder import load_dearman_coder
+from simtrainer.rubrics import parse_rubric
+
+
+def test_rubrics_list_json_contract(cli):
+    listing = {r["id"]: r for r in json.loads(cli("rubrics", "list", "--json").output)}
+    assert set(listing) == {"mi", "dearman", "ctrs"}
+    ctrs = listing["ctrs"]
+    assert ctrs["competence_threshold"] == 40 and isinstance(ctrs["competence_threshold"], int)
+    assert len(ctrs["items"]) == 11 and all(i["max"] == 6 for i in ctrs["items"]) and ctrs["total_max"] == 66
+    assert [i["id"] for i in listing["dearman"]["items"]] == [
+        "describe", "express", "assert", "reinforce", "mindful", "appear_confident", "negotiate"]
+    assert {"id", "name", "max"} == set(listing["mi"]["items"][0])
+
+
+def test_broken_rubric_file_names_file_and_field(tmp_path):
+    path = tmp_path / "ctrs.toml"
+    path.write_text('id = "ctrs"\nname = "x"\ndescription = "y"\n[[items]]\nid = "agenda"\nname = "Agenda"\n'
+                    'max = "six"\ndescription = "d"\n')
+    with pytest.raises(UserError) as info:
+        parse_rubric(path)
+    assert "items.0.max" in info.value.what and info.value.where == str(path)
+
+
+def test_dearman_codes_with_evidence_and_tip():
+    coder = load_dearman_coder()
+    text = ("The heating has been off for nine days. I'm worried about getting ill. "
+            "I need it repaired by Friday.")
+    codes = {c.code: c for c in coder.code(text)}
+    assert {"describe", "express", "assert", "appear_confident"} <= set(codes)
+    assert '"I need it repaired by Friday."' in codes["assert"].reason
+    hedged = {c.code for c in coder.code("Sorry, um, maybe the heating could be looked at, if that's okay?")}
+    assert "appear_confident" not in hedged
+    summary = coder.summarize([TurnView("trainee", text, coder.code(text))])
+    assert summary["checklist"]["assert"] and not summary["checklist"]["reinforce"]
+    assert summary["tip"].startswith("You used describe, express, assert") and "reinforce" in summary["tip"]
+
+
+def test_eval_dearman_default_and_own_file(cli, tmp_path):
+    report = json.loads(cli("eval", "dearman", "--json").output)
+    assert set(report) >= {"macro_f1", "per_skill_f1"} and report["n"] >= 100
+    assert report["macro_f1"] >= 0.75
+    own = tmp_path / "mine.csv"
+    with own.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["utterance", "skills"])
+        w.writerow(["I need the report by Monday.", "assert|appear_confident"])
+        w.writerow(["Hello there.", ""])
+    assert json.loads(cli("eval", "dearman", str(own), "--json").output)["n"] == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("utterance,skills\nHi,charm\n")
+    result = cli("eval", "dearman", str(bad))
+    assert result.exit_code == 2 and "Unknown skill 'charm' on line 2" in result.output
+
+
+def test_ctrs_scores_items_with_evidence():
+    scorer = load_ctrs_scorer()
+    turns = ["What would you like to put on the agenda today?", "Go on.",
+             "What went through your mind just before you left?", "For homework, could you try one thought record?"]
+    views = [TurnView("trainee", t, scorer.code(t)) for t in turns]
+    summary = scorer.summarize(views)
+    assert set(summary["items"]) == set(ITEMS) and summary["max"] == 66
+    assert summary["indicators"]["agenda_set"] and summary["indicators"]["homework_agreed"]
+    assert summary["items"]["agenda"]["evidence"] == [1] and summary["items"]["agenda"]["score"] >= 2
+    assert summary["total"] == sum(v["score"] for v in summary["items"].values())
+    assert summary["competent"] is (summary["total"] >= 40)
+
+
+def test_eval_ctrs_default_and_own_file(cli, tmp_path):
+    report = json.loads(cli("eval", "ctrs", "--json").output)
+    assert set(report) >= {"total_r", "item_mae", "competence_accuracy"} and report["total_r"] >= 0.70
+    session = {"id": "x", "trainee_turns": ["What shall we put on the agenda?", "Any homework ideas?"],
+               "scores": dict.fromkeys(ITEMS, 1)}
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps([session, {**session, "scores": dict.fromkeys(ITEMS, 3)}]))
+    assert json.loads(cli("eval", "ctrs", str(mine), "--json").output)["n"] == 2
+    mine.write_text(json.dumps([{"trainee_turns": []}]))
+    assert cli("eval", "ctrs", str(mine)).exit_code == 2
+
+
+def test_headless_dearman_and_cbt_sessions_end_with_their_rubric(cli, tmp_path):
+    script = tmp_path / "dm.txt"
+    script.write_text("You've been on voice chat until two most nights.\nPlease keep the noise down after eleven.\n")
+    data = json.loads(cli("practice", "-s", "dearman-roommate-noise", "--script", str(script), "--json", "-m",
+                          "fake").output)
+    dm = data["summary"]["rubrics"]["dearman"]
+    assert dm["checklist"]["describe"] and dm["checklist"]["assert"] and dm["tip"]
+    assert dm["scorer"].startswith("dearman-coder")
+    script.write_text("What would you like to put on the agenda today?\nWhat went through your mind?\n")
+    data = json.loads(cli("practice", "-s", "cbt-seminar-anxiety", "--script", str(script), "--json", "-m",
+                          "fake").output)
+    ctrs = data["summary"]["rubrics"]["ctrs"]
+    assert len(ctrs["items"]) == 11 and ctrs["max"] == 66 and "competent" in ctrs
+    md = cli("sessions", "export", data["session_id"], "--format", "md").output
+    assert "ctrs-scorer" in md
+
+
+def test_bench_coder_reports_each_rubric(cli):
+    data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").output)
+    assert {"mi", "mi_client_talk", "dearman", "ctrs"} <= set(data["rubrics"])
+    assert all(r["p95_ms"] > 0 for r in data["rubrics"].values())
