@@ -16,8 +16,8 @@ from simtrainer.events import CodesReady, PatientDone, ReplySaved, SessionEvent,
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
-from simtrainer.patient.state import PatientState
 from simtrainer.patient.prompt import clean_utterance
+from simtrainer.patient.state import PatientState
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
 

@@ -3,8 +3,8 @@ import io
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from simtrainer.config import config_file
 
 

@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pytest
-
 from conftest import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

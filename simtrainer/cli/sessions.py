@@ -67,7 +67,9 @@ def sessions_export(session_id: str, fmt: str, out: Path | None) -> None:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"Cannot write the export: {exc.strerror}.", where=str(out), fix="Choose a writable path.")
+        raise UserError(
+            f"Cannot write the export: {exc.strerror}.", where=str(out), fix="Choose a writable path."
+        ) from None
     click.echo(f"Wrote {out}", err=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from simtrainer.config import PatientSettings
 from simtrainer.events import PatientDone, PatientReset, PatientToken
@@ -23,6 +24,15 @@ from simtrainer.patient.steer import (
 from simtrainer.scenarios.card import Card
 
 CONTEXT_MARGIN = 32
+
+
+@dataclass
+class Draft:
+    """One attempt at a reply while it streams."""
+
+    text: str = ""
+    verdict: GuardVerdict = field(default_factory=lambda: GuardVerdict(True))
+    tokens: int = 0
 
 
 class Patient:
@@ -85,28 +95,39 @@ class Patient:
         else:
             yield from self._live(history)
 
-    def _generate(self, prompt: str, attempt: int) -> tuple[str, GuardVerdict, int]:
-        """One complete, trimmed candidate and the guard's verdict on it."""
-        text, tokens, verdict, stopped_early = "", 0, GuardVerdict(True), False
+    def _draft(self, prompt: str, attempt: int, draft: Draft) -> Iterator[str]:
+        """Stream one attempt, yielding the pieces the guard lets through; `draft` ends up holding the trimmed
+        text, the guard's verdict on what streamed and the token count."""
+        stopped_early = False
         stream = self.backend.complete(prompt, self._params(attempt))
         try:
             for piece in stream:
-                tokens += 1
-                text += piece.lstrip() if not text else piece
-                verdict = early_check(text)
-                if not verdict.ok:
+                draft.tokens += 1
+                if not draft.text:
+                    piece = piece.lstrip()
+                draft.text += piece
+                draft.verdict = early_check(draft.text)
+                if not draft.verdict.ok:
                     break
-                if complete_sentences(text) >= self.settings.max_sentences:
+                if piece:
+                    yield piece
+                if complete_sentences(draft.text) >= self.settings.max_sentences:
                     stopped_early = True
                     break
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()
-        if verdict.ok:
-            finished = stopped_early or tokens < self.settings.max_tokens
-            text = trim_reply(text, self.settings.max_sentences, finished=finished)
-        return text, verdict, tokens
+        if draft.verdict.ok:
+            finished = stopped_early or draft.tokens < self.settings.max_tokens
+            draft.text = trim_reply(draft.text, self.settings.max_sentences, finished=finished)
+
+    def _generate(self, prompt: str, attempt: int) -> tuple[str, GuardVerdict, int]:
+        """One complete, trimmed candidate and the guard's verdict on what streamed."""
+        draft = Draft()
+        for _piece in self._draft(prompt, attempt, draft):
+            pass
+        return draft.text, draft.verdict, draft.tokens
 
     def _steered(self, history: list[Line], state: PatientState, pressured: bool):
         started = time.perf_counter()
@@ -166,35 +187,14 @@ class Patient:
         rejected: list[str] = []
         tokens = 0
         for attempt in range(self.settings.retries + 1):
-            text = ""
-            verdict = GuardVerdict(True)
-            stopped_early = False
-            attempt_tokens = 0
-            stream = self.backend.complete(prompt, self._params(attempt))
-            try:
-                for piece in stream:
-                    if first_token_s is None:
-                        first_token_s = time.perf_counter() - started
-                    tokens += 1
-                    attempt_tokens += 1
-                    if not text:
-                        piece = piece.lstrip()
-                    text += piece
-                    verdict = early_check(text)
-                    if not verdict.ok:
-                        break
-                    if piece:
-                        yield PatientToken(piece)
-                    if complete_sentences(text) >= self.settings.max_sentences:
-                        stopped_early = True
-                        break
-            finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()
+            draft = Draft()
+            for piece in self._draft(prompt, attempt, draft):
+                if first_token_s is None:
+                    first_token_s = time.perf_counter() - started
+                yield PatientToken(piece)
+            tokens += draft.tokens
+            text, verdict = draft.text, draft.verdict
             if verdict.ok:
-                finished = stopped_early or attempt_tokens < self.settings.max_tokens
-                text = trim_reply(text, self.settings.max_sentences, finished=finished)
                 verdict = check_reply(text, trainee_text)
             if verdict.ok:
                 yield PatientDone(text, self._meta(attempt, rejected, first_token_s, tokens, started))

@@ -23,7 +23,9 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
             handle.setframerate(sample_rate)
             handle.writeframes(pcm.tobytes())
     except OSError as exc:
-        raise UserError(f"Cannot write the WAV file: {exc.strerror}.", where=str(path), fix="Choose a writable path.")
+        raise UserError(
+            f"Cannot write the WAV file: {exc.strerror}.", where=str(path), fix="Choose a writable path."
+        ) from None
 
 
 def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:

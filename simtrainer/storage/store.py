@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-import threading
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

@@ -92,11 +92,10 @@ def read_labelled(path: Path) -> list[tuple[str, set[str]]]:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in `text` (evidence spans)."""
-    spans, start = [], 0
+    spans = []
     for match in re.finditer(r"[^.!?]+[.!?]*", text):
         piece = match.group(0)
         if piece.strip():
             lead = len(piece) - len(piece.lstrip())
             spans.append((match.start() + lead, match.end()))
-        start = match.end()
     return spans

@@ -20,7 +20,6 @@ from simtrainer.feedback.dearman.data import (
 from simtrainer.feedback.dearman.model import DearManModel
 from simtrainer.feedback.mi.features import char_ngrams, word_ngrams
 
-
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35)
 
 

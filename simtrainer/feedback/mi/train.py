@@ -59,7 +59,7 @@ def export_encoder(out_dir: Path) -> None:
     class Pooled(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = AutoModel.from_pretrained(str(base))
+            self.bert = AutoModel.from_pretrained(str(base), local_files_only=True)
 
         def forward(self, input_ids, attention_mask):
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
@@ -70,7 +70,7 @@ def export_encoder(out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model = Pooled().eval()
-    sample = AutoTokenizer.from_pretrained(str(base))(["a short example"], return_tensors="pt")
+    sample = AutoTokenizer.from_pretrained(str(base), local_files_only=True)(["a short example"], return_tensors="pt")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "fp32.onnx"
         with torch.no_grad():

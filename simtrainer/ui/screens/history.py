@@ -9,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from simtrainer.ui.widgets.transcript import TurnBubble
 from simtrainer.feedback.base import Code
+from simtrainer.ui.widgets.transcript import TurnBubble
 
 
 class HistoryScreen(Screen):
