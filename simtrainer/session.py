@@ -95,9 +95,8 @@ class Session:
             self.store.add_codes(self.id, turn_id, [c.as_row() for c in codes])
             self.turn_codes[-1] = codes
         yield CodesReady(turn_id, codes)
-        mi = [c for c in codes if c.rubric == "mi"]
-        self.state = self.state.after([c.code for c in mi], [c.detail for c in mi], self.card.difficulty)
-        pressured = any(c.code in ("CONFRONT", "PERSUADE") for c in mi)
+        self.state = self.state.after([c.code for c in codes], [c.detail for c in codes], self.card.difficulty)
+        pressured = any(c.code in ("CONFRONT", "PERSUADE") for c in codes)
         done: PatientDone | None = None
         for event in self.patient.reply(self.history, self.state, pressured=pressured):
             if isinstance(event, PatientDone):

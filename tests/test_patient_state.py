@@ -110,3 +110,10 @@ def test_confrontation_yields_more_sustain_talk_than_mi_with_the_real_model(tmp_
             assert all(t["meta"]["state"] for t in workspace.store.turns(session.id)[2::2])
         differences.append(sustain["inconsistent"] - sustain["consistent"])
     assert max(differences) > 0, differences
+
+
+def test_dearman_skills_and_guided_discovery_move_the_state():
+    s = PatientState.start("moderate").after(["reinforce", "negotiate"], ["", ""], "moderate")
+    assert (s.openness, s.resistance) == (0.47, 0.282)  # +0.16*0.75; 0.35 - 0.09*0.75 = 0.2825, rounded down
+    c = PatientState.start("easy").after(["guided_discovery", "Q"], ["4", "open"], "easy")
+    assert (c.openness, c.resistance) == (0.58, 0.2)  # +0.08 +0.05; -0.03 -0.02

@@ -1,6 +1,7 @@
 """Per-session patient state: openness, resistance, stage of change, what has been disclosed.
 
-Updated after every trainee turn from that turn's MI codes, at rates set by the card's difficulty, and saved
+Updated after every trainee turn from that turn's codes (MI codes always; DEAR MAN skills and CTRS items in
+those scenarios), at rates set by the card's difficulty, and saved
 with each patient reply so a supervisor can see why the patient reacted as it did. The state picks the
 leaning of the next reply (change, sustain or neutral talk), which steers the choice among candidate replies.
 """
@@ -25,6 +26,20 @@ EFFECTS = {
     "GI": (0.0, 0.0),
     "CONFRONT": (-0.10, 0.25),
     "PERSUADE": (-0.05, 0.15),
+    # DEAR MAN skills (a counterpart gives in or negotiates when asked skilfully)
+    "describe": (0.03, -0.01),
+    "express": (0.04, -0.02),
+    "assert": (0.04, 0.0),
+    "reinforce": (0.08, -0.04),
+    "mindful": (0.05, -0.02),
+    "appear_confident": (0.04, -0.02),
+    "negotiate": (0.08, -0.05),
+    # CTRS items (a CBT patient opens up under guided discovery and accurate understanding)
+    "guided_discovery": (0.08, -0.03),
+    "focus_on_key_cognitions": (0.08, -0.03),
+    "understanding": (0.05, -0.03),
+    "collaboration": (0.04, -0.02),
+    "interpersonal_effectiveness": (0.04, -0.02),
 }
 STAGES = ((-0.2, "precontemplation"), (0.15, "contemplation"), (0.45, "preparation"), (9.0, "action"))
 REVEAL_AT = 0.6  # openness needed before card disclosures

@@ -11,7 +11,7 @@ from simtrainer.feedback.dearman.model import DearManModel
 from simtrainer.rubrics import Rubric, load_rubric
 
 LABELS = {"describe": "D", "express": "E", "assert": "A", "reinforce": "R", "mindful": "M",
-          "appear_confident": "Ac", "negotiate": "N"}
+          "appear_confident": "Conf", "negotiate": "Neg"}
 
 
 @cache
