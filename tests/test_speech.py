@@ -24,7 +24,7 @@ SENTENCES = [
 def voice():
     from simtrainer.speech.tts import Voice
 
-    return Voice(SpeechSettings())
+    return Voice(SpeechSettings(voice_variation=False))  # identical audio every run: no flaky WER
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,8 @@ def test_bad_audio_files_give_clear_errors(transcriber, tmp_path, cli):
     assert cli("transcribe", str(tmp_path / "missing.wav")).exit_code == 2
 
 
-def test_say_and_transcribe_cli(cli, tmp_path):
+def test_say_and_transcribe_cli(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIMTRAINER_SPEECH__VOICE_VARIATION", "false")
     out = tmp_path / "hello.wav"
     assert cli("say", "Hello, I am not sure about this.", "--out", str(out)).exit_code == 0
     data = json.loads(cli("transcribe", str(out), "--json").output)
@@ -167,5 +168,5 @@ def test_practice_voice_without_device_keeps_going(cli, tmp_path, monkeypatch):
 
 def test_bench_speech_json(cli):
     data = json.loads(cli("bench", "speech", "--json").output)
-    assert data["wer"] <= 0.15 and 0 < data["tts_rtf"] < 1 and 0 < data["stt_rtf"] < 1
+    assert data["wer"] <= 0.10 and 0 < data["tts_rtf"] < 1 and 0 < data["stt_rtf"] < 1
     assert 0 < data["first_audio_s"] < 5

@@ -4,7 +4,9 @@
 - stt_rtf: seconds to transcribe ÷ seconds of audio, on that synthesised speech (16 kHz after resampling).
 - first_audio_s: from the end of the patient's first generated sentence to its first audio samples (the
   sentence-level streaming target: ≤ 0.3 s). Median over the sentences.
-- wer: word error rate of the round trip (speech made by piper, transcribed by whisper).
+- wer: word error rate of the round trip (speech made by piper, transcribed by whisper), after the usual
+  normalisation (contractions expanded, numerals spelled out). Piper's random variation is turned off here,
+  so the figures repeat from run to run.
 """
 
 from __future__ import annotations
@@ -41,10 +43,19 @@ def _number_words(n: int) -> list[str]:
     return [str(n)]
 
 
+_CONTRACTIONS = (("can't", "can not"), ("won't", "will not"), ("n't", " not"), ("'m", " am"), ("'re", " are"),
+                 ("'ve", " have"), ("'ll", " will"), ("'d", " would"), ("it's", "it is"), ("that's", "that is"),
+                 ("what's", "what is"), ("there's", "there is"), ("he's", "he is"), ("she's", "she is"))
+
+
 def _words(text: str) -> list[str]:
-    """Lowercase words with numerals spelled out ("12" and "twelve" are the same word), as WER scoring does."""
+    """Lowercase words with contractions expanded and numerals spelled out ("I'm" = "I am", "12" = "twelve"),
+    the usual normalisation before scoring word error rate."""
+    text = text.lower().replace("’", "'").replace("-", " ")
+    for short, long in _CONTRACTIONS:
+        text = text.replace(short, long)
     words: list[str] = []
-    for token in re.findall(r"[a-z0-9']+", text.lower().replace("-", " ")):
+    for token in re.findall(r"[a-z0-9']+", text):
         words += _number_words(int(token)) if token.isdigit() else [token]
     return words
 
@@ -65,7 +76,7 @@ def bench_speech(settings: SpeechSettings) -> dict[str, Any]:
     from simtrainer.speech.tts import Voice
     from simtrainer.speech.wavio import WHISPER_RATE, resample
 
-    voice = Voice(settings)
+    voice = Voice(settings.model_copy(update={"voice_variation": False}))  # the same audio every run
     transcriber = Transcriber(settings)
     voice.synthesize("Warming up.")
     synth_s = audio_s = stt_s = 0.0

@@ -33,11 +33,16 @@ class Voice:
             raise UserError(f"Cannot load the voice: {str(exc)[:160]}", where=str(path),
                             fix="Download the voice's .onnx and .onnx.json again.") from None
         self.sample_rate = int(self.voice.config.sample_rate)
+        self.config = None
+        if not settings.voice_variation:
+            from piper.config import SynthesisConfig
+
+            self.config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """int16 audio, one chunk per sentence, each as soon as it is made."""
         for sentence in sentences(text):
-            for chunk in self.voice.synthesize(sentence):
+            for chunk in self.voice.synthesize(sentence, self.config):
                 yield chunk.audio_int16_array
 
     def synthesize(self, text: str) -> np.ndarray:
