@@ -99,6 +99,14 @@ class SpeechSettings(BaseModel):
     sample_rate: int = Field(16000, description="Microphone sample rate.")
 
 
+class FeedbackSettings(BaseModel):
+    """Which scorers code the DEAR MAN and CTRS rubrics."""
+
+    judge: Literal["trained", "llm"] = Field(
+        "trained", description="'llm' uses the patient model as a judge (for capable configured models only)."
+    )
+
+
 class Settings(BaseSettings):
     """simtrainer's settings. Every field can be set in config.toml or as SIMTRAINER_<FIELD>."""
 
@@ -122,6 +130,7 @@ class Settings(BaseSettings):
     )
     patient: PatientSettings = Field(default_factory=PatientSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     models: dict[str, ModelSpec] = Field(
         default_factory=dict, description="Extra named models, added to models/registry.toml."
     )

@@ -69,7 +69,7 @@ class Workspace:
             card,
             self.backend,
             patient_settings=self.settings.patient,
-            coders=coders_for(card, self.settings),
+            coders=coders_for(card, self.settings, self.backend),
             trainee=self.settings.trainee,
             seed=self.settings.seed,
             model_name=self.model_entry.name,

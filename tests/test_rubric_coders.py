@@ -110,3 +110,37 @@ def test_bench_coder_reports_each_rubric(cli):
     data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").output)
     assert {"mi", "mi_client_talk", "dearman", "ctrs"} <= set(data["rubrics"])
     assert all(r["p95_ms"] > 0 for r in data["rubrics"].values())
+
+
+def test_llm_judge_through_the_backend_seam(cli, home):
+    from simtrainer.config import config_file, load_settings
+    from simtrainer.feedback.llm_judge import LLMJudge
+    from simtrainer.feedback.registry import coders_for
+    from simtrainer.llm.fake import FakeBackend
+    from simtrainer.rubrics import load_rubric
+    from simtrainer.scenarios import get_card
+
+    fake = FakeBackend(['{"items": ["assert", "not-a-skill"], "evidence": "I need it by Friday", "level": 4}'])
+    judge = LLMJudge(load_rubric("dearman"), fake, load_dearman_coder().summarize)
+    codes = judge.code("I need it by Friday.", "What is it?")
+    assert [c.code for c in codes] == ["assert"] and codes[0].scorer.startswith("llm-judge (fake")
+    assert "Friday" in fake.prompts[0] and "describe:" in fake.prompts[0]
+    assert judge.summarize([TurnView("trainee", "x", codes)])["checklist"]["assert"]
+    card = get_card("dearman-landlord-heating")
+    assert [c.rubric for c in coders_for(card, load_settings(), fake)] == ["mi", "dearman"]
+    assert coders_for(card, load_settings(), fake)[1].scorer.startswith("dearman-coder")
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('[feedback]\njudge = "llm"\n')
+    assert isinstance(coders_for(card, load_settings(), fake)[1], LLMJudge)
+
+
+@pytest.mark.model
+def test_llm_judge_json_from_a_real_model_server(llama_server):
+    from simtrainer.feedback.llm_judge import LLMJudge
+    from simtrainer.llm.openai_compat import OpenAICompatBackend
+    from simtrainer.rubrics import load_rubric
+
+    backend = OpenAICompatBackend(llama_server, "smol", name="classroom")
+    judge = LLMJudge(load_rubric("ctrs"), backend, load_ctrs_scorer().summarize)
+    codes = judge.code("What would you like to put on the agenda today?")
+    assert all(c.code in ITEMS and c.rubric == "ctrs" and 0 <= int(c.detail) <= 6 for c in codes)
