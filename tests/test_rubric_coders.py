@@ -144,3 +144,18 @@ def test_llm_judge_json_from_a_real_model_server(llama_server):
     judge = LLMJudge(load_rubric("ctrs"), backend, load_ctrs_scorer().summarize)
     codes = judge.code("What would you like to put on the agenda today?")
     assert all(c.code in ITEMS and c.rubric == "ctrs" and 0 <= int(c.detail) <= 6 for c in codes)
+
+
+def test_eval_with_the_llm_judge_on_the_configured_model(cli, home, tmp_path):
+    from simtrainer.config import config_file
+
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('model = "fake"\n')
+    own = tmp_path / "mine.csv"
+    own.write_text("utterance,skills\nI need it by Friday.,assert|appear_confident\n")
+    report = json.loads(cli("eval", "dearman", str(own), "--llm", "--json").output)
+    assert report["n"] == 1 and report["per_skill_f1"]["assert"] == 0.0  # the fake judge finds nothing
+    sessions = tmp_path / "s.json"
+    sessions.write_text(json.dumps([{"trainee_turns": ["Agenda?"], "scores": dict.fromkeys(ITEMS, 2)},
+                                    {"trainee_turns": ["Homework?"], "scores": dict.fromkeys(ITEMS, 4)}]))
+    assert json.loads(cli("eval", "ctrs", str(sessions), "--llm", "--json").output)["n"] == 2

@@ -112,12 +112,13 @@ def train_ctrs_cmd(out: Path | None) -> None:
 
 @eval_group.command("ctrs")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
-def eval_ctrs(path: Path | None, as_json: bool) -> None:
+def eval_ctrs(path: Path | None, use_llm: bool, as_json: bool) -> None:
     """Score the CTRS scorer on scored sessions (default: the held-out scripted sessions)."""
     from simtrainer.feedback.ctrs.evaluate import evaluate
 
-    report = evaluate(path)
+    report = evaluate(path, _judge("ctrs") if use_llm else None)
     if as_json:
         print_json(report)
         return
@@ -127,17 +128,32 @@ def eval_ctrs(path: Path | None, as_json: bool) -> None:
 
 @eval_group.command("dearman")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
-def eval_dearman(path: Path | None, as_json: bool) -> None:
+def eval_dearman(path: Path | None, use_llm: bool, as_json: bool) -> None:
     """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario)."""
     from simtrainer.feedback.dearman.evaluate import evaluate
 
-    report = evaluate(path)
+    report = evaluate(path, _judge("dearman") if use_llm else None)
     if as_json:
         print_json(report)
         return
     console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f}")
     table(["skill", "F1"], [[k, f"{v:.3f}"] for k, v in report["per_skill_f1"].items()])
+
+
+def _judge(rubric: str):
+    """The LLM judge on the configured model, for `eval --llm`."""
+    from simtrainer.config import load_settings
+    from simtrainer.feedback.llm_judge import LLMJudge
+    from simtrainer.llm import open_backend
+    from simtrainer.rubrics import load_rubric
+
+    if rubric == "dearman":
+        from simtrainer.feedback.dearman.coder import load_dearman_coder as load
+    else:
+        from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer as load
+    return LLMJudge(load_rubric(rubric), open_backend(load_settings()), load().summarize)
 
 
 @click.group()

@@ -11,16 +11,17 @@ def default_eval_path() -> Path:
     return folder() / "heldout.csv"
 
 
-def evaluate(path: Path | None = None) -> dict:
+def evaluate(path: Path | None = None, coder=None) -> dict:
+    """`coder` (e.g. an LLM judge) replaces the trained coder when given."""
     from simtrainer.feedback.dearman.coder import load_dearman_coder
 
     rows = read_labelled(path or default_eval_path())
-    model = load_dearman_coder().model
+    coder = coder or load_dearman_coder()
     tp = dict.fromkeys(SKILLS, 0)
     fp = dict.fromkeys(SKILLS, 0)
     fn = dict.fromkeys(SKILLS, 0)
     for text, gold in rows:
-        got = set(model.skills(text))
+        got = {c.code for c in coder.code(text)}
         for s in SKILLS:
             tp[s] += s in gold and s in got
             fp[s] += s not in gold and s in got
