@@ -109,3 +109,13 @@ def test_bench_patient_real_model():
     assert data["model"] == "smollm2-135m"
     assert 0 < data["first_token_s_turn1"] < 10 and data["raw_tok_s"] > 0 and data["speed_ratio"] > 0
     assert data["load_s"] > 0 and data["peak_rss_mb"] > 50
+
+
+def test_bare_command_without_a_terminal_explains(home):
+    result = run_cli()
+    assert result.returncode == 2 and "needs a terminal" in result.stderr
+
+
+def test_bare_command_with_a_missing_model_fails_before_the_app(home, tmp_path):
+    result = run_cli(env={"SIMTRAINER_MODEL": str(tmp_path / "gone.gguf")})
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -191,6 +192,13 @@ def start_app() -> None:
     settings = load_settings()
     workspace = Workspace(settings)
     workspace.check()
+    served = "TEXTUAL_DRIVER" in os.environ  # textual-serve runs the app over pipes with its web driver
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(
+            "The app needs a terminal.",
+            fix="Run `simtrainer` in a terminal, `simtrainer serve` for a browser, or "
+            "`simtrainer practice --scenario ID --script FILE` without one.",
+        )
     cards, _ = workspace.cards()
     if not cards:
         raise UserError("No scenarios found.", fix="Reinstall simtrainer or add cards to <data dir>/scenarios.")
