@@ -45,7 +45,7 @@ class Session:
         self.coders = list(coders or [])
         scorer = next((c.talk_probabilities for c in self.coders if hasattr(c, "talk_probabilities")), None)
         self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=seed, talk_scorer=scorer)
-        self.state = PatientState.start(card.difficulty)
+        self.state = PatientState.start(card.difficulty, awaits_request=card.modality == "dearman")
         self.history: list[Line] = []
         self.turn_codes: list[list[Code]] = []
         self.ended = False

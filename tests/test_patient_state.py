@@ -117,3 +117,10 @@ def test_dearman_skills_and_guided_discovery_move_the_state():
     assert (s.openness, s.resistance) == (0.47, 0.282)  # +0.16*0.75; 0.35 - 0.09*0.75 = 0.2825, rounded down
     c = PatientState.start("easy").after(["guided_discovery", "Q"], ["4", "open"], "easy")
     assert (c.openness, c.resistance) == (0.58, 0.2)  # +0.08 +0.05; -0.03 -0.02
+
+
+def test_dearman_counterpart_does_not_give_in_before_being_asked():
+    s = PatientState.start("easy", awaits_request=True).after(["AF"], [""], "easy")
+    assert s.openness > s.resistance + 0.1 and s.leaning == "neutral"
+    s = s.after(["assert", "reinforce"], ["", ""], "easy")
+    assert s.requested and s.leaning == "change"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
@@ -33,25 +34,25 @@ def _code_badges(codes) -> str:
 def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict | None = None) -> None:
     """Send one trainee line; print codes and the streamed reply when `show`; speak it when `speech`."""
     name = session.card.person.name
+    streaming = False
     for event in session.submit(text, meta):
         if isinstance(event, ReplySaved) and speech is not None and speech.speaker is not None:
             speech.speaker.say(event.text)
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
-            console.print(f"  [dim]codes:[/] {_code_badges(event.codes)}", markup=True, highlight=False)
+            console.print(f"  [dim]codes:[/] {escape(_code_badges(event.codes))}", highlight=False)
         elif isinstance(event, PatientToken):
-            if not getattr(session, "_streaming", False):
-                console.print(f"[bold cyan]{name}:[/] ", end="")
-                session._streaming = True
+            if not streaming:
+                console.print(f"[bold cyan]{escape(name)}:[/] ", end="")
+                streaming = True
             console.print(event.text, end="", markup=False, highlight=False)
         elif isinstance(event, PatientReset):
             console.print(f"\n  [dim](reply withdrawn: {event.reason}; regenerating)[/]")
-            session._streaming = False
-        elif isinstance(event, (PatientDone, ReplySaved)):
-            if isinstance(event, PatientDone):
-                console.print()
-            session._streaming = False
+            streaming = False
+        elif isinstance(event, PatientDone):
+            console.print()
+            streaming = False
 
 
 def print_summary(session: Session, summary: dict) -> None:

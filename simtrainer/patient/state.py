@@ -56,13 +56,14 @@ class PatientState:
     resistance: float
     closed_run: int = 0
     last_push: float = 0.0  # how the latest trainee turn moved openness minus resistance
+    requested: bool = True  # DEAR MAN: a counterpart cannot give in before being asked
     disclosed: tuple[str, ...] = field(default_factory=tuple)
     turns: int = 0
 
     @classmethod
-    def start(cls, difficulty: str) -> PatientState:
+    def start(cls, difficulty: str, *, awaits_request: bool = False) -> PatientState:
         openness, resistance = START.get(difficulty, START["moderate"])
-        return cls(openness, resistance)
+        return cls(openness, resistance, requested=not awaits_request)
 
     @property
     def readiness(self) -> float:
@@ -79,7 +80,7 @@ class PatientState:
         score = self.openness - self.resistance + MOMENTUM * self.last_push
         if score < -0.05:
             return "sustain"
-        if score > 0.1:
+        if score > 0.1 and self.requested:
             return "change"
         return "neutral"
 
@@ -107,7 +108,7 @@ class PatientState:
         openness, resistance = _clamp(openness), _clamp(resistance)
         push = round((openness - self.openness) - (resistance - self.resistance), 3)
         return replace(self, openness=openness, resistance=resistance, closed_run=closed_run,
-                       turns=self.turns + 1, last_push=push)
+                       turns=self.turns + 1, last_push=push, requested=self.requested or "assert" in codes)
 
     def with_disclosure(self, line: str) -> PatientState:
         return replace(self, disclosed=(*self.disclosed, line))
