@@ -21,6 +21,7 @@ class Workspace:
         self.settings = settings
         self.model_name = model
         self._backend: ChatBackend | None = None
+        self._cards: tuple[list[Card], list[CardProblem]] | None = None
 
     @cached_property
     def model_entry(self) -> ModelEntry:
@@ -31,7 +32,10 @@ class Workspace:
         return open_store()
 
     def cards(self) -> tuple[list[Card], list[CardProblem]]:
-        return load_cards(scenario_dirs(self.settings))
+        """The cards, read once per workspace (the command palette asks on every keystroke)."""
+        if self._cards is None:
+            self._cards = load_cards(scenario_dirs(self.settings))
+        return self._cards
 
     def card(self, card_id: str) -> Card:
         return get_card(card_id, self.settings)
