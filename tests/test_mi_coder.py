@@ -9,6 +9,7 @@ import pytest
 from simtrainer.errors import UserError
 from simtrainer.feedback.mi import load_mi_coder
 from simtrainer.feedback.mi.coder import default_model_dir
+from simtrainer.feedback.mi.features import question_features
 from simtrainer.feedback.mi.model import MICodeModel
 
 ROWS = [
@@ -61,6 +62,25 @@ def test_codes_for_clear_behaviours():
     assert "CONFRONT" in con
     assert any(c.code == "AF" for c in coder.code("It took real courage to come in today.", "I wasn't sure."))
     assert all(c.scorer == coder.scorer and c.reason for c in q + refl)
+
+
+def test_question_cues_look_past_fillers_and_lead_ins():
+    wh_head, aux_head, _, _, any_wh, _, tag, how_much, *_ = question_features("So, um, what brings you in today?")
+    assert (wh_head, aux_head, any_wh, tag, how_much) == (1.0, 0.0, 1.0, 0.0, 0.0)
+    cues = question_features("Okay. You mentioned work, and, uh, do you drink every day?")
+    assert cues[0] == 0.0 and cues[1] == 0.0  # the lead-in clause "you mentioned work" heads the sentence
+    assert cues[3] == 1.0 and cues[4] == 0.0  # the asking clause starts with an auxiliary; no wh-word
+    assert question_features("You've been drinking more, is that right?")[6] == 1.0
+    assert question_features("How often do you drink?")[7] == 1.0
+    assert question_features("I hear you.")[11] == 0.0
+
+
+def test_encoder_gives_every_layer_and_the_sentence_embedding():
+    encoder = load_mi_coder().model.encoder
+    layers = encoder.layers("You sound torn about this.")
+    assert layers.shape == (7, 384)
+    assert abs(float(layers[-1] @ encoder("You sound torn about this.")) - 1.0) < 1e-5
+    assert abs(float(layers[0] @ layers[-1])) < 0.99  # lower layers carry something the last one does not
 
 
 def test_patient_talk_codes():

@@ -42,7 +42,7 @@ class MICoder:
     def __init__(self, model: MICodeModel, rubric: Rubric):
         self.model = model
         self.rubric_def = rubric
-        self.scorer = f"mi-coder v{model.meta.get('version', '?')} (trained on AnnoMI: MiniLM + TF-IDF; rules)"
+        self.scorer = f"mi-coder v{model.meta.get('version', '?')} (trained on AnnoMI: MiniLM layers + TF-IDF; rules)"
 
     def _code(self, code_id: str, confidence: float, detail: str = "", reason: str = "") -> Code:
         definition = self.rubric_def.code(code_id)

