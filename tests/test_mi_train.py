@@ -1,4 +1,5 @@
-"""Training end to end on a small slice of AnnoMI: export the encoder, cross-validate, fit, save, load, predict."""
+"""Training end to end on a small slice of AnnoMI: export the encoder, fine-tune, cross-validate, fit, save,
+load, predict."""
 
 import csv
 import json
@@ -37,12 +38,17 @@ def test_folds_never_split_a_transcript(slice_csv):
 
 def test_train_small_slice_end_to_end(slice_csv, tmp_path):
     out = tmp_path / "mi-coder"
-    meta = train_mi_coder(slice_csv, out, folds=2, log=lambda _m: None)
-    assert {p.name for p in out.iterdir()} >= {"encoder.onnx", "tokenizer.json", "meta.json", "vocab.json",
-                                               "weights.npz"}
+    meta = train_mi_coder(slice_csv, out, folds=2, tune_epochs=1, log=lambda _m: None)
+    assert {p.name for p in out.iterdir()} >= {"encoder.onnx", "tuned.onnx", "tokenizer.json", "meta.json",
+                                               "vocab.json", "weights.npz"}
     assert out.joinpath("encoder.onnx").stat().st_size < 40e6  # int8 weights
+    assert out.joinpath("tuned.onnx").stat().st_size < 40e6
     cv = meta["cross_validation"]
     assert cv["folds"] == 2 and 0 <= cv["therapist_behaviour"]["macro_f1"] <= 1
+    assert set(cv["parts"]) == {"frozen_encoder_lr", "fine_tuned"}
+    assert set(meta["tuned_weight"]) == set(meta["tasks"]) and meta["fine_tuning"]["epochs"] == 1
+    assert all(w in (0.0, 0.25, 0.5, 0.75, 1.0) for w in meta["tuned_weight"].values())
+    assert "tuned_weight" not in cv
     assert json.loads((out / "meta.json").read_text())["tasks"]["question"] == ["open", "closed"]
     model = MICodeModel(out)
     probs = model.probabilities("What brings you here?", "therapist")
@@ -51,3 +57,22 @@ def test_train_small_slice_end_to_end(slice_csv, tmp_path):
     predictions = model.predict_many(utts[:10])
     assert len(predictions) == 10 and predictions[0]["therapist_behaviour"] in (
         "question", "reflection", "therapist_input", "other")
+
+
+def test_tuned_onnx_export_matches_torch(slice_csv, tmp_path):
+    """The int8 ONNX the app runs gives (nearly) the probabilities the fine-tuned torch model gives."""
+    from simtrainer.feedback.mi import tune
+    from simtrainer.feedback.mi.model import TunedModel, _softmax
+    from simtrainer.feedback.mi.train import base_model_dir
+
+    utts, _ = read_annomi(slice_csv)
+    model = tune.fine_tune(utts[:64], base_model_dir(), epochs=1, log=lambda _m: None)
+    tune.export_tuned(model, base_model_dir(), tmp_path / "tuned.onnx")
+    (tmp_path / "tokenizer.json").write_bytes((base_model_dir() / "tokenizer.json").read_bytes())
+    onnx = TunedModel(tmp_path)
+    sample = utts[64:80]
+    torch_probs = tune.tuned_probabilities(model, sample, base_model_dir())
+    for i, u in enumerate(sample):
+        logits = onnx.logits(u.text, u.prev)
+        for task in ("therapist_behaviour", "client_talk_type"):
+            assert abs(_softmax(logits[task]) - torch_probs[task][i]).max() < 0.05

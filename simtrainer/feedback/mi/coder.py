@@ -42,7 +42,8 @@ class MICoder:
     def __init__(self, model: MICodeModel, rubric: Rubric):
         self.model = model
         self.rubric_def = rubric
-        self.scorer = f"mi-coder v{model.meta.get('version', '?')} (trained on AnnoMI: MiniLM layers + TF-IDF; rules)"
+        version = model.meta.get("version", "?")
+        self.scorer = f"mi-coder v{version} (AnnoMI-trained MiniLM ensemble + rules)"
 
     def _code(self, code_id: str, confidence: float, detail: str = "", reason: str = "") -> Code:
         definition = self.rubric_def.code(code_id)

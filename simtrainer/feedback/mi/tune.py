@@ -1,0 +1,135 @@
+"""Fine-tune all-MiniLM-L6-v2 on AnnoMI for every MI task at once, and export it to int8 ONNX.
+
+The tuned model reads an utterance paired with the turn before it ("(start)" at a transcript's start), mean-pools
+the last layer and has one linear head per task; the loss is the class-weighted cross-entropy of each task on
+the rows that carry its label. The app averages its probabilities with the frozen-encoder classifiers'
+(`model.py`): the two make different mistakes. Training only: needs torch and transformers ([train] extra).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from simtrainer.feedback.mi.annomi import TASKS, Utterance
+from simtrainer.feedback.mi.features import TUNED_MAX_LEN, tuned_pair
+
+EPOCHS = 2
+BATCH = 16
+LEARNING_RATE = 5e-5
+
+
+def _model_class():
+    import torch
+    from transformers import AutoModel
+
+    class TunedCoder(torch.nn.Module):
+        def __init__(self, base: Path):
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(base), local_files_only=True)
+            self.heads = torch.nn.ModuleDict({t: torch.nn.Linear(384, len(labels)) for t, labels in TASKS.items()})
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return tuple(self.heads[t](pooled) for t in TASKS)
+
+    return TunedCoder
+
+
+def _tokenizer(base: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+
+
+def _encode(tokenizer, utts: list[Utterance]):
+    texts, prevs = zip(*(tuned_pair(u.text, u.prev) for u in utts), strict=True)
+    return tokenizer(list(texts), list(prevs), padding=True, truncation="longest_first", max_length=TUNED_MAX_LEN,
+                     return_tensors="pt")
+
+
+def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: int = 0, log=print):
+    """A TunedCoder trained on `utts` (length-bucketed batches in shuffled order, linear warm-up and decay)."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    tokenizer = _tokenizer(base)
+    model = _model_class()(base)
+    weights = {}
+    for task, labels in TASKS.items():
+        counts = np.bincount([labels.index(u.labels[task]) for u in utts if task in u.labels], minlength=len(labels))
+        weights[task] = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    steps = max(1, epochs * ((len(utts) + BATCH - 1) // BATCH))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+    model.train()
+    started = time.monotonic()
+    for epoch in range(epochs):
+        order = utts[:]
+        rng.shuffle(order)
+        batches = []
+        for c in range(0, len(order), BATCH * 50):  # similar lengths share a batch: less padding
+            chunk = sorted(order[c : c + BATCH * 50], key=lambda u: len(u.text) + len(u.prev))
+            batches += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
+        rng.shuffle(batches)
+        for batch in batches:
+            outputs = dict(zip(TASKS, model(**_encode(tokenizer, batch)), strict=True))
+            loss = torch.zeros(())
+            for task, labels in TASKS.items():
+                rows = [j for j, u in enumerate(batch) if task in u.labels]
+                if rows:
+                    y = torch.tensor([labels.index(batch[j].labels[task]) for j in rows])
+                    task_loss = torch.nn.functional.cross_entropy(outputs[task][rows], y, weight=weights[task])
+                    loss = loss + task_loss * len(rows) / len(batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+        log(f"fine-tuning: epoch {epoch + 1}/{epochs} done ({time.monotonic() - started:.0f} s)")
+    return model.eval()
+
+
+def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, np.ndarray]:
+    """{task: (len(utts), classes) probabilities} from a TunedCoder in torch (cross-validation)."""
+    import torch
+
+    tokenizer = _tokenizer(base)
+    out = {task: np.zeros((len(utts), len(labels)), dtype=np.float32) for task, labels in TASKS.items()}
+    order = sorted(range(len(utts)), key=lambda i: len(utts[i].text) + len(utts[i].prev))
+    with torch.no_grad():
+        for s in range(0, len(order), 64):
+            ids = order[s : s + 64]
+            logits = model(**_encode(tokenizer, [utts[i] for i in ids]))
+            for task, z in zip(TASKS, logits, strict=True):
+                out[task][ids] = torch.softmax(z, -1).numpy()
+    return out
+
+
+def export_tuned(model, base: Path, path: Path) -> None:
+    """Write the tuned model as int8 ONNX: inputs input_ids / attention_mask / token_type_ids, one logits
+    output per task (named after it)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    sample = _tokenizer(base)(["a short example"], ["the turn before"], return_tensors="pt")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "fp32.onnx"
+        axes = {0: "batch", 1: "seq"}
+        with torch.no_grad():
+            torch.onnx.export(
+                model.eval(), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(raw),
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=list(TASKS),
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
+                opset_version=17, dynamo=False,
+            )
+        quantize_dynamic(str(raw), str(path), weight_type=QuantType.QInt8)
