@@ -11,6 +11,7 @@ from simtrainer.feedback.mi import load_mi_coder
 from simtrainer.feedback.mi.coder import default_model_dir
 from simtrainer.feedback.mi.features import question_features
 from simtrainer.feedback.mi.model import MICodeModel
+from simtrainer.feedback.mi.rules import sustain_phrase
 
 ROWS = [
     # transcript 0: a short exchange, labels as AnnoMI writes them
@@ -95,6 +96,20 @@ def test_patient_talk_codes():
                                           "client")
     assert p_sustain["client_talk_type"]["sustain"] > p_change["client_talk_type"]["sustain"]
     assert p_change["client_talk_type"]["change"] > p_sustain["client_talk_type"]["change"]
+
+
+
+def test_plain_refusals_are_sustain_talk():
+    """Negated change verbs ("not going to stop") read as sustain, not as the change talk their words suggest."""
+    coder = load_mi_coder()
+    for line in ("I'm not going to stop drinking.", "I don’t want to do it, no sir.", "I don't have a problem."):
+        code = coder.code_patient(line, "You need to stop drinking before your shifts.")[0]
+        assert code.code == "sustain" and '"' in code.reason, (line, code)
+        talk = coder.talk_probabilities(line, "You need to stop drinking before your shifts.")
+        assert talk["sustain"] > talk["change"] and abs(sum(talk.values()) - 1) < 1e-6
+    assert coder.code_patient("I want to cut down.", "What would you like to do?")[0].code == "change"
+    assert sustain_phrase("What made you decide to stop?") is None
+    assert sustain_phrase("I'm not willing to give it up") == "I'm not willing to give it up"
 
 
 def test_eval_annomi_simple_and_full(cli, tmp_path):

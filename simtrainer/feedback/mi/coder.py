@@ -8,7 +8,7 @@ from typing import Any
 
 from simtrainer.feedback.base import Code, TurnView
 from simtrainer.feedback.mi.model import MICodeModel
-from simtrainer.feedback.mi.rules import rule_codes
+from simtrainer.feedback.mi.rules import rule_codes, sustain_phrase
 from simtrainer.feedback.mi.summary import miti_summary
 from simtrainer.resources import data_folder
 from simtrainer.rubrics import Rubric, load_rubric
@@ -87,18 +87,24 @@ class MICoder:
             codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
         return codes
 
+    def _talk(self, text: str, context: str | None) -> tuple[dict[str, float], str | None]:
+        talk = self.model.probabilities(text, "client", context or "", "therapist" if context else "")[
+            "client_talk_type"]
+        phrase = sustain_phrase(text)
+        if phrase:  # the rule adds half a vote for sustain talk
+            talk = {k: (v + (0.5 if k == "sustain" else 0.0)) / 1.5 for k, v in talk.items()}
+        return talk, phrase
+
     def talk_probabilities(self, text: str, context: str | None = None) -> dict[str, float]:
         """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it."""
-        probs = self.model.probabilities(text, "client", context or "", "therapist" if context else "")
-        return probs["client_talk_type"]
+        return self._talk(text, context)[0]
 
     def code_patient(self, text: str, context: str | None = None) -> list[Code]:
-        probs = self.model.probabilities(text, "client", context or "", "therapist" if context else "")
-        talk = probs["client_talk_type"]
+        talk, phrase = self._talk(text, context)
         kind = max(talk, key=talk.get)
         definition = self.rubric_def.client_codes[kind]
-        return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer,
-                     f"{definition.name} ({talk[kind]:.0%})")]
+        why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrase}"' if phrase and kind == "sustain" else "")
+        return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer, why)]
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         return miti_summary(turns, self.rubric_def)

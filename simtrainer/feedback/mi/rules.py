@@ -60,6 +60,26 @@ PERMISSION = re.compile(
     _I,
 )
 
+# Client sustain talk the trained coder misses on short, plain refusals (AnnoMI's sustain talk is rare and its
+# n-grams cannot see negation: "not going to stop" shares "stop" with change talk). Written from MI practice,
+# then checked on AnnoMI's client turns: 12 of the 16 it matches are labelled sustain (base rate 11%).
+_CHANGE_VERB = r"(stop|quit|cut (down|back)|cut it|change|give (it|that|them) up|give up|do (it|that|this|anything)|try)"
+SUSTAIN = re.compile(
+    r"\b((i'?m|i am) not (going to|gonna|ready to|willing to|about to|interested in) " + _CHANGE_VERB
+    + r"|i (don'?t|do not) (want|need|plan|intend) to " + _CHANGE_VERB
+    + r"|i (won'?t|will not|can'?t|cannot|couldn'?t) (ever )?" + _CHANGE_VERB
+    + r"|(i )?(don'?t|do not) (have|see) (a|any) (problem|issue)|(it'?s|that'?s) not (a|really a) problem"
+    r"|no way\b|i (like|love|enjoy) (drinking|smoking|vaping|my (drinks?|wine|beer|cigarettes?))"
+    r"|(there'?s )?nothing (wrong|to change))",
+    _I,
+)
+
+
+def sustain_phrase(text: str) -> str | None:
+    """The phrase that marks a client line as plain sustain talk, if any."""
+    match = SUSTAIN.search(text.replace("\u2019", "'"))
+    return match.group(0) if match else None
+
 
 def rule_codes(text: str) -> list[tuple[str, str]]:
     """(code id, phrase that fired) for each rule code found in `text`."""
