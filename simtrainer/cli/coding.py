@@ -186,8 +186,9 @@ def rubrics_list(as_json: bool) -> None:
 @click.option("--tune-epochs", default=2, show_default=True, type=click.IntRange(min=1),
               help="Epochs of fine-tuning the encoder (about 5 minutes each on two CPU cores).")
 def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int) -> None:
-    """Train the MI coder on AnnoMI: logistic regression on frozen MiniLM features and TF-IDF, averaged with a
-    fine-tuned MiniLM. Needs the [train] extra; about an hour on two CPU cores with --folds 5."""
+    """Train the MI coder on AnnoMI: logistic regression on frozen MiniLM features and TF-IDF, mixed per task
+    with a fine-tuned MiniLM. Needs the [train] extra; about an hour on two CPU cores with --folds 5 (a CUDA
+    GPU, when torch sees one, does the fine-tuning)."""
     from simtrainer.feedback.mi.coder import default_model_dir
     from simtrainer.feedback.mi.train import train_mi_coder
 

@@ -77,6 +77,10 @@ class MICoder:
             else:
                 code_id = "GI"
             codes.append(self._code(code_id, p, kind, f"counselor input: {kind} ({sub[kind]:.0%}): {WHY[code_id]}"))
+        if fired_ids & {"CONFRONT", "PERSUADE", "PWP"}:
+            # MITI: a confrontation or unasked advice phrased as a reflection, question or information is coded
+            # as what it does, so the rule's code replaces the model's
+            codes = [c for c in codes if c.code in ("PERSUADE", "PWP")]
         for code_id, phrase in fired:
             if code_id == "PERSUADE" and any(c.code == "PWP" for c in codes):
                 continue

@@ -2,8 +2,9 @@
 
 The tuned model reads an utterance paired with the turn before it ("(start)" at a transcript's start), mean-pools
 the last layer and has one linear head per task; the loss is the class-weighted cross-entropy of each task on
-the rows that carry its label. The app averages its probabilities with the frozen-encoder classifiers'
-(`model.py`): the two make different mistakes. Training only: needs torch and transformers ([train] extra).
+the rows that carry its label. The app mixes its probabilities with the frozen-encoder classifiers'
+(`model.py`): the two make different mistakes. Training only: needs torch and transformers ([train] extra);
+runs on a CUDA GPU when torch sees one, else on the CPU.
 """
 
 from __future__ import annotations
@@ -49,10 +50,16 @@ def _tokenizer(base: Path):
     return AutoTokenizer.from_pretrained(str(base), local_files_only=True)
 
 
+def _device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _encode(tokenizer, utts: list[Utterance]):
     texts, prevs = zip(*(tuned_pair(u.text, u.prev) for u in utts), strict=True)
     return tokenizer(list(texts), list(prevs), padding=True, truncation="longest_first", max_length=TUNED_MAX_LEN,
-                     return_tensors="pt")
+                     return_tensors="pt").to(_device())
 
 
 def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: int = 0, log=print):
@@ -62,11 +69,13 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tokenizer = _tokenizer(base)
-    model = _model_class()(base)
+    device = _device()
+    model = _model_class()(base).to(device)
     weights = {}
     for task, labels in TASKS.items():
         counts = np.bincount([labels.index(u.labels[task]) for u in utts if task in u.labels], minlength=len(labels))
-        weights[task] = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float)
+        weights[task] = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float,
+                                     device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     steps = max(1, epochs * ((len(utts) + BATCH - 1) // BATCH))
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -83,11 +92,11 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
         rng.shuffle(batches)
         for batch in batches:
             outputs = dict(zip(TASKS, model(**_encode(tokenizer, batch)), strict=True))
-            loss = torch.zeros(())
+            loss = torch.zeros((), device=device)
             for task, labels in TASKS.items():
                 rows = [j for j, u in enumerate(batch) if task in u.labels]
                 if rows:
-                    y = torch.tensor([labels.index(batch[j].labels[task]) for j in rows])
+                    y = torch.tensor([labels.index(batch[j].labels[task]) for j in rows], device=device)
                     task_loss = torch.nn.functional.cross_entropy(outputs[task][rows], y, weight=weights[task])
                     loss = loss + task_loss * len(rows) / len(batch)
             loss.backward()
@@ -96,7 +105,7 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
             schedule.step()
             optimizer.zero_grad()
         log(f"fine-tuning: epoch {epoch + 1}/{epochs} done ({time.monotonic() - started:.0f} s)")
-    return model.eval()
+    return model.cpu().eval()
 
 
 def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, np.ndarray]:
@@ -104,6 +113,7 @@ def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, n
     import torch
 
     tokenizer = _tokenizer(base)
+    model = model.to(_device())
     out = {task: np.zeros((len(utts), len(labels)), dtype=np.float32) for task, labels in TASKS.items()}
     order = sorted(range(len(utts)), key=lambda i: len(utts[i].text) + len(utts[i].prev))
     with torch.no_grad():
@@ -111,7 +121,7 @@ def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, n
             ids = order[s : s + 64]
             logits = model(**_encode(tokenizer, [utts[i] for i in ids]))
             for task, z in zip(TASKS, logits, strict=True):
-                out[task][ids] = torch.softmax(z, -1).numpy()
+                out[task][ids] = torch.softmax(z, -1).cpu().numpy()
     return out
 
 
@@ -121,6 +131,7 @@ def export_tuned(model, base: Path, path: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    model = model.cpu()
     sample = _tokenizer(base)(["a short example"], ["the turn before"], return_tensors="pt")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "fp32.onnx"
