@@ -99,6 +99,18 @@ def test_patient_talk_codes():
 
 
 
+def test_confrontation_or_unasked_advice_replaces_a_reflection_code():
+    """MITI codes what an utterance does: a confrontation shaped like a reflection is Confront, not SR/CR."""
+    coder = load_mi_coder()
+    for text, rule_code in (("You're in denial about how much you drink.", "CONFRONT"),
+                            ("You need to quit before you get addicted.", "PERSUADE"),
+                            ("Why can't you just say no to your friends?", "CONFRONT")):
+        codes = {c.code for c in coder.code(text, "I don't think it's that bad.")}
+        assert rule_code in codes and not codes & {"SR", "CR", "Q", "GI"}, (text, codes)
+    kept = {c.code for c in coder.code("You're the one who decides what, if anything, changes here.", "Maybe.")}
+    assert "AUTO" in kept and kept & {"SR", "CR"}  # affirming codes sit beside a reflection
+
+
 def test_plain_refusals_are_sustain_talk():
     """Negated change verbs ("not going to stop") read as sustain, not as the change talk their words suggest."""
     coder = load_mi_coder()
