@@ -49,31 +49,35 @@ def _broken(folder: Path, why: str) -> UserError:
     )
 
 
+def _load(folder: Path, onnx_name: str, max_len: int, threads: int):
+    """The shared tokenizer (truncating at `max_len`, unpadded) and one ONNX session on the CPU."""
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        raise _broken(folder, f"tokenizer.json: {exc}") from None
+    tokenizer.enable_truncation(max_length=max_len)
+    tokenizer.no_padding()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        session = onnxruntime.InferenceSession(str(folder / onnx_name), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
+        raise _broken(folder, f"{onnx_name}: {str(exc)[:120]}") from None
+    return tokenizer, session
+
+
 class Encoder:
     """all-MiniLM-L6-v2 (int8 ONNX): text -> the mean-pooled, unit-length output of each of its 7 layers
     (embeddings + 6 transformer blocks). The last one is the usual sentence embedding; the lower ones keep
     more of the wording (question form, hedges) that the coder's subtypes turn on."""
 
     def __init__(self, folder: Path, *, threads: int = 1, cache_size: int = 256):
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        try:
-            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-            raise _broken(folder, f"tokenizer.json: {exc}") from None
-        self.tokenizer.enable_truncation(max_length=MAX_LEN)
-        self.tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(folder / "encoder.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf types
-            raise _broken(folder, f"encoder.onnx: {str(exc)[:120]}") from None
+        self.tokenizer, self.session = _load(folder, "encoder.onnx", MAX_LEN, threads)
         shape = self.session.get_outputs()[0].shape
         if len(shape) != 3:
             raise _broken(folder, "encoder.onnx is an older single-output export")
@@ -111,22 +115,7 @@ class TunedModel:
     """all-MiniLM-L6-v2 fine-tuned on AnnoMI (int8 ONNX): (utterance, previous turn) -> logits per task."""
 
     def __init__(self, folder: Path, *, threads: int = 1):
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        try:
-            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self.session = onnxruntime.InferenceSession(
-                str(folder / "tuned.onnx"), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # tokenizers and onnxruntime raise their own types
-            raise _broken(folder, f"tuned.onnx: {str(exc)[:120]}") from None
-        self.tokenizer.enable_truncation(max_length=TUNED_MAX_LEN)
-        self.tokenizer.no_padding()
+        self.tokenizer, self.session = _load(folder, "tuned.onnx", TUNED_MAX_LEN, threads)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def logits(self, text: str, prev: str) -> dict[str, np.ndarray]:

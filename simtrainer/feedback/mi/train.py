@@ -65,8 +65,7 @@ def export_encoder(out_dir: Path) -> None:
     normalised, batch x 7 x 384) and tokenizer.json."""
     try:
         import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
     except ImportError:
         raise UserError("Training needs torch, transformers and onnx.", fix="pip install -e '.[train]'") from None
     base = base_model_dir()
@@ -84,18 +83,8 @@ def export_encoder(out_dir: Path) -> None:
             return torch.nn.functional.normalize(torch.stack(pooled, dim=1), dim=-1)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = Pooled().eval()
-    sample = AutoTokenizer.from_pretrained(str(base), local_files_only=True)(["a short example"], return_tensors="pt")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "fp32.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                model, (sample["input_ids"], sample["attention_mask"]), str(raw),
-                input_names=["input_ids", "attention_mask"], output_names=["layers"],
-                dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}},
-                opset_version=17, dynamo=False,
-            )
-        quantize_dynamic(str(raw), str(out_dir / "encoder.onnx"), weight_type=QuantType.QInt8)
+    sample = tune.base_tokenizer(base)(["a short example"], return_tensors="pt")
+    tune.export_int8(Pooled(), sample, ["input_ids", "attention_mask"], ["layers"], out_dir / "encoder.onnx")
     shutil.copy(base / "tokenizer.json", out_dir / "tokenizer.json")
 
 

@@ -44,7 +44,7 @@ def _model_class():
     return TunedCoder
 
 
-def _tokenizer(base: Path):
+def base_tokenizer(base: Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(base), local_files_only=True)
@@ -68,7 +68,7 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    tokenizer = _tokenizer(base)
+    tokenizer = base_tokenizer(base)
     device = _device()
     model = _model_class()(base).to(device)
     weights = {}
@@ -112,7 +112,7 @@ def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, n
     """{task: (len(utts), classes) probabilities} from a TunedCoder in torch (cross-validation)."""
     import torch
 
-    tokenizer = _tokenizer(base)
+    tokenizer = base_tokenizer(base)
     model = model.to(_device())
     out = {task: np.zeros((len(utts), len(labels)), dtype=np.float32) for task, labels in TASKS.items()}
     order = sorted(range(len(utts)), key=lambda i: len(utts[i].text) + len(utts[i].prev))
@@ -125,22 +125,25 @@ def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, n
     return out
 
 
-def export_tuned(model, base: Path, path: Path) -> None:
-    """Write the tuned model as int8 ONNX: inputs input_ids / attention_mask / token_type_ids, one logits
-    output per task (named after it)."""
+def export_int8(model, sample, input_names: list[str], output_names: list[str], path: Path) -> None:
+    """Export a torch model to ONNX (batch and sequence axes dynamic) and write it with int8 weights."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = model.cpu()
-    sample = _tokenizer(base)(["a short example"], ["the turn before"], return_tensors="pt")
+    axes = {0: "batch", 1: "seq"}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "fp32.onnx"
-        axes = {0: "batch", 1: "seq"}
         with torch.no_grad():
             torch.onnx.export(
-                model.eval(), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(raw),
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=list(TASKS),
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes},
-                opset_version=17, dynamo=False,
+                model.eval(), tuple(sample[name] for name in input_names), str(raw),
+                input_names=input_names, output_names=output_names,
+                dynamic_axes=dict.fromkeys(input_names, axes), opset_version=17, dynamo=False,
             )
         quantize_dynamic(str(raw), str(path), weight_type=QuantType.QInt8)
+
+
+def export_tuned(model, base: Path, path: Path) -> None:
+    """Write the tuned model as int8 ONNX: inputs input_ids / attention_mask / token_type_ids, one logits
+    output per task (named after it)."""
+    sample = base_tokenizer(base)(["a short example"], ["the turn before"], return_tensors="pt")
+    export_int8(model.cpu(), sample, ["input_ids", "attention_mask", "token_type_ids"], list(TASKS), path)
