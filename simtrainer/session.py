@@ -16,7 +16,7 @@ from simtrainer.events import CodesReady, PatientDone, ReplySaved, SessionEvent,
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
-from simtrainer.patient.prompt import clean_utterance
+from simtrainer.patient.prompt import clean_utterance, latest
 from simtrainer.patient.state import PatientState
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
@@ -85,12 +85,12 @@ class Session:
                 f"That reply is {len(text)} characters long; the limit is {MAX_TRAINEE_CHARS}.",
                 fix="Say it in a shorter turn, as you would in a real conversation.",
             )
-        context = next((h.text for h in reversed(self.history) if h.speaker == "patient"), None)
+        context, earlier = latest(self.history, "patient")
         turn_id = self._add("trainee", text, meta)
         yield TraineeSaved(turn_id, text)
         codes: list[Code] = []
         for coder in self.coders:
-            codes += coder.code(text, context)
+            codes += coder.code(text, context, earlier)
         if codes:
             self.store.add_codes(self.id, turn_id, [c.as_row() for c in codes])
             self.turn_codes[-1] = codes
@@ -112,7 +112,7 @@ class Session:
         for coder in self.coders:
             code_patient = getattr(coder, "code_patient", None)
             if code_patient is not None:
-                talk += code_patient(done.text, text)
+                talk += code_patient(done.text, text, context)
         if talk:
             self.store.add_codes(self.id, reply_id, [c.as_row() for c in talk])
             self.turn_codes[-1] = talk

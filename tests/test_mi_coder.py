@@ -8,8 +8,9 @@ import pytest
 
 from simtrainer.errors import UserError
 from simtrainer.feedback.mi import load_mi_coder
+from simtrainer.feedback.mi.annomi import read_annomi
 from simtrainer.feedback.mi.coder import default_model_dir
-from simtrainer.feedback.mi.features import question_features
+from simtrainer.feedback.mi.features import EARLIER_WORDS, PREV_WORDS, TUNED_START, question_features, tuned_pair
 from simtrainer.feedback.mi.model import MICodeModel
 from simtrainer.feedback.mi.rules import sustain_phrase
 
@@ -138,6 +139,22 @@ def test_eval_annomi_simple_and_full(cli, tmp_path):
     assert full_report["question"]["n"] == 2 and full_report["reflection"]["n"] == 1
     text = cli("eval", "annomi", str(full)).output
     assert "macro-F1" in text and "therapist_behaviour" in text
+
+
+def test_reader_and_tuned_input_carry_two_turns_of_context(tmp_path):
+    """Each utterance knows the turn before it and the one before that, within its transcript only; the
+    fine-tuned model reads them as "earlier | prev", cut to their last words."""
+    path = tmp_path / "simple.csv"
+    write_simple(path)
+    by_id = {(u.transcript_id, u.utterance_id): u for u in read_annomi(path)[0]}
+    third = by_id[("0", 2)]
+    assert (third.prev, third.earlier) == (ROWS[1][3], ROWS[0][3])
+    assert (by_id[("1", 0)].prev, by_id[("1", 1)].earlier) == ("", "")
+    assert tuned_pair(third.text, third.prev, third.earlier) == (third.text, f"{ROWS[0][3]} | {ROWS[1][3]}")
+    assert tuned_pair("Hi.", "", "") == ("Hi.", TUNED_START)
+    long = " ".join(f"w{i}" for i in range(100))
+    before, after = tuned_pair("Go on.", long, long)[1].split(" | ")
+    assert before.split() == long.split()[-EARLIER_WORDS:] and after.split() == long.split()[-PREV_WORDS:]
 
 
 def test_eval_annomi_rejects_other_csvs(cli, tmp_path):

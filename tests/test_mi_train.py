@@ -73,6 +73,6 @@ def test_tuned_onnx_export_matches_torch(slice_csv, tmp_path):
     sample = utts[64:80]
     torch_probs = tune.tuned_probabilities(model, sample, base_model_dir())
     for i, u in enumerate(sample):
-        logits = onnx.logits(u.text, u.prev)
+        logits = onnx.logits(u.text, u.prev, u.earlier)
         for task in ("therapist_behaviour", "client_talk_type"):
             assert abs(_softmax(logits[task]) - torch_probs[task][i]).max() < 0.05

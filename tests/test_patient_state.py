@@ -62,7 +62,7 @@ def _steered(card_id, replies, probs, state, **settings):
     card = get_card(card_id)
     scores = iter(probs)
     patient = Patient(card, FakeBackend(replies), PatientSettings(**settings),
-                      talk_scorer=lambda text, ctx: next(scores))
+                      talk_scorer=lambda text, ctx, before: next(scores))
     events = list(patient.reply([Line("patient", card.opening_line), Line("trainee", "Hm.")], state))
     return card, events[-1]
 

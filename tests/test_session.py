@@ -15,7 +15,7 @@ from simtrainer.storage import Store
 
 
 class EchoLengthCoder:
-    """A coder for logic tests: codes by length and records the context it was given."""
+    """A coder for logic tests: codes by length and records the context (and the turn before it) it was given."""
 
     rubric = "test"
     scorer = "length rule"
@@ -23,8 +23,8 @@ class EchoLengthCoder:
     def __init__(self):
         self.contexts = []
 
-    def code(self, text, context=None):
-        self.contexts.append(context)
+    def code(self, text, context=None, earlier=None):
+        self.contexts.append((context, earlier))
         return [Code("test", "LONG" if len(text) > 20 else "SHORT", "L", 1.0, scorer=self.scorer)]
 
     def summarize(self, turns):
@@ -41,8 +41,9 @@ def test_turn_order_saving_and_summary(tmp_path):
     kinds = [type(e) for e in events]
     assert kinds[0] is TraineeSaved and kinds[1] is CodesReady and kinds[-1] is ReplySaved
     assert kinds.index(CodesReady) < kinds.index(PatientToken) < kinds.index(PatientDone)
-    assert coder.contexts == [card.opening_line]
+    assert coder.contexts == [(card.opening_line, None)]
     list(session.submit("Hm."))
+    assert coder.contexts[1] == ("I feel fine most days.", "What brings you in today, Walter?")
     turns = store.turns(session.id)
     assert [t["speaker"] for t in turns] == ["patient", "trainee", "patient", "trainee", "patient"]
     assert turns[0]["text"] == card.opening_line and turns[2]["text"] == "I feel fine most days."

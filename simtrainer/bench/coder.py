@@ -1,7 +1,8 @@
 """`simtrainer bench coder`: per-utterance coding latency (p50 / p95) and throughput for each rubric's coder.
 
 Each utterance is coded once as a warm-up pass, then timed one at a time as in a live session: the utterance
-itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first. Targets: p95 < 20 ms for the MI coder, < 50 ms for every default scorer, on two CPU cores.
+itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first; the
+turn before that (the speaker's own previous turn) is passed too, as the session does. Targets: p95 < 20 ms for the MI coder, < 50 ms for every default scorer, on two CPU cores.
 """
 
 from __future__ import annotations
@@ -43,16 +44,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def _time(fn, items: list[tuple[str, str]], rounds: int, forget=lambda _text: None) -> dict[str, Any]:
-    for text, context in items:
-        fn(text, context)
+def _time(fn, items: list[tuple[str, str, str]], rounds: int, forget=lambda _text: None) -> dict[str, Any]:
+    for text, context, earlier in items:
+        fn(text, context, earlier)
     times = []
     started = time.perf_counter()
     for _ in range(rounds):
-        for text, context in items:
+        for text, context, earlier in items:
             forget(text)  # a new line is never cached; its context (the previous turn) already is, as live
             t0 = time.perf_counter()
-            fn(text, context)
+            fn(text, context, earlier)
             times.append((time.perf_counter() - t0) * 1000)
     total = time.perf_counter() - started
     return {
@@ -70,16 +71,19 @@ def bench_coder(rounds: int = 3) -> dict[str, Any]:
     started = time.perf_counter()
     coder = load_mi_coder()
     load_s = time.perf_counter() - started
-    trainee = [(line, PATIENT_LINES[i % len(PATIENT_LINES)]) for i, line in enumerate(GENERIC_TRAINEE_LINES)]
-    patient = [(line, GENERIC_TRAINEE_LINES[i]) for i, line in enumerate(PATIENT_LINES * 5)]
+    n = len(GENERIC_TRAINEE_LINES)
+    trainee = [(line, PATIENT_LINES[i % len(PATIENT_LINES)], GENERIC_TRAINEE_LINES[i - 1])
+               for i, line in enumerate(GENERIC_TRAINEE_LINES)]
+    patient = [(line, GENERIC_TRAINEE_LINES[i % n], PATIENT_LINES[i % len(PATIENT_LINES) - 1])
+               for i, line in enumerate(PATIENT_LINES * 5)]
     forget = coder.model.encoder.forget
     mi = _time(coder.code, trainee, rounds, forget)
     talk = _time(coder.code_patient, patient, rounds, forget)
     from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer
     from simtrainer.feedback.dearman.coder import load_dearman_coder
 
-    dearman = _time(load_dearman_coder().code, [(line, "") for line in DEARMAN_LINES], rounds)
-    ctrs = _time(load_ctrs_scorer().code, [(line, "") for line in CTRS_LINES], rounds, forget)
+    dearman = _time(load_dearman_coder().code, [(line, "", "") for line in DEARMAN_LINES], rounds)
+    ctrs = _time(load_ctrs_scorer().code, [(line, "", "") for line in CTRS_LINES], rounds, forget)
     return {
         "scorer": coder.scorer,
         "load_s": round(load_s, 3),

@@ -15,16 +15,18 @@ DEFAULT_ANNOMI = Path(__file__).resolve().parents[3] / "shared" / "data" / "anno
 @click.command()
 @click.argument("text")
 @click.option("--context", help="The previous turn (what the other speaker just said).")
+@click.option("--earlier", help="The turn before --context (usually the speaker's own previous turn).")
 @click.option("--patient", is_flag=True, help="Code TEXT as a patient's words (change / sustain / neutral talk).")
 @click.option("--json", "as_json", is_flag=True)
-def code(text: str, context: str | None, patient: bool, as_json: bool) -> None:
+def code(text: str, context: str | None, earlier: str | None, patient: bool, as_json: bool) -> None:
     """Code one utterance with the MI coder (MITI codes with confidence and a reason)."""
     from simtrainer.feedback.mi import load_mi_coder
 
     coder = load_mi_coder()
-    codes = coder.code_patient(text, context) if patient else coder.code(text, context)
+    codes = (coder.code_patient if patient else coder.code)(text, context, earlier)
     if as_json:
-        print_json({"text": text, "context": context, "scorer": coder.scorer, "codes": [c.as_json() for c in codes]})
+        print_json({"text": text, "context": context, "earlier": earlier, "scorer": coder.scorer,
+                    "codes": [c.as_json() for c in codes]})
         return
     for c in codes:
         conf = f"{c.confidence:.0%}" if c.confidence is not None else "-"

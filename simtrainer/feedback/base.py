@@ -43,12 +43,13 @@ class Coder(Protocol):
     #: Which scorer produced the codes (shown in the UI and exports), e.g. "mi-coder 1 (trained, AnnoMI)".
     scorer: str
 
-    def code(self, text: str, context: str | None = None) -> list[Code]:
-        """Codes for one trainee utterance; `context` is the patient's previous turn."""
+    def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
+        """Codes for one trainee utterance; `context` is the patient's previous turn and `earlier` the trainee's
+        turn before that (a coder may ignore either)."""
         ...
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         """Session-level scores from all turns (with the codes this coder gave them)."""
         ...
 
-    # Optional: `code_patient(text, context) -> list[Code]` codes the patient's replies (e.g. change talk).
+    # Optional: `code_patient(text, context, earlier) -> list[Code]` codes the patient's replies (e.g. change talk).

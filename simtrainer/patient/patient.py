@@ -10,7 +10,7 @@ from simtrainer.config import PatientSettings
 from simtrainer.events import PatientDone, PatientReset, PatientToken
 from simtrainer.llm.base import ChatBackend, GenParams
 from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentences, early_check, trim_reply
-from simtrainer.patient.prompt import Line, TranscriptPrompt
+from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.steer import (
     ACCEPT_AT,
@@ -131,7 +131,8 @@ class Patient:
 
     def _steered(self, history: list[Line], state: PatientState, pressured: bool):
         started = time.perf_counter()
-        trainee_text = next((h.text for h in reversed(history) if h.speaker == "trainee"), "")
+        trainee_text, before = latest(history, "trainee")
+        trainee_text, before = trainee_text or "", before or ""
         target = state.leaning
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         chosen: str | None = None
@@ -152,7 +153,7 @@ class Patient:
             if problem:
                 meta["rejected"].append(problem)
                 continue
-            candidate = Candidate(text, self.talk_scorer(text, trainee_text))
+            candidate = Candidate(text, self.talk_scorer(text, trainee_text, before))
             meta["candidates"].append({"text": text, "p_" + target: round(candidate.score(target), 3)})
             if best is None or candidate.score(target) > best.score(target):
                 best = candidate

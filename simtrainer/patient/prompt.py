@@ -23,6 +23,14 @@ class Line:
     text: str
 
 
+def latest(history: list[Line], speaker: str) -> tuple[str | None, str | None]:
+    """The speaker's latest line and the line just before it (the context a coder reads), None where absent."""
+    at = next((i for i in range(len(history) - 1, -1, -1) if history[i].speaker == speaker), None)
+    if at is None:
+        return None, None
+    return history[at].text, (history[at - 1].text if at else None)
+
+
 def clean_utterance(text: str) -> str:
     """One line of speech: no newlines, no forged speaker labels at the start."""
     text = re.sub(r"\s+", " ", text).strip()

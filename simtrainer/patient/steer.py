@@ -13,7 +13,8 @@ from simtrainer.patient.judge import contradictions, judge
 from simtrainer.patient.state import PatientState
 from simtrainer.scenarios.card import Card
 
-TalkScorer = Callable[[str, str], dict[str, float]]  # (reply, trainee text) -> {change, neutral, sustain}
+# (reply, trainee text, the line before the trainee's) -> {change, neutral, sustain}
+TalkScorer = Callable[[str, str, str], dict[str, float]]
 ACCEPT_AT = 0.5  # a candidate this likely to carry the wanted talk is taken at once
 CARD_LINE_BELOW = 0.34  # if even the best candidate is less likely than this, use a card line
 

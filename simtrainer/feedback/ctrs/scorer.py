@@ -31,7 +31,7 @@ class CTRSScorer:
         self.model = model
         self.rubric_def = rubric
 
-    def code(self, text: str, context: str | None = None) -> list[Code]:
+    def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
         item, conf, level = self.model.line(text)
         if item == "none":
             return []

@@ -27,7 +27,7 @@ class DearManCoder:
         self.model = model
         self.rubric_def = rubric
 
-    def code(self, text: str, context: str | None = None) -> list[Code]:
+    def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
         found = self.model.skills(text)
         return [
             Code("dearman", skill, LABELS[skill], round(found[skill][0], 3), "", self.scorer,

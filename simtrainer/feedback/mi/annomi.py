@@ -31,7 +31,7 @@ class Utterance:
     speaker: str  # "therapist" | "client"
     text: str
     prev: str  # the previous utterance in the transcript ("" at the start)
-    prev_speaker: str
+    earlier: str  # the utterance before `prev` (usually this speaker's own previous turn)
     labels: dict[str, str]
 
 
@@ -73,7 +73,7 @@ def read_annomi(path: Path) -> tuple[list[Utterance], str]:
         by_transcript[tid].append((uid, group))
     out: list[Utterance] = []
     for tid in sorted(by_transcript, key=lambda t: (len(t), t)):
-        prev, prev_speaker = "", ""
+        earlier, prev = "", ""
         for uid, group in sorted(by_transcript[tid]):
             speaker = group[0]["interlocutor"].strip().lower()
             text = group[0]["utterance_text"] or ""
@@ -95,6 +95,6 @@ def read_annomi(path: Path) -> tuple[list[Utterance], str]:
                 talk = _majority([r.get("client_talk_type", "") for r in group])
                 if talk in TASKS["client_talk_type"]:
                     labels["client_talk_type"] = talk
-            out.append(Utterance(tid, uid, speaker, text, prev, prev_speaker, labels))
-            prev, prev_speaker = text, speaker
+            out.append(Utterance(tid, uid, speaker, text, prev, earlier, labels))
+            earlier, prev = prev, text
     return out, fmt

@@ -50,8 +50,8 @@ class MICoder:
         label = definition.label if code_id != "Q" or not detail else f"Q {detail}"
         return Code("mi", code_id, label, round(confidence, 3), detail, self.scorer, reason)
 
-    def code(self, text: str, context: str | None = None) -> list[Code]:
-        probs = self.model.probabilities(text, "therapist", context or "", "client" if context else "")
+    def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
+        probs = self.model.probabilities(text, "therapist", context or "", earlier or "")
         behaviour = probs["therapist_behaviour"]
         main = max(behaviour, key=behaviour.get)
         p = behaviour[main]
@@ -91,20 +91,20 @@ class MICoder:
             codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
         return codes
 
-    def _talk(self, text: str, context: str | None) -> tuple[dict[str, float], str | None]:
-        talk = self.model.probabilities(text, "client", context or "", "therapist" if context else "")[
-            "client_talk_type"]
+    def _talk(self, text: str, context: str | None, earlier: str | None) -> tuple[dict[str, float], str | None]:
+        talk = self.model.probabilities(text, "client", context or "", earlier or "")["client_talk_type"]
         phrase = sustain_phrase(text)
         if phrase:  # the rule adds half a vote for sustain talk
             talk = {k: (v + (0.5 if k == "sustain" else 0.0)) / 1.5 for k, v in talk.items()}
         return talk, phrase
 
-    def talk_probabilities(self, text: str, context: str | None = None) -> dict[str, float]:
+    def talk_probabilities(self, text: str, context: str | None = None, earlier: str | None = None
+                           ) -> dict[str, float]:
         """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it."""
-        return self._talk(text, context)[0]
+        return self._talk(text, context, earlier)[0]
 
-    def code_patient(self, text: str, context: str | None = None) -> list[Code]:
-        talk, phrase = self._talk(text, context)
+    def code_patient(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
+        talk, phrase = self._talk(text, context, earlier)
         kind = max(talk, key=talk.get)
         definition = self.rubric_def.client_codes[kind]
         why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrase}"' if phrase and kind == "sustain" else "")

@@ -122,14 +122,23 @@ BLOCKS = (
 DENSE_BLOCKS = ("layers", "prev", "product", "shape", "question")
 
 
-# The fine-tuned model reads the utterance paired with the turn before it (this stands in at a transcript's
-# start), cut to TUNED_MAX_LEN tokens, the longer side first.
+# The fine-tuned model reads the utterance paired with its context: the last words of the turn before it, after
+# the last words of the turn before that ("earlier | prev"); TUNED_START stands in at a transcript's start. The
+# pair is cut to TUNED_MAX_LEN tokens, the longer side first.
 TUNED_START = "(start)"
-TUNED_MAX_LEN = 96
+TUNED_MAX_LEN = 128
+PREV_WORDS, EARLIER_WORDS = 60, 30
 
 
-def tuned_pair(text: str, prev: str) -> tuple[str, str]:
-    return text or "", prev or TUNED_START
+def _tail(text: str, words: int) -> str:
+    return " ".join((text or "").split()[-words:])
+
+
+def tuned_pair(text: str, prev: str, earlier: str = "") -> tuple[str, str]:
+    if not prev:
+        return text or "", TUNED_START
+    before = _tail(earlier, EARLIER_WORDS)
+    return text or "", (before + " | " if before else "") + _tail(prev, PREV_WORDS)
 
 
 def block_text(kind: str, cur: str, prev: str) -> str:

@@ -4,7 +4,7 @@ Per utterance: one pass of the int8 all-MiniLM-L6-v2 encoder (each layer's poole
 the utterance, its last sentence and the previous turn, and a few surface cues; then one linear layer per task
 (therapist behaviour, reflection and question subtypes, input subtype, client talk type), each trained on the
 feature blocks that cross-validation found useful for it (the others carry zero weights). A second pass, of
-the encoder fine-tuned on AnnoMI (`tune.py`) over the utterance paired with the previous turn, gives its own
+the encoder fine-tuned on AnnoMI (`tune.py`) over the utterance paired with the two turns before it, gives its own
 probabilities; the two are mixed per task (`tuned_weight` in meta.json, chosen by cross-validation), since
 they err differently.
 Frozen embeddings are cached by text, so the patient's reply, embedded when it is coded, is free as the next
@@ -112,14 +112,14 @@ class Encoder:
 
 
 class TunedModel:
-    """all-MiniLM-L6-v2 fine-tuned on AnnoMI (int8 ONNX): (utterance, previous turn) -> logits per task."""
+    """all-MiniLM-L6-v2 fine-tuned on AnnoMI (int8 ONNX): (utterance, the two turns before it) -> logits per task."""
 
     def __init__(self, folder: Path, *, threads: int = 1):
         self.tokenizer, self.session = _load(folder, "tuned.onnx", TUNED_MAX_LEN, threads)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def logits(self, text: str, prev: str) -> dict[str, np.ndarray]:
-        enc = self.tokenizer.encode(*tuned_pair(text, prev))
+    def logits(self, text: str, prev: str, earlier: str = "") -> dict[str, np.ndarray]:
+        enc = self.tokenizer.encode(*tuned_pair(text, prev, earlier))
         feeds = {
             "input_ids": np.array([enc.ids], dtype=np.int64),
             "attention_mask": np.array([enc.attention_mask], dtype=np.int64),
@@ -209,12 +209,13 @@ class MICodeModel:
             out[task] = z
         return out
 
-    def probabilities(self, text: str, speaker: str, prev: str = "", prev_speaker: str = "") -> dict[str, dict]:
-        """{task: {label: probability}} for one utterance (therapist tasks or client talk, by speaker)."""
+    def probabilities(self, text: str, speaker: str, prev: str = "", earlier: str = "") -> dict[str, dict]:
+        """{task: {label: probability}} for one utterance (therapist tasks or client talk, by speaker), given the
+        turn before it (`prev`) and the one before that (`earlier`)."""
         tasks = THERAPIST_TASKS if speaker == "therapist" else ("client_talk_type",)
         weights = {task: float(self.tuned_weight.get(task, 0.5)) for task in tasks}
         # a task the tuned model does not help (weight 0) spares its pass
-        pending = self._beside.submit(self.tuned.logits, text, prev) if any(weights.values()) else None
+        pending = self._beside.submit(self.tuned.logits, text, prev, earlier) if any(weights.values()) else None
         logits = self._logits(text, prev, tasks)
         tuned = pending.result() if pending else {}
         result = {}
@@ -228,6 +229,6 @@ class MICodeModel:
         """The most likely label per task for each utterance (used by `eval annomi`)."""
         out = []
         for u in utts:
-            probs = self.probabilities(u.text, u.speaker, u.prev, u.prev_speaker)
+            probs = self.probabilities(u.text, u.speaker, u.prev, u.earlier)
             out.append({task: max(p, key=p.get) for task, p in probs.items()})
         return out

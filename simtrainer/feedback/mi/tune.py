@@ -1,6 +1,6 @@
 """Fine-tune all-MiniLM-L6-v2 on AnnoMI for every MI task at once, and export it to int8 ONNX.
 
-The tuned model reads an utterance paired with the turn before it ("(start)" at a transcript's start), mean-pools
+The tuned model reads an utterance paired with the two turns before it (`features.tuned_pair`), mean-pools
 the last layer and has one linear head per task; the loss is the class-weighted cross-entropy of each task on
 the rows that carry its label. The app mixes its probabilities with the frozen-encoder classifiers'
 (`model.py`): the two make different mistakes. Training only: needs torch and transformers ([train] extra);
@@ -57,9 +57,14 @@ def _device():
 
 
 def _encode(tokenizer, utts: list[Utterance]):
-    texts, prevs = zip(*(tuned_pair(u.text, u.prev) for u in utts), strict=True)
-    return tokenizer(list(texts), list(prevs), padding=True, truncation="longest_first", max_length=TUNED_MAX_LEN,
+    texts, contexts = zip(*(tuned_pair(u.text, u.prev, u.earlier) for u in utts), strict=True)
+    return tokenizer(list(texts), list(contexts), padding=True, truncation="longest_first", max_length=TUNED_MAX_LEN,
                      return_tensors="pt").to(_device())
+
+
+def _length(u: Utterance) -> int:
+    """Characters the tuned model reads (batches group similar lengths: less padding)."""
+    return sum(map(len, tuned_pair(u.text, u.prev, u.earlier)))
 
 
 def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: int = 0, log=print):
@@ -86,8 +91,8 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
         order = utts[:]
         rng.shuffle(order)
         batches = []
-        for c in range(0, len(order), BATCH * 50):  # similar lengths share a batch: less padding
-            chunk = sorted(order[c : c + BATCH * 50], key=lambda u: len(u.text) + len(u.prev))
+        for c in range(0, len(order), BATCH * 50):
+            chunk = sorted(order[c : c + BATCH * 50], key=_length)
             batches += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
         rng.shuffle(batches)
         for batch in batches:
@@ -115,7 +120,7 @@ def tuned_probabilities(model, utts: list[Utterance], base: Path) -> dict[str, n
     tokenizer = base_tokenizer(base)
     model = model.to(_device())
     out = {task: np.zeros((len(utts), len(labels)), dtype=np.float32) for task, labels in TASKS.items()}
-    order = sorted(range(len(utts)), key=lambda i: len(utts[i].text) + len(utts[i].prev))
+    order = sorted(range(len(utts)), key=lambda i: _length(utts[i]))
     with torch.no_grad():
         for s in range(0, len(order), 64):
             ids = order[s : s + 64]
