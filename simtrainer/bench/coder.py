@@ -2,7 +2,8 @@
 
 Each utterance is coded once as a warm-up pass, then timed one at a time as in a live session: the utterance
 itself is never cached, the previous turn (its context) is, as it is in a session where it was coded first; the
-turn before that (the speaker's own previous turn) is passed too, as the session does. Targets: p95 < 20 ms for the MI coder, < 50 ms for every default scorer, on two CPU cores.
+turn before that (the speaker's own previous turn) is passed too, as the session does. Targets: p95 < 20 ms for
+the MI coder, < 50 ms for every default scorer, on two CPU cores.
 """
 
 from __future__ import annotations
