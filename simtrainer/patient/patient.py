@@ -182,7 +182,7 @@ class Patient:
 
     def _live(self, history: list[Line]) -> Iterator[PatientToken | PatientReset | PatientDone]:
         prompt = self.render(history)
-        trainee_text = next((h.text for h in reversed(history) if h.speaker == "trainee"), "")
+        trainee_text = latest(history, "trainee")[0] or ""
         started = time.perf_counter()
         first_token_s: float | None = None
         rejected: list[str] = []

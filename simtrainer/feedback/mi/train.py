@@ -4,8 +4,8 @@ Two models, mixed per task. (1) A frozen all-MiniLM-L6-v2 encoder (exported once
 encoder the app runs) gives the mean-pooled output of each of its layers for the utterance and the sentence
 embedding of the previous turn; TF-IDF gives word and character n-grams of the utterance, its last sentence
 and the previous turn; a few hand-written cues cover question form. One logistic regression per task reads the
-blocks chosen for it in TASK_FEATURES. (2) The same encoder fine-tuned on (utterance, previous turn) pairs for
-all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions.
+blocks chosen for it in TASK_FEATURES. (2) The same encoder fine-tuned on each utterance paired with the two
+turns before it, for all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions.
 
 Needs the training extra (`pip install -e '.[train]'`: torch and transformers, scikit-learn). `--folds 5` runs
 transcript-level cross-validation first (no transcript is split across folds; each fold fine-tunes anew) and
