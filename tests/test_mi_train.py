@@ -9,7 +9,7 @@ import pytest
 
 from simtrainer.feedback.mi.annomi import read_annomi
 from simtrainer.feedback.mi.model import MICodeModel
-from simtrainer.feedback.mi.train import train_mi_coder, transcript_folds
+from simtrainer.feedback.mi.train import PRIOR_GRID, train_mi_coder, transcript_folds
 
 ANNOMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "annomi" / "AnnoMI-full-train.csv"
 
@@ -45,7 +45,11 @@ def test_train_small_slice_end_to_end(slice_csv, tmp_path):
     assert out.joinpath("tuned.onnx").stat().st_size < 40e6
     cv = meta["cross_validation"]
     assert cv["folds"] == 2 and 0 <= cv["therapist_behaviour"]["macro_f1"] <= 1
-    assert set(cv["parts"]) == {"frozen_encoder_lr", "fine_tuned"}
+    assert set(cv["parts"]) == {"frozen_encoder_lr", "fine_tuned", "mixed_without_session_prior"}
+    prior = meta["session_prior"]
+    assert set(prior) == {"therapist_behaviour", "client_talk_type"}
+    assert all(abs(sum(p["base"]) - 1) < 1e-3 and (p["smoothing"], p["strength"]) in PRIOR_GRID
+               for p in prior.values())
     assert set(meta["tuned_weight"]) == set(meta["tasks"]) and meta["fine_tuning"]["epochs"] == 1
     assert all(w in (0.0, 0.25, 0.5, 0.75, 1.0) for w in meta["tuned_weight"].values())
     assert "tuned_weight" not in cv

