@@ -236,23 +236,26 @@ def _best_prior(task: str, rows: list[int], utts, probs: np.ndarray, running: tu
     return max(PRIOR_GRID, key=lambda sa: (scores[sa], -sa[1]))
 
 
-def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tuned: dict[str, np.ndarray]
-            ) -> tuple[dict[str, Any], dict[str, float], dict[str, dict[str, Any]]]:
-    """Held-out figures of the mix with the session prior (and, under "parts", of each model alone and of the
-    mix without the prior), the fine-tuned model's weight per task, and the session prior's settings. What a
-    fold's figures use is chosen on the other folds only."""
-    fold_by_transcript = {tid: k for k, held in enumerate(transcript_folds(utts, folds)) for tid in held}
-    fold_of = np.array([fold_by_transcript[u.transcript_id] for u in utts])
+def _mix(utts: list[Utterance], fold_of: np.ndarray, frozen: dict[str, np.ndarray], tuned: dict[str, np.ndarray]
+         ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Every row's held-out mix (each fold's weight chosen on the other folds), and the final weight per task."""
     both = {task: np.zeros_like(frozen[task]) for task in TASKS}
     weights = {}
     for task in TASKS:
-        rows = np.array([i for i, u in enumerate(utts) if task in u.labels], dtype=int)
-        for k in range(folds):
-            outside = [int(i) for i in rows if fold_of[i] != k]
+        rows = [i for i, u in enumerate(utts) if task in u.labels]
+        for k in np.unique(fold_of):
+            outside = [i for i in rows if fold_of[i] != k]
             w = _best_weight(task, outside, utts, frozen[task], tuned[task]) if outside else DEFAULT_WEIGHT
-            inside = fold_of == k  # every row, so the running prior sees unlabelled turns too
+            inside = fold_of == k  # every row, so the session prior also sees unlabelled turns
             both[task][inside] = (1 - w) * frozen[task][inside] + w * tuned[task][inside]
-        weights[task] = _best_weight(task, list(rows), utts, frozen[task], tuned[task]) if len(rows) else DEFAULT_WEIGHT
+        weights[task] = _best_weight(task, rows, utts, frozen[task], tuned[task]) if rows else DEFAULT_WEIGHT
+    return both, weights
+
+
+def _session_priors(utts: list[Utterance], fold_of: np.ndarray, both: dict[str, np.ndarray]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """The mix tilted by the session prior (each fold's settings chosen on the other folds), and the final
+    settings per task."""
     tilted = dict(both)
     priors = {}
     transcripts, speakers = [u.transcript_id for u in utts], [u.speaker for u in utts]
@@ -262,17 +265,28 @@ def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tu
             continue
         running = running_totals(transcripts, speakers, both[task], speaker)
         tilted[task] = both[task].copy()
-        for k in range(folds):
+        for k in np.unique(fold_of):
             outside = [i for i in rows if fold_of[i] != k]
-            if not outside:
-                continue
-            base = both[task][outside].mean(axis=0)
-            s, a = _best_prior(task, outside, utts, both[task], running, base)
-            inside = fold_of == k
-            tilted[task][inside] = tilt(both[task][inside], running[0][inside], running[1][inside], base, s, a)
+            if outside:
+                base = both[task][outside].mean(axis=0)
+                s, a = _best_prior(task, outside, utts, both[task], running, base)
+                inside = fold_of == k
+                tilted[task][inside] = tilt(both[task][inside], running[0][inside], running[1][inside], base, s, a)
         base = both[task][rows].mean(axis=0)
         s, a = _best_prior(task, rows, utts, both[task], running, base)
         priors[task] = {"base": [round(float(x), 6) for x in base], "smoothing": s, "strength": a}
+    return tilted, priors
+
+
+def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tuned: dict[str, np.ndarray]
+            ) -> tuple[dict[str, Any], dict[str, float], dict[str, dict[str, Any]]]:
+    """Held-out figures of the mix with the session prior (and, under "parts", of each model alone and of the
+    mix without the prior), the fine-tuned model's weight per task, and the session prior's settings. What a
+    fold's figures use is chosen on the other folds only."""
+    fold_by_transcript = {tid: k for k, held in enumerate(transcript_folds(utts, folds)) for tid in held}
+    fold_of = np.array([fold_by_transcript[u.transcript_id] for u in utts])
+    both, weights = _mix(utts, fold_of, frozen, tuned)
+    tilted, priors = _session_priors(utts, fold_of, both)
     report = {"folds": folds, "unit": "transcript", **_reports(utts, tilted), "parts": {
         name: {task: r["macro_f1"] for task, r in _reports(utts, probs).items()}
         for name, probs in (("frozen_encoder_lr", frozen), ("fine_tuned", tuned), ("mixed_without_session_prior", both))
