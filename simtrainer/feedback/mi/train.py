@@ -297,10 +297,11 @@ def combine(utts: list[Utterance], folds: int, frozen: dict[str, np.ndarray], tu
 def describe(source: Path, utts: list[Utterance], tune_epochs: int) -> dict[str, Any]:
     """meta.json's description of the model (cross-validation figures and weights are added to it)."""
     return {
-        "version": 5,
+        "version": 6,
         "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) layer embeddings + TF-IDF n-grams + question cues -> "
                  "logistic regression per task, mixed with all-MiniLM-L6-v2 fine-tuned on (utterance, "
-                 "'turn before previous | previous turn') for all tasks (int8 ONNX)",
+                 "'turn before previous | previous turn') for all tasks (int8 ONNX); therapist behaviour and "
+                 "client talk tilted by the speaker's running tendency in the session",
         "fine_tuning": {"epochs": tune_epochs, "batch": tune.BATCH, "learning_rate": tune.LEARNING_RATE,
                         "max_len": TUNED_MAX_LEN},
         "task_features": {task: {"C": c_value, "blocks": list(blocks)}
