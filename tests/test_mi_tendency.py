@@ -1,5 +1,5 @@
-"""The session prior: a speaker's earlier turns tilt the coding of their next one, the same way in training's
-batch form and in a live session."""
+"""The session prior: the counselor's earlier turns tilt the coding of their next one, the same way in
+training's batch form and in a live session."""
 
 import numpy as np
 import pytest
@@ -23,11 +23,11 @@ def test_history_tilts_toward_what_the_speaker_has_been_doing():
     tendency.observe(advice)
     tendency.observe(advice)
     # prior = (total + base * 2) / (2 + 2) = (0.125, 0.125, 0.625, 0.125); tilt = prior / base
-    q = tendency.observe({"question": 0.1, "reflection": 0.4, "therapist_input": 0.35, "other": 0.15}, remember=False)
+    q = tendency.observe({"question": 0.1, "reflection": 0.4, "therapist_input": 0.35, "other": 0.15})
     raw = np.array([0.1 * 0.5, 0.4 * 0.5, 0.35 * 2.5, 0.15 * 0.5])
     assert [q[k] for k in LABELS] == pytest.approx(list(raw / raw.sum()))
     assert max(q, key=q.get) == "therapist_input"
-    assert tendency.count == 2  # remember=False kept the state
+    assert tendency.count == 3
 
 
 def test_batch_form_matches_a_live_session():
@@ -41,17 +41,28 @@ def test_batch_form_matches_a_live_session():
     for i, tid in enumerate(transcripts):
         if tid != current:
             tendency, current = Tendency(LABELS, BASE, 5.0, 0.75), tid
-        q = tendency.observe(dict(zip(LABELS, probs[i], strict=True)), remember=speakers[i] == "therapist")
-        live.append([q[k] for k in LABELS])
+        if speakers[i] == "therapist":
+            q = tendency.observe(dict(zip(LABELS, probs[i], strict=True)))
+            live.append([q[k] for k in LABELS])
+    batch = batch[[i for i, who in enumerate(speakers) if who == "therapist"]]
     assert np.allclose(batch, live)
 
 
 def test_each_session_gets_its_own_coder_state():
     first, second = load_mi_coder(), load_mi_coder()
-    assert set(first.seen) == set(tendencies(first.model.meta)) == {"therapist_behaviour", "client_talk_type"}
+    assert set(first.seen) == set(tendencies(first.model.meta)) == {"therapist_behaviour"}
     first.code("You should really cut down, you know it's bad for you.")
-    assert first.seen["therapist_behaviour"].count == 1 and second.seen["therapist_behaviour"].count == 0
-    first.talk_probabilities("I could maybe try.", "What would you like to do?")  # ranking a candidate
-    assert first.seen["client_talk_type"].count == 0
     first.code_patient("I could maybe try.", "What would you like to do?")
-    assert first.seen["client_talk_type"].count == 1
+    assert first.seen["therapist_behaviour"].count == 1 and second.seen["therapist_behaviour"].count == 0
+
+
+def test_a_session_of_advice_tilts_an_ambiguous_turn_toward_input():
+    line, context = "Some people find it helps to keep a drink diary.", "I don't know what to do about it."
+    fresh = load_mi_coder()
+    alone = fresh.model.probabilities(line, "therapist", context)["therapist_behaviour"]
+    coder = load_mi_coder()
+    for advice in ("You need to cut down to two drinks a night.", "You should stop drinking before your shifts.",
+                   "The guideline is no more than fourteen units a week.", "You have to tell your doctor about this."):
+        coder.code(advice, context)
+    tilted = coder.seen["therapist_behaviour"].observe(alone)
+    assert tilted["therapist_input"] > alone["therapist_input"]

@@ -47,7 +47,7 @@ def test_train_small_slice_end_to_end(slice_csv, tmp_path):
     assert cv["folds"] == 2 and 0 <= cv["therapist_behaviour"]["macro_f1"] <= 1
     assert set(cv["parts"]) == {"frozen_encoder_lr", "fine_tuned", "mixed_without_session_prior"}
     prior = meta["session_prior"]
-    assert set(prior) == {"therapist_behaviour", "client_talk_type"}
+    assert set(prior) == {"therapist_behaviour"}
     assert all(abs(sum(p["base"]) - 1) < 1e-3 and (p["smoothing"], p["strength"]) in PRIOR_GRID
                for p in prior.values())
     assert set(meta["tuned_weight"]) == set(meta["tasks"]) and meta["fine_tuning"]["epochs"] == 1

@@ -38,8 +38,8 @@ def _model(folder: Path) -> MICodeModel:
 class MICoder:
     """Codes trainee turns (MITI behaviours) and patient turns (change / sustain / neutral talk).
 
-    One coder serves one session: it keeps each speaker's running tendency (`tendency.py`), so a turn is coded
-    in the light of the turns coded before it."""
+    One coder serves one session: it keeps the counselor's running tendency (`tendency.py`), so a trainee turn
+    is coded in the light of the turns coded before it."""
 
     rubric = "mi"
 
@@ -50,10 +50,6 @@ class MICoder:
         self.scorer = f"mi-coder v{version} (AnnoMI-trained MiniLM ensemble + rules)"
         self.seen = tendencies(model.meta)
 
-    def _with_prior(self, task: str, probs: dict[str, float], remember: bool = True) -> dict[str, float]:
-        tendency = self.seen.get(task)
-        return tendency.observe(probs, remember=remember) if tendency else probs
-
     def _code(self, code_id: str, confidence: float, detail: str = "", reason: str = "") -> Code:
         definition = self.rubric_def.code(code_id)
         label = definition.label if code_id != "Q" or not detail else f"Q {detail}"
@@ -61,7 +57,9 @@ class MICoder:
 
     def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
         probs = self.model.probabilities(text, "therapist", context or "", earlier or "")
-        behaviour = self._with_prior("therapist_behaviour", probs["therapist_behaviour"])
+        behaviour = probs["therapist_behaviour"]
+        if "therapist_behaviour" in self.seen:
+            behaviour = self.seen["therapist_behaviour"].observe(behaviour)
         main = max(behaviour, key=behaviour.get)
         p = behaviour[main]
         fired = rule_codes(text)
@@ -100,10 +98,8 @@ class MICoder:
             codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
         return codes
 
-    def _talk(self, text: str, context: str | None, earlier: str | None, remember: bool
-              ) -> tuple[dict[str, float], str | None]:
+    def _talk(self, text: str, context: str | None, earlier: str | None) -> tuple[dict[str, float], str | None]:
         talk = self.model.probabilities(text, "client", context or "", earlier or "")["client_talk_type"]
-        talk = self._with_prior("client_talk_type", talk, remember)
         phrase = sustain_phrase(text)
         if phrase:  # the rule adds half a vote for sustain talk
             talk = {k: (v + (0.5 if k == "sustain" else 0.0)) / 1.5 for k, v in talk.items()}
@@ -111,12 +107,11 @@ class MICoder:
 
     def talk_probabilities(self, text: str, context: str | None = None, earlier: str | None = None
                            ) -> dict[str, float]:
-        """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it
-        (a candidate does not join the session's running tendency; the reply, once coded, does)."""
-        return self._talk(text, context, earlier, remember=False)[0]
+        """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it."""
+        return self._talk(text, context, earlier)[0]
 
     def code_patient(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
-        talk, phrase = self._talk(text, context, earlier, remember=True)
+        talk, phrase = self._talk(text, context, earlier)
         kind = max(talk, key=talk.get)
         definition = self.rubric_def.client_codes[kind]
         why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrase}"' if phrase and kind == "sustain" else "")

@@ -1,11 +1,12 @@
-"""What a speaker has been doing so far in a session, as a prior on their next utterance.
+"""What the counselor has been doing so far in a session, as a prior on their next turn.
 
 Human coders read an ambiguous line in the light of the session: a counselor who has mostly been giving advice
-is probably giving advice again, and a client who keeps arguing for the status quo probably is again. The coder
-does the same with its own output: the running mean of a speaker's predicted probabilities, shrunk toward the
-corpus mean by `smoothing` pseudo-utterances, tilts the next prediction by (running / corpus) ** `strength`.
-With no history the tilt is one, so a single utterance is coded as before. `train.py` chooses both numbers by
-cross-validation (strength 0 turns the prior off) and stores them, with the corpus mean, in meta.json.
+is probably giving advice again. The coder does the same with its own output: the running mean of the
+counselor's predicted behaviour probabilities, shrunk toward the corpus mean by `smoothing` pseudo-turns, tilts
+the next prediction by (running / corpus) ** `strength`. With no history the tilt is one, so a single utterance
+is coded as before. `train.py` chooses both numbers by cross-validation (strength 0 turns the prior off) and
+stores them, with the corpus mean, in meta.json. The same prior on the client's talk type did not help under
+cross-validation and made the coding of a sustain-heavy session stickier, so it is not used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 # The speaker whose earlier utterances set the prior, per task.
-SPEAKER = {"therapist_behaviour": "therapist", "client_talk_type": "client"}
+SPEAKER = {"therapist_behaviour": "therapist"}
 
 
 def tilt(p: np.ndarray, total: np.ndarray, count: np.ndarray | float, base: np.ndarray, smoothing: float,
@@ -42,14 +43,12 @@ class Tendency:
     def __post_init__(self) -> None:
         self.total = np.zeros(len(self.labels))
 
-    def observe(self, probs: dict[str, float], *, remember: bool = True) -> dict[str, float]:
-        """`probs` tilted by what came before; with `remember`, this utterance joins the running mean (a
-        candidate reply that is only being ranked does not)."""
+    def observe(self, probs: dict[str, float]) -> dict[str, float]:
+        """`probs` tilted by what came before; the utterance then joins the running mean."""
         p = np.array([probs[label] for label in self.labels])
         q = tilt(p, self.total, self.count, self.base, self.smoothing, self.strength) if self.strength else p
-        if remember:
-            self.total += p
-            self.count += 1
+        self.total += p
+        self.count += 1
         return dict(zip(self.labels, map(float, q), strict=True))
 
 

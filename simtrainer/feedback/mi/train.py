@@ -6,7 +6,7 @@ embedding of the previous turn; TF-IDF gives word and character n-grams of the u
 and the previous turn; a few hand-written cues cover question form. One logistic regression per task reads the
 blocks chosen for it in TASK_FEATURES. (2) The same encoder fine-tuned on each utterance paired with the two
 turns before it, for all tasks at once (`tune.py`). Each task's mix weight is chosen on held-out predictions,
-and so is the session prior on therapist behaviour and client talk (`tendency.py`).
+and so is the session prior on therapist behaviour (`tendency.py`).
 
 Needs the training extra (`pip install -e '.[train]'`: torch and transformers, scikit-learn). `--folds 5` runs
 transcript-level cross-validation first (no transcript is split across folds; each fold fine-tunes anew) and
@@ -300,8 +300,8 @@ def describe(source: Path, utts: list[Utterance], tune_epochs: int) -> dict[str,
         "version": 6,
         "model": "frozen all-MiniLM-L6-v2 (int8 ONNX) layer embeddings + TF-IDF n-grams + question cues -> "
                  "logistic regression per task, mixed with all-MiniLM-L6-v2 fine-tuned on (utterance, "
-                 "'turn before previous | previous turn') for all tasks (int8 ONNX); therapist behaviour and "
-                 "client talk tilted by the speaker's running tendency in the session",
+                 "'turn before previous | previous turn') for all tasks (int8 ONNX); therapist behaviour tilted "
+                 "by the counselor's running tendency in the session",
         "fine_tuning": {"epochs": tune_epochs, "batch": tune.BATCH, "learning_rate": tune.LEARNING_RATE,
                         "max_len": TUNED_MAX_LEN},
         "task_features": {task: {"C": c_value, "blocks": list(blocks)}
