@@ -159,3 +159,16 @@ def test_eval_with_the_llm_judge_on_the_configured_model(cli, home, tmp_path):
     sessions.write_text(json.dumps([{"trainee_turns": ["Agenda?"], "scores": dict.fromkeys(ITEMS, 2)},
                                     {"trainee_turns": ["Homework?"], "scores": dict.fromkeys(ITEMS, 4)}]))
     assert json.loads(cli("eval", "ctrs", str(sessions), "--llm", "--json").output)["n"] == 2
+
+
+def test_a_practice_session_runs_with_the_llm_judge(cli, home, tmp_path):
+    """The session passes each coder the trainee's earlier turn too; the judge takes it (it once crashed here)."""
+    from simtrainer.config import config_file
+
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('model = "fake"\n[feedback]\njudge = "llm"\n')
+    script = tmp_path / "turns.txt"
+    script.write_text("I need the heating fixed by Friday.\nWould Thursday work for you?\n")
+    data = json.loads(cli("practice", "-s", "dearman-landlord-heating", "--script", str(script), "--json").output)
+    assert data["summary"]["rubrics"]["dearman"]["scorer"].startswith("llm-judge (fake")
+    assert sum(1 for t in data["turns"] if t["speaker"] == "trainee") == 2

@@ -33,18 +33,19 @@ class LLMJudge:
             "required": ["items", "evidence", "level"],
         }
 
-    def _messages(self, text: str, context: str | None) -> list[dict[str, str]]:
+    def _messages(self, text: str, context: str | None, earlier: str | None) -> list[dict[str, str]]:
         items = "\n".join(f"- {i.id}: {i.description}" for i in self.rubric_def.items)
         return [
             {"role": "system", "content": f"You rate a counselling trainee's single turn against {self.rubric_def.name}. "
              "Answer in JSON: the ids of the items this turn clearly shows (possibly none), the words that show "
              "them, and the skill level 0-6."},
-            {"role": "user", "content": f"Items:\n{items}\n\nThe other person said: {context or '(nothing yet)'}\n"
-             f"The trainee said: {text}"},
+            {"role": "user", "content": f"Items:\n{items}\n\n"
+             + (f"The trainee had said: {earlier}\n" if earlier else "")
+             + f"The other person said: {context or '(nothing yet)'}\nThe trainee said: {text}"},
         ]
 
-    def code(self, text: str, context: str | None = None) -> list[Code]:
-        answer = self.backend.json(self._messages(text, context), self.schema,
+    def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
+        answer = self.backend.json(self._messages(text, context, earlier), self.schema,
                                    GenParams(max_tokens=160, temperature=0.0))
         known = {item.id for item in self.rubric_def.items}
         evidence = str(answer.get("evidence", ""))[:200]
