@@ -72,6 +72,7 @@ def test_interactive_repl_until_ctrl_d(cli):
         (["practice", "--scenario", "mi-alcohol-nurse", "-m", "/tmp/nope/missing.gguf"], "does not exist"),
         (["sessions", "show", "zzzz"], "No session"),
         (["practice", "--scenario", "mi-alcohol-nurse", "-m", "gpt-17"], "Unknown model"),
+        (["practice", "--scenario", "mi-alcohol-nurse", "-m", "http://127.0.0.1:8080/v1"], "server address"),
     ],
 )
 def test_user_mistakes_exit_2_without_traceback(args, message):

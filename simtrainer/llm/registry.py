@@ -95,6 +95,13 @@ def list_models(settings: Settings) -> list[ModelEntry]:
 def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
     """The entry for `name` (default: the configured model); a .gguf path makes an ad-hoc local entry."""
     name = name or settings.model
+    if "://" in name:
+        raise UserError(
+            f"'{name}' is a server address, not a model name.",
+            where="setting `model`",
+            fix='Name the server in a table, e.g. [models.classroom] with backend = "openai", '
+                f'base_url = "{name}" and model = "NAME", then set model = "classroom".',
+        )
     if name.endswith(".gguf") or "/" in name:
         spec = ModelSpec(backend="llamacpp", path=str(Path(name).expanduser().resolve()))
         return ModelEntry(Path(name).stem, spec, "path")
