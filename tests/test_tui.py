@@ -36,6 +36,7 @@ async def settle(pilot) -> None:
 
 async def send(pilot, text: str) -> None:
     box = pilot.app.screen.query_one("#reply", ReplyInput)
+    box.cursor_blink = False  # a blinking cursor made snapshots depend on the moment they were taken
     box.text = text
     box.focus()
     await pilot.press("enter")

@@ -64,7 +64,9 @@ class HomeScreen(Screen):
         entry = workspace.model_entry
         where = "server" if entry.spec.backend == "openai" else "local" if entry.spec.backend == "llamacpp" else "fake"
         indicator = self.query_one("#model-indicator", Static)
-        indicator.update(f"Model: [b]{entry.name}[/b] ({where})\nFeedback: MI coder (trained, runs locally)")
+        rubric_scorer = f"LLM judge ({entry.name})" if workspace.settings.feedback.judge == "llm" else "trained scorers"
+        indicator.update(f"Model: [b]{entry.name}[/b] ({where})\nFeedback: MI coder (trained, runs locally)\n"
+                         f"DEAR MAN, CTRS: {rubric_scorer}")
         indicator.border_title = "In use"
         self.refresh_recent()
         first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
