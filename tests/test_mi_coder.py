@@ -216,3 +216,8 @@ def test_practice_codes_every_trainee_turn(cli, tmp_path):
     assert data["scorers"]["mi"] == mi["scorer"]
     md = cli("sessions", "export", data["session_id"], "--format", "md").output
     assert "codes: Q (open)" in md
+    # the summary reads as tables, each measure against MITI's fair / good bands
+    assert "| measure | value | against fair / good |" in md
+    assert f"| R:Q | {mi['rq']:.2f} | {mi['rq_band']} |" in md and f"Scorer: {mi['scorer']}" in md
+    text = cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake").output
+    assert "against fair / good" in text and "MI-adherent" in text and "{'" not in text

@@ -14,6 +14,7 @@ from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
+from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
 
 
@@ -57,11 +58,9 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
 
 def print_summary(session: Session, summary: dict) -> None:
     console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
-    for rubric, scores in summary["rubrics"].items():
-        console.print(f"[bold]{rubric}[/] ({scores.get('scorer', '')})")
-        for key, value in scores.items():
-            if key != "scorer":
-                console.print(f"  {key}: {value}")
+    for table, scorer in summary_tables(summary):
+        console.print(rich_table(table, expand=False))
+        console.print(f"[dim]scorer: {scorer}[/]")
     console.print(f"Review it with: simtrainer sessions show {session.id}")
 
 

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from simtrainer.review.summary_view import markdown_table, summary_tables
 from simtrainer.storage import Store
 
 FORMATS = ("json", "md", "csv")
@@ -74,7 +75,9 @@ def to_markdown(record: dict[str, Any]) -> str:
             lines.append(f"    - patient state: {state_text(t['meta'])}")
     summary = s.get("summary")
     if summary:
-        lines += ["", "## Summary", "", "```json", json.dumps(summary, indent=2), "```"]
+        lines += ["", "## Summary"]
+        for table, scorer in summary_tables(summary):
+            lines += ["", *markdown_table(table), "", f"Scorer: {scorer}"]
     if record["annotations"]:
         lines += ["", "## Supervisor notes", ""]
         lines += [f"- {a['body']}" + (f" (turn {a['turn_id']})" if a["turn_id"] else "") for a in record["annotations"]]

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-BAND_STYLE = {"good": "bold green", "fair": "yellow", "below fair": "bold red", "n/a": "dim"}
+from simtrainer.review.summary_view import MARK_STYLE as BAND_STYLE
 
 
 class RubricPanel(Static):

@@ -1,0 +1,110 @@
+"""A session summary as tables a person reads, one per rubric: the same rows in the app, the terminal and the
+Markdown export, so a trainee and a supervisor see one account of a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from simtrainer.rubrics import load_rubric
+
+#: how a mark reads in colour (bands from MITI's fair / good thresholds; checklist skills shown or missing)
+MARK_STYLE = {"good": "bold green", "fair": "yellow", "below fair": "bold red", "n/a": "dim",
+              "shown": "green", "missing": "red"}
+
+
+@dataclass
+class SummaryTable:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    #: per row, how its last cell reads against the rubric: a band ("good", "fair", "below fair", "n/a"),
+    #: "shown" / "missing" for a checklist skill, or "" when there is nothing to judge
+    marks: list[str] = field(default_factory=list)
+    caption: str = ""
+
+    def add(self, *cells: str, mark: str = "") -> None:
+        self.rows.append(list(cells))
+        self.marks.append(mark)
+
+
+def _mi(s: dict[str, Any]) -> SummaryTable:
+    t = SummaryTable("Motivational Interviewing (MITI 4.2.1)", ["measure", "value", "against fair / good"])
+    t.add("R:Q", "-" if s["rq"] is None else f"{s['rq']:.2f}", s["rq_band"], mark=s["rq_band"])
+    t.add("% complex reflections", "-" if s["pct_cr"] is None else f"{s['pct_cr']:.0%}", s["pct_cr_band"],
+          mark=s["pct_cr_band"])
+    t.add("MI-adherent (AF, Seek, Auto)", str(s["mi_adherent"]), "")
+    t.add("MI-non-adherent (Confront, Persuade)", str(s["mi_non_adherent"]), "")
+    t.add("Code counts", ", ".join(f"{k} {v}" for k, v in s["counts"].items() if v) or "-", "")
+    talk = s["client_talk"]
+    t.add("Patient talk", f"{talk['change']} change / {talk['sustain']} sustain / {talk['neutral']} neutral", "")
+    for name, value in s["globals_estimate"].items():
+        t.add(f"{name.replace('_', ' ').capitalize()} (estimate)", f"{value:.1f}", "")
+    t.add("Relational (estimate)", f"{s['relational']:.2f}", s["relational_band"], mark=s["relational_band"])
+    t.add("Technical (estimate)", f"{s['technical']:.2f}", s["technical_band"], mark=s["technical_band"])
+    t.caption = s.get("note", "")
+    return t
+
+
+def _dearman(s: dict[str, Any]) -> SummaryTable:
+    rubric = load_rubric("dearman")
+    t = SummaryTable("DBT DEAR MAN", ["skill", "shown in your turns"])
+    for skill, shown in s["checklist"].items():
+        turns = ", ".join(str(n) for n in s["turns_shown"][skill])
+        t.add(rubric.item(skill).name, turns or "not yet", mark="shown" if shown else "missing")
+    t.caption = f"{s['skills_shown']} of {s['skills_total']} skills. Next: {s['tip']}"
+    return t
+
+
+def _ctrs(s: dict[str, Any]) -> SummaryTable:
+    rubric = load_rubric("ctrs")
+    t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (your turns)"])
+    for item, v in s["items"].items():
+        t.add(rubric.item(item).name, f"{v['score']}/6", ", ".join(map(str, v["evidence"])) or "-")
+    verdict = "competent" if s["competent"] else "below the competence mark"
+    t.caption = f"Total {s['total']}/{s['max']}: {verdict} ({s['competence_threshold']})."
+    return t
+
+
+VIEWS = {"mi": _mi, "dearman": _dearman, "ctrs": _ctrs}
+
+
+def summary_tables(summary: dict[str, Any]) -> list[tuple[SummaryTable, str]]:
+    """Each rubric's table and the scorer that produced it, in the summary's order."""
+    out = []
+    for rubric, scores in summary["rubrics"].items():
+        view = VIEWS.get(rubric)
+        table = view(scores) if view else SummaryTable(rubric, ["measure", "value"],
+                                                      [[k, str(v)] for k, v in scores.items() if k != "scorer"])
+        if not view:
+            table.marks = [""] * len(table.rows)
+        out.append((table, str(scores.get("scorer", ""))))
+    return out
+
+
+def markdown_table(table: SummaryTable) -> list[str]:
+    """The table as Markdown lines (a heading, the rows, the caption)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |",
+             "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
+    if table.caption:
+        lines += ["", table.caption]
+    return lines
+
+
+def rich_table(table: SummaryTable, *, expand: bool = True) -> Table:
+    """The table for the app (`expand`: as wide as its pane) or a terminal, its last column coloured by each
+    row's mark."""
+    out = Table(title=table.title, show_edge=False, expand=expand, caption=table.caption or None,
+                title_justify="left", caption_justify="left")
+    for name in table.columns:
+        out.add_column(name, justify="right" if name in ("value", "score") else "left")
+    for row, mark in zip(table.rows, table.marks, strict=True):
+        out.add_row(*row[:-1], Text(row[-1], style=MARK_STYLE.get(mark, "")))
+    return out
