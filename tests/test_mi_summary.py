@@ -69,3 +69,10 @@ def test_bands_follow_the_rubric_thresholds():
     assert (th["relational"].fair, th["relational"].good, th["technical"].fair, th["technical"].good) == (
         3.5, 4.0, 3.0, 4.0)
     assert band(2.0, 1.0, 2.0) == "good" and band(1.99, 1.0, 2.0) == "fair" and band(0.5, 1.0, 2.0) == "below fair"
+
+
+def test_a_short_session_says_its_globals_are_a_rough_sign():
+    short = miti_summary([trainee("Q", detail="open"), patient("change")], RUBRIC)["note"]
+    assert "With 1 of your turns" in short
+    long = miti_summary([trainee("SR")] * 10, RUBRIC)["note"]
+    assert "rough sign" not in long and long.startswith("Globals are estimates")

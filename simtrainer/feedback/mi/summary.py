@@ -88,5 +88,17 @@ def miti_summary(turns: list[TurnView], rubric: Rubric) -> dict[str, Any]:
         "relational_band": band(relational, th["relational"].fair, th["relational"].good),
         "technical": technical,
         "technical_band": band(technical, th["technical"].fair, th["technical"].good),
-        "note": "Globals are estimates computed from the coded turns, not a trained rater's scores.",
+        "note": _note(trainee_turns),
     }
+
+
+# MITI rates the globals over a 20-minute segment; a practice session of a few turns shows much less
+FEW_TURNS = 10
+
+
+def _note(trainee_turns: int) -> str:
+    note = "Globals are estimates computed from the coded turns, not a trained rater's scores."
+    if trainee_turns < FEW_TURNS:
+        note += (f" With {trainee_turns} of your turns they are a rough sign: MITI rates globals over about"
+                 " 20 minutes of talk.")
+    return note
