@@ -56,6 +56,8 @@ def test_exports(cli, script, tmp_path):
     cli("sessions", "export", sid, "--format", "md", "-o", str(out))
     assert out.read_text() == md
     assert "Try a guided" in cli("sessions", "show", sid).output
+    drawn = run_cli("sessions", "show", sid, env={"FORCE_COLOR": "1"}).stdout  # as a terminal shows it
+    assert "Try a guided" in drawn and "───" in drawn and "|---|" not in drawn
     assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").output)] == [sid]
 
 

@@ -48,6 +48,10 @@ def sessions_show(session_id: str, as_json: bool) -> None:
     record = session_record(_store(), session_id)
     if as_json:
         print_json(record)
+    elif console.is_terminal:  # headings and tables drawn; a pipe or file gets the Markdown itself
+        from rich.markdown import Markdown
+
+        console.print(Markdown(to_markdown(record)))
     else:
         console.print(to_markdown(record), markup=False)
 
