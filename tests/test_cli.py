@@ -59,6 +59,8 @@ def test_exports(cli, script, tmp_path):
     drawn = run_cli("sessions", "show", sid, env={"FORCE_COLOR": "1"}).stdout  # as a terminal shows it
     assert "Try a guided" in drawn and "───" in drawn and "|---|" not in drawn
     assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").output)] == [sid]
+    listing = cli("sessions", "list").output
+    assert sid in listing and "trainee" not in listing  # ids whole; no trainee column when nobody set one
 
 
 def test_interactive_repl_until_ctrl_d(cli):

@@ -16,10 +16,11 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *, whole: tuple[str, ...] = ()) -> None:
+    """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold."""
     t = Table(title=title, show_edge=False, header_style="bold")
     for column in columns:
-        t.add_column(column, overflow="fold")
+        t.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
     console.print(t)

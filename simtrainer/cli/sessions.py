@@ -31,11 +31,13 @@ def sessions_list(limit: int, query: str | None, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table(
-        ["id", "scenario", "trainee", "started", "turns", "status"],
-        [[r["id"], r["scenario_id"], r["trainee"], r["started_at"][:16], r["turn_count"], r["status"]] for r in rows],
-        title=f"{len(rows)} sessions",
-    )
+    columns = ["id", "scenario", "trainee", "started", "turns", "status"]
+    cells = [[r["id"], r["scenario_id"], r["trainee"], r["started_at"][:16].replace("T", " "), r["turn_count"],
+              r["status"]] for r in rows]
+    if not any(r["trainee"] for r in rows):  # one person's own practice: no trainee names to show
+        columns.remove("trainee")
+        cells = [row[:2] + row[3:] for row in cells]
+    table(columns, cells, title=f"{len(rows)} sessions", whole=("id", "started"))
 
 
 @sessions.command("show")
