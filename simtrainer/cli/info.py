@@ -69,7 +69,7 @@ def models_list(as_json: bool) -> None:
          e.status]
         for e in entries
     ]
-    table(["name", "backend", "path / url", "size", "status"], rows, title="Models (* = in use)")
+    table(["name", "backend", "path / url", "size", "status"], rows, title="Models (* = in use)", whole=("name",))
 
 
 @click.group()
@@ -115,7 +115,7 @@ def scenarios_list(as_json: bool, modality: str | None) -> None:
         )
     else:
         rows = [[c.id, c.modality, c.difficulty, c.title] for c in cards]
-        table(["id", "modality", "difficulty", "title"], rows, title=f"{len(cards)} scenarios")
+        table(["id", "modality", "difficulty", "title"], rows, title=f"{len(cards)} scenarios", whole=("id",))
     _print_problems(problems)
 
 
