@@ -12,7 +12,7 @@ from simtrainer.feedback.mi.annomi import read_annomi
 from simtrainer.feedback.mi.coder import default_model_dir
 from simtrainer.feedback.mi.features import EARLIER_WORDS, PREV_WORDS, TUNED_START, question_features, tuned_pair
 from simtrainer.feedback.mi.model import MICodeModel
-from simtrainer.feedback.mi.rules import sustain_phrase
+from simtrainer.feedback.mi.rules import change_phrase, sustain_phrase
 
 ROWS = [
     # transcript 0: a short exchange, labels as AnnoMI writes them
@@ -125,6 +125,20 @@ def test_plain_refusals_are_sustain_talk():
     assert sustain_phrase("I'm not willing to give it up") == "I'm not willing to give it up"
 
 
+def test_plain_problem_recognition_is_change_talk():
+    """Owning a problem or a worry is change talk; the same words in a question, negated or in someone else's mouth
+    are not."""
+    coder = load_mi_coder()
+    for line in ("I think my drinking is a problem.", "I've been worried about how much I smoke."):
+        code = coder.code_patient(line, "What do you make of it?")[0]
+        assert code.code == "change" and '"' in code.reason, (line, code)
+    for line in ("My sister thinks I have a problem.", "Is it really a problem if it's only wine?",
+                 "It would be no problem at all.", "I don't think it's a problem."):
+        assert change_phrase(line) is None, line
+    for line in ("My sister thinks I have a problem.", "I don't think it's a problem."):
+        assert coder.code_patient(line, "What do you make of it?")[0].code != "change", line
+
+
 def test_eval_annomi_simple_and_full(cli, tmp_path):
     simple, full = tmp_path / "simple.csv", tmp_path / "full.csv"
     write_simple(simple)
@@ -192,6 +206,8 @@ def test_rules_eval_cli(cli):
     report = json.loads(cli("eval", "rules", "--json").output)
     assert report["dev"]["n"] >= 40 and report["test"]["n"] >= 40
     assert report["test"]["macro_f1"] >= 0.8
+    talk = report["client_talk"]  # the coder's client talk on the project's plain patient lines
+    assert talk["dev"]["n"] >= 20 and talk["test"]["n"] >= 20 and talk["test"]["macro_f1"] >= 0.7
 
 
 def test_bench_coder_json(cli):

@@ -74,17 +74,23 @@ def eval_annomi(path: Path, as_json: bool) -> None:
 @eval_group.command("rules")
 @click.option("--json", "as_json", is_flag=True)
 def eval_rules(as_json: bool) -> None:
-    """Score the rule codes (AF, Seek, Auto, Confront, Persuade) on the project's dev and held-out sets."""
-    from simtrainer.feedback.mi.rule_eval import evaluate_rules
+    """Score the rule codes (AF, Seek, Auto, Confront, Persuade) and the coder's client talk (model and rules)
+    on the project's dev and held-out sets."""
+    from simtrainer.feedback.mi.rule_eval import evaluate_client_talk, evaluate_rules
 
     report = evaluate_rules()
+    talk = evaluate_client_talk()
     if as_json:
-        print_json(report)
+        print_json({**report, "client_talk": talk})
         return
     for split, r in report.items():
         console.print(f"[bold]{split}[/] ({r['n']} utterances): exact-match {r['exact_match']:.3f}, "
                       f"macro-F1 {r['macro_f1']:.3f}")
         table(["code", "F1"], [[k, f"{v:.3f}"] for k, v in r["per_code_f1"].items()])
+    for split, r in talk.items():
+        console.print(f"[bold]client talk, {split}[/] ({r['n']} patient lines): macro-F1 {r['macro_f1']:.3f}, "
+                      f"accuracy {r['accuracy']:.3f}")
+        table(["talk", "F1"], [[k, f"{v:.3f}"] for k, v in r["per_class_f1"].items()])
 
 
 @click.group()

@@ -8,7 +8,7 @@ from typing import Any
 
 from simtrainer.feedback.base import Code, TurnView
 from simtrainer.feedback.mi.model import MICodeModel
-from simtrainer.feedback.mi.rules import rule_codes, sustain_phrase
+from simtrainer.feedback.mi.rules import change_phrase, rule_codes, sustain_phrase
 from simtrainer.feedback.mi.summary import miti_summary
 from simtrainer.feedback.mi.tendency import tendencies
 from simtrainer.resources import data_folder
@@ -98,12 +98,16 @@ class MICoder:
             codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
         return codes
 
-    def _talk(self, text: str, context: str | None, earlier: str | None) -> tuple[dict[str, float], str | None]:
+    def _talk(self, text: str, context: str | None, earlier: str | None) -> tuple[dict[str, float], dict[str, str]]:
+        """P(change / neutral / sustain talk), and the phrases the rules found; each rule adds half a vote."""
         talk = self.model.probabilities(text, "client", context or "", earlier or "")["client_talk_type"]
-        phrase = sustain_phrase(text)
-        if phrase:  # the rule adds half a vote for sustain talk
-            talk = {k: (v + (0.5 if k == "sustain" else 0.0)) / 1.5 for k, v in talk.items()}
-        return talk, phrase
+        phrases = {kind: phrase for kind, phrase in (("sustain", sustain_phrase(text)), ("change", change_phrase(text)))
+                   if phrase}
+        if phrases:
+            votes = {k: v + (0.5 if k in phrases else 0.0) for k, v in talk.items()}
+            total = sum(votes.values())
+            talk = {k: v / total for k, v in votes.items()}
+        return talk, phrases
 
     def talk_probabilities(self, text: str, context: str | None = None, earlier: str | None = None
                            ) -> dict[str, float]:
@@ -111,10 +115,10 @@ class MICoder:
         return self._talk(text, context, earlier)[0]
 
     def code_patient(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
-        talk, phrase = self._talk(text, context, earlier)
+        talk, phrases = self._talk(text, context, earlier)
         kind = max(talk, key=talk.get)
         definition = self.rubric_def.client_codes[kind]
-        why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrase}"' if phrase and kind == "sustain" else "")
+        why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrases[kind]}"' if kind in phrases else "")
         return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer, why)]
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:

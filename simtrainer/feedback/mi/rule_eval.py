@@ -1,21 +1,42 @@
-"""Measure the rule codes on the project's labelled sets (dev: rules were written against it; test: held out)."""
+"""Measure the rules on the project's labelled sets (dev: rules were written against it; test: held out): the
+counselor codes AnnoMI lacks, and the MI coder's client talk (model and rules together) on plain client lines."""
 
 from __future__ import annotations
 
 import csv
 
+from simtrainer.feedback.mi.metrics import task_report
 from simtrainer.feedback.mi.rules import rule_codes
 from simtrainer.resources import data_folder
 
 CODES = ("AF", "SEEK", "AUTO", "CONFRONT", "PERSUADE")
 
 
+def _rows(name: str) -> list[dict[str, str]]:
+    with (data_folder("models") / "mi-coder" / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def evaluate_client_talk() -> dict[str, dict]:
+    """The coder's change / neutral / sustain label for each line, as the app gives it (no context)."""
+    from simtrainer.feedback.mi import load_mi_coder
+
+    coder = load_mi_coder()
+    report = {}
+    for split in ("dev", "test"):
+        pairs = []
+        for row in _rows(f"client_talk_{split}.csv"):
+            talk = coder.talk_probabilities(row["text"])
+            pairs.append((row["talk"], max(talk, key=talk.get)))
+        r = task_report("client_talk_type", pairs)
+        report[split] = {key: r[key] for key in ("n", "macro_f1", "accuracy", "per_class_f1")}
+    return report
+
+
 def evaluate_rules() -> dict[str, dict]:
     report = {}
     for split in ("dev", "test"):
-        path = data_folder("models") / "mi-coder" / f"rule_codes_{split}.csv"
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _rows(f"rule_codes_{split}.csv")
         exact = 0
         tp = dict.fromkeys(CODES, 0)
         fp = dict.fromkeys(CODES, 0)
