@@ -77,12 +77,17 @@ def summary_tables(summary: dict[str, Any]) -> list[tuple[SummaryTable, str]]:
     out = []
     for rubric, scores in summary["rubrics"].items():
         view = VIEWS.get(rubric)
-        table = view(scores) if view else SummaryTable(rubric, ["measure", "value"],
-                                                      [[k, str(v)] for k, v in scores.items() if k != "scorer"])
-        if not view:
-            table.marks = [""] * len(table.rows)
-        out.append((table, str(scores.get("scorer", ""))))
+        out.append((view(scores) if view else _plain(rubric, scores), str(scores.get("scorer", ""))))
     return out
+
+
+def _plain(rubric: str, s: dict[str, Any]) -> SummaryTable:
+    """A rubric without a view of its own: each score on a row."""
+    t = SummaryTable(rubric, ["measure", "value"])
+    for key, value in s.items():
+        if key != "scorer":
+            t.add(key, str(value))
+    return t
 
 
 def markdown_table(table: SummaryTable) -> list[str]:

@@ -107,6 +107,8 @@ CHANGE = re.compile(
     _I,
 )
 _NEGATION = re.compile(r"\b(not|no|never|nothing)\b|n'?t\b", _I)
+# a denial inside the phrase itself ("be no problem"); "don't" may stay there ("I don't like who I am")
+_DENIAL = re.compile(r"\b(no|not|never)\b", _I)
 # someone other than the speaker (a pronoun, "my sister", a name) thinking or saying it; case matters for names
 _SOMEONE_ELSE = re.compile(r"\b([Hh]e|[Ss]he|[Tt]hey|[Ee]veryone|[Ee]verybody|[Pp]eople|[Mm]y \w+|[A-Z][a-z]+) "
                            r"(thinks?|says?|said|believes?|keeps? saying|wants?)\b")
@@ -120,7 +122,7 @@ def change_phrase(text: str) -> str | None:
         if not match or sentence.rstrip().endswith("?"):
             continue
         before = sentence[: match.start()]
-        if _NEGATION.search(before) or _SOMEONE_ELSE.search(before) or re.search(r"\b(no|not|never)\b", match[0], _I):
+        if _NEGATION.search(before) or _SOMEONE_ELSE.search(before) or _DENIAL.search(match[0]):
             continue
         return match.group(0)
     return None

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from simtrainer.review.summary_view import MARK_STYLE as BAND_STYLE
+from simtrainer.review.summary_view import MARK_STYLE
 
 
 class RubricPanel(Static):
@@ -41,7 +41,7 @@ class MIPanel(RubricPanel):
         table.add_column(justify="right")
 
         def row(name: str, value: str, band: str | None = None) -> None:
-            table.add_row(name, Text(value, style=BAND_STYLE.get(band or "", "")))
+            table.add_row(name, Text(value, style=MARK_STYLE.get(band or "", "")))
 
         row("R:Q", "-" if s["rq"] is None else f"{s['rq']:.2f}", s["rq_band"])
         row("% complex refl.", "-" if s["pct_cr"] is None else f"{s['pct_cr']:.0%}", s["pct_cr_band"])
