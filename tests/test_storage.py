@@ -1,6 +1,7 @@
 import sqlite3
 
 import pytest
+import sqlite_utils
 
 from simtrainer.errors import UserError
 from simtrainer.storage import Store
@@ -13,7 +14,7 @@ def test_blank_database_schema(tmp_path):
     assert {"sessions", "turns", "codes", "annotations", "_migrations", "turns_fts"} <= set(db.table_names())
     assert set(db["sessions"].columns_dict) == {
         "id", "scenario_id", "scenario_title", "modality", "model", "trainee", "started_at", "ended_at",
-        "status", "summary",
+        "status", "summary", "owner",
     }
     assert set(db["turns"].columns_dict) == {"id", "session_id", "idx", "speaker", "text", "created_at", "meta"}
     assert set(db["codes"].columns_dict) == {
@@ -23,6 +24,21 @@ def test_blank_database_schema(tmp_path):
     assert [r["name"] for r in db["_migrations"].rows] == [name for name, _ in MIGRATIONS]
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert migrate(db) == []  # idempotent
+
+
+def test_search_migration_matches_sqlite_utils(tmp_path):
+    """m002 writes out the statements of sqlite-utils' enable_fts (so it runs inside one transaction); the
+    schema is the same as the library's."""
+    ours = Store(tmp_path / "ours.db").db
+    theirs = sqlite_utils.Database(tmp_path / "theirs.db")
+    MIGRATIONS[0][1](theirs)
+    theirs["turns"].enable_fts(["text"], create_triggers=True)
+
+    def schema(db):
+        rows = db.execute("select name, sql from sqlite_master where name like 'turns%' order by name").fetchall()
+        return [(name, " ".join((sql or "").split()).rstrip(";")) for name, sql in rows]
+
+    assert schema(ours) == schema(theirs) and len(schema(ours)) > 5
 
 
 def test_turns_codes_search_and_annotations(tmp_path):
@@ -72,3 +88,95 @@ def test_damaged_database(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(UserError, match="damaged"):
         Store(path)
+
+
+def test_full_disk_is_a_message_and_nothing_is_half_written(tmp_path):
+    """SQLITE_FULL, reproduced with max_page_count (a real tiny filesystem needs root)."""
+    path = tmp_path / "s.db"
+    store = Store(path)
+    sid = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    pages = store.db.execute("pragma page_count").fetchone()[0]
+    store.db.execute(f"pragma max_page_count = {pages}")
+    with pytest.raises(UserError) as info:
+        store.add_turn(sid, "trainee", "words " * 50_000)
+    assert "disk" in info.value.what and "full" in info.value.what
+    assert info.value.where == str(path) and "--resume" in info.value.fix
+    assert store.turns(sid) == []
+
+
+def test_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("insert into _migrations values ('m042_rename_turn_text', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(UserError) as info:
+        Store(path)
+    assert "newer simtrainer" in info.value.what and "m042_rename_turn_text" in info.value.what
+    assert info.value.where == str(path) and "Upgrade" in info.value.fix
+
+
+def test_newer_database_exits_2_from_the_cli(home):
+    from conftest import run_cli
+
+    assert run_cli("sessions", "list").returncode == 0
+    conn = sqlite3.connect(home / "data" / "sessions.db")
+    conn.execute("insert into _migrations values ('m042_rename_turn_text', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    result = run_cli("sessions", "list")
+    assert result.returncode == 2 and "newer simtrainer" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dropped_search_table_is_rebuilt(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store(path)
+    sid = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    store.add_turn(sid, "patient", "I drink wine after shifts.")
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("drop table turns_fts")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert [s["id"] for s in store.list_sessions(query="wine")] == [sid]
+    store.add_turn(sid, "trainee", "What about the bicycle?")  # the search triggers work again
+    assert [s["id"] for s in store.list_sessions(query="bicycle")] == [sid]
+
+
+def test_locked_database_says_it_is_in_use(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store(path, wait_s=0.3)
+    sid = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(UserError) as info:
+            store.add_turn(sid, "trainee", "hello")
+        assert "in use by another process" in info.value.what and info.value.where == str(path)
+        assert "writable" not in info.value.fix
+        with pytest.raises(UserError, match="in use by another process"):
+            Store(path, wait_s=0.3)  # opening migrates under the write lock too
+    finally:
+        other.execute("ROLLBACK")
+    store.add_turn(sid, "trainee", "hello")  # once the other process lets go, writes go through
+    assert [t["text"] for t in store.turns(sid)] == ["hello"]
+
+
+def test_a_write_waits_for_another_writer(tmp_path):
+    """A write that meets the lock waits (bounded) instead of failing at once."""
+    import threading
+
+    path = tmp_path / "s.db"
+    store = Store(path)
+    sid = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("insert into turns (session_id, idx, speaker, text) values (?, 0, 'patient', 'first')", [sid])
+    done = []
+    writer = threading.Thread(target=lambda: done.append(store.add_turn(sid, "trainee", "second")))
+    writer.start()
+    other.execute("COMMIT")
+    writer.join(timeout=60)
+    assert done and [t["text"] for t in store.turns(sid)] == ["first", "second"]

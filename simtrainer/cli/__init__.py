@@ -47,10 +47,23 @@ def cli(ctx: click.Context) -> None:
 
     Run with no command to start practising. Everything runs on this machine.
     """
+    _private_by_default()
     if ctx.invoked_subcommand is None:
         from simtrainer.cli.practice import start_app
 
         start_app()
+
+
+def _private_by_default() -> None:
+    """Everything written from here on is owner-only; what an older version or a copy left open is tightened,
+    with one line on stderr saying what."""
+    from simtrainer.config import cache_dir, config_dir, data_dir
+    from simtrainer.storage.private import make_private_process, notice, tighten
+
+    make_private_process()
+    changed = tighten([data_dir(), config_dir(), cache_dir()])
+    if changed:
+        click.echo(notice(changed), err=True)
 
 
 def _register() -> None:

@@ -1,7 +1,8 @@
 """Numbered schema migrations, applied in order and recorded in the `_migrations` table.
 
 Never edit a migration that has shipped; add a new one. `tests/test_storage.py` checks the schema a blank
-database ends up with.
+database ends up with. A database that records a migration this version does not know was written by a newer
+simtrainer; it is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -78,33 +79,84 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+# What sqlite-utils' `enable_fts(["text"], create_triggers=True)` creates, as separate statements: its own
+# executescript() may commit, which would break migrate's single transaction under some sqlite-utils versions.
+SEARCH_SQL = (
+    'CREATE VIRTUAL TABLE "turns_fts" USING FTS5 (\n    "text",\n    content="turns"\n)',
+    'INSERT INTO "turns_fts" (rowid, "text")\n    SELECT rowid, "text" FROM "turns";',
+    'CREATE TRIGGER "turns_ai" AFTER INSERT ON "turns" BEGIN\n'
+    '  INSERT INTO "turns_fts" (rowid, "text") VALUES (new.rowid, new."text");\nEND;',
+    'CREATE TRIGGER "turns_ad" AFTER DELETE ON "turns" BEGIN\n'
+    '  INSERT INTO "turns_fts" ("turns_fts", rowid, "text") VALUES(\'delete\', old.rowid, old."text");\nEND;',
+    'CREATE TRIGGER "turns_au" AFTER UPDATE ON "turns" BEGIN\n'
+    '  INSERT INTO "turns_fts" ("turns_fts", rowid, "text") VALUES(\'delete\', old.rowid, old."text");\n'
+    '  INSERT INTO "turns_fts" (rowid, "text") VALUES (new.rowid, new."text");\nEND;',
+)
+
+
 @migration
 def m002_turns_fts(db: sqlite_utils.Database) -> None:
-    db["turns"].enable_fts(["text"], create_triggers=True)
+    for statement in SEARCH_SQL:
+        db.conn.execute(statement)
+
+
+@migration
+def m003_session_owner(db: sqlite_utils.Database) -> None:
+    """The process running an active session (see `owner.py`), so a dead one can be marked interrupted."""
+    db["sessions"].add_column("owner", str)
+
+
+class NewerSchema(Exception):
+    """The database records migrations this version does not have."""
+
+    def __init__(self, names: list[str]):
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+FTS_TRIGGERS = ("turns_ai", "turns_ad", "turns_au")
+
+
+def _repair_search(db: sqlite_utils.Database) -> bool:
+    """Rebuild the transcript search table (and its triggers) if it was dropped; True when it was."""
+    names = {row[0] for row in db.conn.execute("select name from sqlite_master where type in ('table', 'trigger')")}
+    if "turns_fts" in names and names.issuperset(FTS_TRIGGERS):
+        return False
+    for trigger in FTS_TRIGGERS:  # triggers left behind would fail every insert into turns
+        db.conn.execute(f"drop trigger if exists {trigger}")
+    if "turns_fts" in names:
+        db.conn.execute("drop table turns_fts")
+    m002_turns_fts(db)
+    return True
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations this database lacks; return their names.
+    """Apply the migrations this database lacks, in one transaction; return their names.
 
-    The write lock is taken first (BEGIN IMMEDIATE), so two processes opening a new database at once (a
-    classroom, or a reviewer beside a running session) apply each migration exactly once.
+    The write lock is taken first (BEGIN IMMEDIATE), so processes opening a new database at once (a classroom,
+    or a reviewer beside a running session) apply each migration exactly once. A dropped search table is
+    rebuilt from the turns. Raises `NewerSchema` for a database from a newer version.
     """
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("create table if not exists _migrations (name text primary key, applied_at text)")
         done = {row[0] for row in conn.execute("select name from _migrations")}
+        unknown = sorted(done - {name for name, _ in MIGRATIONS})
+        if unknown:
+            raise NewerSchema(unknown)
         applied = []
         for name, fn in MIGRATIONS:
             if name in done:
                 continue
-            if not conn.in_transaction:  # some sqlite-utils calls commit on their own
-                conn.execute("BEGIN IMMEDIATE")
             fn(db)
+            if not conn.in_transaction:
+                raise RuntimeError(f"migration {name} committed on its own; it must run inside migrate's transaction")
             conn.execute("insert into _migrations values (?, ?)", [name, datetime.now(UTC).isoformat()])
             applied.append(name)
-        if conn.in_transaction:
-            conn.execute("COMMIT")
+        if "m002_turns_fts" in done:
+            _repair_search(db)
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

@@ -1,4 +1,4 @@
-"""The one place that reads and writes session logs."""
+"""The one place that reads and writes session logs; every write is one transaction that waits its turn."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ import sqlite_utils
 
 from simtrainer.config import data_dir
 from simtrainer.errors import UserError
-from simtrainer.storage.migrations import migrate
+from simtrainer.storage import owner
+from simtrainer.storage.guard import WAIT_S, retrying, storage_error
+from simtrainer.storage.migrations import NewerSchema, migrate
+from simtrainer.storage.private import private_dir, private_file
 
 
 def now() -> str:
@@ -27,75 +30,175 @@ def new_session_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def _locked(method):
-    """One connection shared by the UI thread and inference workers; calls take turns."""
+def _reads(method):
+    """One connection is shared by the UI thread and inference workers: calls take turns, and wait out other
+    processes' locks within a bound."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._lock:
-            return method(self, *args, **kwargs)
+            return retrying(lambda: method(self, *args, **kwargs), self.path, self.wait_s)
+
+    return wrapper
+
+
+def _writes(method):
+    """As `_reads`, inside one transaction that takes the write lock first (BEGIN IMMEDIATE), so a write never
+    fails at once on a lock it could have waited for; the whole write is retried while another process holds it."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        def attempt():
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = method(self, *args, **kwargs)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+        with self._lock:
+            return retrying(attempt, self.path, self.wait_s)
 
     return wrapper
 
 
 class Store:
-    """Sessions, turns, codes and annotations in one SQLite file (WAL, committed per write)."""
+    """Sessions, turns, codes and annotations in one SQLite file (WAL, committed per write).
 
-    def __init__(self, path: Path):
+    A session's status is 'active' while its process runs it; 'ended' once ended with at least one trainee turn
+    (scored: the summary is saved); 'abandoned' when ended before any trainee turn (kept, never scored);
+    'interrupted' when its process stopped first (a kill, a crash, quitting the app). An interrupted session can
+    be resumed, which makes it active again.
+    """
+
+    def __init__(self, path: Path, *, wait_s: float = WAIT_S):
         self.path = path
+        self.wait_s = wait_s
         self._lock = threading.RLock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
-            self.db.enable_wal()
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrate(self.db)
-        except (OSError, sqlite3.OperationalError) as exc:
+            private_dir(path.parent)
+            private_file(path)
+        except OSError as exc:
             raise UserError(
-                f"Cannot open the session database: {exc}.",
+                f"Cannot open the session database: {exc.strerror}.",
                 where=str(path),
                 fix="Make the folder writable, or set SIMTRAINER_HOME to a folder you can write to.",
             ) from None
-        except sqlite3.DatabaseError as exc:
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=min(5.0, wait_s))
+        except sqlite3.Error as exc:
+            raise storage_error(exc, path, wait_s) from None
+        self.db = sqlite_utils.Database(conn)
+        try:
+            retrying(self._prepare, path, wait_s)
+        except BaseException:
+            conn.close()
+            raise
+        self.reap()
+
+    def _prepare(self) -> None:
+        conn = self.db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = wal")
+        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            migrate(self.db)
+        except NewerSchema as exc:
             raise UserError(
-                f"The session database is damaged: {exc}.",
-                where=str(path),
-                fix="Move the file aside (keep it for recovery) and simtrainer will start a new one.",
+                f"The session database was written by a newer simtrainer (it has {exc}, which this version does "
+                "not know).",
+                where=str(self.path),
+                fix="Upgrade simtrainer (pip install -U simtrainer), or set SIMTRAINER_HOME to a separate folder "
+                "for this version.",
             ) from None
 
-    @_locked
+    @_reads
     def close(self) -> None:
         self.db.close()
 
+    def _rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, params)
+        keys = [d[0] for d in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+
     # sessions -------------------------------------------------------------------------------------------
-    @_locked
+    @_writes
     def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
         session_id = new_session_id()
-        self.db["sessions"].insert(
-            {
-                "id": session_id,
-                "scenario_id": scenario_id,
-                "scenario_title": scenario_title,
-                "modality": modality,
-                "model": model,
-                "trainee": trainee,
-                "started_at": now(),
-                "ended_at": None,
-                "status": "active",
-                "summary": None,
-            }
+        self.db.conn.execute(
+            "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, status, "
+            "owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+            [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
         )
         return session_id
 
-    @_locked
-    def end_session(self, session_id: str, summary: dict[str, Any]) -> None:
-        self.db["sessions"].update(
-            session_id, {"ended_at": now(), "status": "ended", "summary": json.dumps(summary)}
+    @_writes
+    def end_session(self, session_id: str, summary: dict[str, Any] | None) -> None:
+        """Close a session: scored with `summary`, or, with None, 'abandoned' (no trainee turn to score)."""
+        status = "ended" if summary is not None else "abandoned"
+        self.db.conn.execute(
+            "update sessions set ended_at = ?, status = ?, summary = ? where id = ?",
+            [now(), status, None if summary is None else json.dumps(summary), session_id],
         )
 
-    @_locked
+    @_writes
+    def interrupt_session(self, session_id: str) -> None:
+        """Mark a session this process was running as interrupted (its process is about to stop running it)."""
+        self.db.conn.execute(
+            "update sessions set status = 'interrupted' where id = ? and status = 'active' and owner = ?",
+            [session_id, owner.this_process()],
+        )
+
+    @_writes
+    def claim_session(self, session_id: str) -> bool:
+        """Make an interrupted session active again under this process; False if it was not interrupted (another
+        process may have just resumed it)."""
+        cursor = self.db.conn.execute(
+            "update sessions set status = 'active', owner = ? where id = ? and status = 'interrupted'",
+            [owner.this_process(), session_id],
+        )
+        return cursor.rowcount == 1
+
+    @_writes
+    def release(self) -> list[str]:
+        """Mark every session this process still runs as interrupted (the app quits or fails); returns their ids."""
+        me = owner.this_process()
+        ids = [r[0] for r in self.db.conn.execute("select id from sessions where status = 'active' and owner = ?",
+                                                  [me])]
+        self.db.conn.execute("update sessions set status = 'interrupted' where status = 'active' and owner = ?", [me])
+        return ids
+
+    def reap(self) -> list[str]:
+        """Mark active sessions whose process is gone (killed, crashed) as interrupted; returns their ids."""
+        with self._lock:
+            active = retrying(
+                lambda: self.db.conn.execute("select id, owner from sessions where status = 'active'").fetchall(),
+                self.path, self.wait_s,
+            )
+            gone = [(sid, who) for sid, who in active if owner.is_gone(who)]
+            if gone:
+                self._mark_gone(gone)
+        return [sid for sid, _ in gone]
+
+    @_writes
+    def _mark_gone(self, gone: list[tuple[str, str | None]]) -> None:
+        for sid, who in gone:  # `owner is ?` guards against a resume that claimed it meanwhile
+            self.db.conn.execute(
+                "update sessions set status = 'interrupted' where id = ? and status = 'active' and owner is ?",
+                [sid, who],
+            )
+
     def get_session(self, session_id: str) -> dict[str, Any]:
-        rows = list(self.db["sessions"].rows_where("id = ? or id like ?", [session_id, f"%{session_id}"]))
+        self.reap()
+        return self._get_session(session_id)
+
+    @_reads
+    def _get_session(self, session_id: str) -> dict[str, Any]:
+        rows = self._rows("select * from sessions where id = ? or id like ?", [session_id, f"%{session_id}"])
         if len(rows) != 1:
             raise UserError(
                 f"No session '{session_id}'." if not rows else f"'{session_id}' matches {len(rows)} sessions.",
@@ -104,8 +207,12 @@ class Store:
             )
         return _session_dict(rows[0])
 
-    @_locked
     def list_sessions(self, *, limit: int = 50, query: str | None = None) -> list[dict[str, Any]]:
+        self.reap()
+        return self._list_sessions(limit, query)
+
+    @_reads
+    def _list_sessions(self, limit: int, query: str | None) -> list[dict[str, Any]]:
         sql = (
             "select s.*, (select count(*) from turns t where t.session_id = s.id) as turn_count "
             "from sessions s"
@@ -119,50 +226,51 @@ class Store:
             params += [_fts_query(query), f"%{query}%", f"%{query}%"]
         sql += " order by s.started_at desc limit ?"
         params.append(limit)
-        return [_session_dict(row) for row in self.db.query(sql, params)]
+        return [_session_dict(row) for row in self._rows(sql, params)]
 
     # turns and codes --------------------------------------------------------------------------------------
-    @_locked
+    @_writes
     def add_turn(self, session_id: str, speaker: str, text: str, meta: dict[str, Any] | None = None) -> int:
-        idx = self.db.execute("select coalesce(max(idx), -1) + 1 from turns where session_id = ?", [session_id])
-        row = {
-            "session_id": session_id,
-            "idx": idx.fetchone()[0],
-            "speaker": speaker,
-            "text": text,
-            "created_at": now(),
-            "meta": json.dumps(meta or {}),
-        }
-        return self.db["turns"].insert(row).last_pk
+        cursor = self.db.conn.execute(
+            "insert into turns (session_id, idx, speaker, text, created_at, meta) values (?, (select "
+            "coalesce(max(idx), -1) + 1 from turns where session_id = ?), ?, ?, ?, ?)",
+            [session_id, session_id, speaker, text, now(), json.dumps(meta or {})],
+        )
+        return cursor.lastrowid
 
-    @_locked
+    @_writes
     def add_codes(self, session_id: str, turn_id: int, codes: list[dict[str, Any]]) -> None:
         """Save codes (dicts with rubric, code, detail, confidence, scorer, reason) for one turn."""
-        if codes:
-            self.db["codes"].insert_all({"session_id": session_id, "turn_id": turn_id, **code} for code in codes)
+        self.db.conn.executemany(
+            "insert into codes (session_id, turn_id, rubric, code, detail, confidence, scorer, reason) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[session_id, turn_id, c["rubric"], c["code"], c.get("detail"), c.get("confidence"), c.get("scorer"),
+              c.get("reason")] for c in codes],
+        )
 
-    @_locked
+    @_reads
     def turns(self, session_id: str) -> list[dict[str, Any]]:
         codes: dict[int, list[dict[str, Any]]] = {}
-        for row in self.db["codes"].rows_where("session_id = ?", [session_id], order_by="id"):
+        for row in self._rows("select * from codes where session_id = ? order by id", [session_id]):
             codes.setdefault(row["turn_id"], []).append(
                 {k: row[k] for k in ("rubric", "code", "detail", "confidence", "scorer", "reason")}
             )
         out = []
-        for row in self.db["turns"].rows_where("session_id = ?", [session_id], order_by="idx"):
+        for row in self._rows("select * from turns where session_id = ? order by idx", [session_id]):
             out.append({**row, "meta": json.loads(row["meta"] or "{}"), "codes": codes.get(row["id"], [])})
         return out
 
     # annotations -------------------------------------------------------------------------------------------
-    @_locked
+    @_writes
     def annotate(self, session_id: str, body: str, *, turn_id: int | None = None, author: str = "") -> int:
-        return self.db["annotations"].insert(
-            {"session_id": session_id, "turn_id": turn_id, "author": author, "body": body, "created_at": now()}
-        ).last_pk
+        return self.db.conn.execute(
+            "insert into annotations (session_id, turn_id, author, body, created_at) values (?, ?, ?, ?, ?)",
+            [session_id, turn_id, author, body, now()],
+        ).lastrowid
 
-    @_locked
+    @_reads
     def annotations(self, session_id: str) -> list[dict[str, Any]]:
-        return list(self.db["annotations"].rows_where("session_id = ?", [session_id], order_by="id"))
+        return self._rows("select * from annotations where session_id = ? order by id", [session_id])
 
 
 def _session_dict(row: dict[str, Any]) -> dict[str, Any]:
