@@ -12,7 +12,7 @@ from simtrainer.config import Settings
 from simtrainer.errors import UserError
 from simtrainer.llm import ChatBackend, ModelEntry, open_backend, resolve_model
 from simtrainer.scenarios import Card, CardProblem, get_card, load_cards, scenario_dirs
-from simtrainer.session import Session
+from simtrainer.session import Session, check_resumable
 from simtrainer.storage import Store, open_store
 
 
@@ -65,7 +65,7 @@ class Workspace:
             check_gguf(entry.path)
         self.store  # noqa: B018 - opening it checks the data folder
 
-    def new_session(self, card: Card) -> Session:
+    def new_session(self, card: Card, *, resume: str | None = None) -> Session:
         from simtrainer.feedback.registry import coders_for
 
         return Session(
@@ -77,9 +77,23 @@ class Workspace:
             trainee=self.settings.trainee,
             seed=self.settings.seed,
             model_name=self.model_entry.name,
+            resume=resume,
         )
 
+    def resume_session(self, session_id: str) -> Session:
+        """Continue an interrupted session with its card and the configured model; refused (with the reason)
+        before the model loads when the session cannot be resumed."""
+        row = self.store.get_session(session_id)
+        check_resumable(row)
+        return self.new_session(self.card(row["scenario_id"]), resume=row["id"])
+
     def close(self) -> None:
+        """Sessions still running here become interrupted (resumable), then the model is released."""
+        if "store" in self.__dict__:
+            try:
+                self.store.release()
+            except UserError:
+                pass  # the next open marks them, as after a crash
         if self._backend is not None:
             self._backend.close()
             self._backend = None

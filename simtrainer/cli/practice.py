@@ -28,15 +28,25 @@ def open_session(settings: Settings, scenario_id: str, model: str | None) -> Ses
     return workspace.new_session(card)
 
 
+def resume_session(settings: Settings, session_id: str, model: str | None) -> Session:
+    """Check the session can be resumed and the model loads, then take it over."""
+    from simtrainer.workspace import Workspace
+
+    workspace = Workspace(settings, model=model)
+    workspace.check()
+    return workspace.resume_session(session_id)
+
+
 def _code_badges(codes) -> str:
     return " ".join(f"[{c.label}]" for c in codes)
 
 
-def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict | None = None) -> None:
-    """Send one trainee line; print codes and the streamed reply when `show`; speak it when `speech`."""
+def run_turn(session: Session, text: str | None, *, show: bool, speech=None, meta: dict | None = None) -> None:
+    """Send one trainee line (None: catch up a resumed session); print codes and the streamed reply when `show`;
+    speak it when `speech`."""
     name = session.card.person.name
     streaming = False
-    for event in session.submit(text, meta):
+    for event in session.submit(text, meta) if text is not None else session.catch_up():
         if isinstance(event, ReplySaved) and speech is not None and speech.speaker is not None:
             speech.speaker.say(event.text)
         if not show:
@@ -56,7 +66,19 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
             streaming = False
 
 
-def print_summary(session: Session, summary: dict) -> None:
+def print_history(session: Session) -> None:
+    """The conversation so far, when a session is resumed."""
+    for line in session.history:
+        who = session.card.person.name if line.speaker == "patient" else "You"
+        console.print(f"[bold cyan]{escape(who)}:[/] ", end="")
+        console.print(line.text, markup=False, highlight=False)
+
+
+def print_summary(session: Session, summary: dict | None) -> None:
+    if summary is None:
+        console.print(f"\n[bold]Session {session.id} not scored:[/] it ended before your first reply "
+                      "(kept in the history as abandoned).")
+        return
     console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
     for table, scorer in summary_tables(summary):
         console.print(rich_table(table, expand=False))
@@ -111,9 +133,13 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
     console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
     if speech is not None and speech.can_listen:
         console.print("[dim]Voice: press Enter on an empty line to speak, Enter again to stop.[/]")
-    console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
-    if speech is not None and speech.speaker is not None:
-        speech.speaker.say(card.opening_line)
+    if session.resumed:
+        print_history(session)
+        run_turn(session, None, show=show, speech=speech)
+    else:
+        console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+        if speech is not None and speech.speaker is not None:
+            speech.speaker.say(card.opening_line)
     session.prime()
     while True:
         try:
@@ -134,7 +160,9 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
 
 
 @click.command()
-@click.option("-s", "--scenario", "scenario_id", required=True, help="Scenario id (see `scenarios list`).")
+@click.option("-s", "--scenario", "scenario_id", help="Scenario id (see `scenarios list`).")
+@click.option("--resume", "resume_id", metavar="ID",
+              help="Continue an interrupted session (see `sessions list`) with its scenario and patient state.")
 @click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Run non-interactively: one trainee line per line of this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON at the end.")
@@ -142,9 +170,17 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
 @click.option("--seed", type=int, help="Sampling seed for a reproducible session.")
 @click.option("--trainee", help="Your name or student id, saved with the session.")
 @click.option("--voice", is_flag=True, help="Speak the patient's replies; an empty line records your reply.")
-def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | None, seed: int | None,
-             trainee: str | None, voice: bool) -> None:
-    """Practise with a scenario in the terminal (Ctrl-D ends), or run a --script of trainee lines."""
+def practice(scenario_id: str | None, resume_id: str | None, script: Path | None, as_json: bool,
+             model: str | None, seed: int | None, trainee: str | None, voice: bool) -> None:
+    """Practise with a scenario in the terminal (Ctrl-D ends), or run a --script of trainee lines.
+
+    A session stopped before it ended (Ctrl-C, a crash, a killed process) is kept as interrupted;
+    --resume ID continues it where it stopped."""
+    if (scenario_id is None) == (resume_id is None):
+        raise UserError(
+            "Give either --scenario (a new session) or --resume (an interrupted one).",
+            fix="See `simtrainer scenarios list` for scenarios and `simtrainer sessions list` for sessions.",
+        )
     overrides = {k: v for k, v in {"seed": seed, "trainee": trainee}.items() if v is not None}
     settings = load_settings(**overrides)
     lines: list[str] | None = None
@@ -155,7 +191,11 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
             raise UserError("The script is not UTF-8 text.", where=str(script), fix="Save it as UTF-8.") from None
         if not lines:
             raise UserError("The script has no trainee lines.", where=str(script), fix="Write one line per turn.")
-    session = open_session(settings, scenario_id, model)
+    if resume_id is not None:
+        session = resume_session(settings, resume_id, model)
+    else:
+        assert scenario_id is not None
+        session = open_session(settings, scenario_id, model)
     show = not as_json
     speech = None
     if voice:
@@ -165,20 +205,31 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
         if speech.notice:
             console.print(f"[yellow]{speech.notice}[/]", soft_wrap=True)
     try:
+        if session.resumed and show:
+            console.print(f"[dim]Resuming session {session.id} ({len(session.history)} turns so far).[/]")
         if lines is None:
             repl(session, show=show, speech=speech)
         else:
-            if show:
+            if show and session.resumed:
+                print_history(session)
+            elif show:
                 console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
+            if session.resumed:
+                run_turn(session, None, show=show, speech=speech)
             session.prime()
             for line in lines:
                 if show:
                     console.print(f"[bold]You:[/] {line}")
                 run_turn(session, line, show=show, speech=speech)
+    except BaseException:
+        session.interrupt()
+        click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume {session.id}",
+                   err=True)
+        raise
     finally:
-        summary = session.end()
         if speech is not None and speech.speaker is not None:
             speech.speaker.close()
+    summary = session.end()
     if as_json:
         print_json(session_json(session))
     else:
@@ -204,8 +255,10 @@ def start_app() -> None:
         raise UserError("No scenarios found.", fix="Reinstall simtrainer or add cards to <data dir>/scenarios.")
     from simtrainer.ui.app import SimTrainerApp
 
-    SimTrainerApp(workspace).run()
-    workspace.close()
+    try:
+        SimTrainerApp(workspace).run()
+    finally:
+        workspace.close()  # a session still running (Ctrl+Q, a crash) is kept as interrupted
 
 
 @click.command()

@@ -38,6 +38,8 @@ def sessions_list(limit: int, query: str | None, as_json: bool) -> None:
         columns.remove("trainee")
         cells = [row[:2] + row[3:] for row in cells]
     table(columns, cells, title=f"{len(rows)} sessions", whole=("id", "started"))
+    if any(r["status"] == "interrupted" for r in rows):
+        console.print("[dim]An interrupted session continues with: simtrainer practice --resume ID[/]")
 
 
 @sessions.command("show")

@@ -57,6 +57,16 @@ class Patient:
         self._card_lines_used: set[str] = set()
         self._last_disclosure_turn = -10
 
+    def recall(self, replies: list[tuple[str, dict]]) -> None:
+        """Remember the card lines earlier replies (text, meta) used, so a resumed session does not repeat them."""
+        for text, meta in replies:
+            if meta.get("fallback"):
+                self._fallbacks_used.add(text)
+            elif meta.get("disclosed"):
+                self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
+            elif str(meta.get("source", "")).startswith("card:"):
+                self._card_lines_used.add(text)
+
     def _count(self, text: str) -> int:
         if text not in self._token_cache:
             self._token_cache[text] = self.backend.count_tokens(text)

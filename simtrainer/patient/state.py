@@ -8,7 +8,7 @@ leaning of the next reply (change, sustain or neutral talk), which steers the ch
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 # How fast trust builds and how easily it breaks, by difficulty.
 GAIN = {"easy": 1.0, "moderate": 0.75, "hard": 0.5}
@@ -64,6 +64,14 @@ class PatientState:
     def start(cls, difficulty: str, *, awaits_request: bool = False) -> PatientState:
         openness, resistance = START.get(difficulty, START["moderate"])
         return cls(openness, resistance, requested=not awaits_request)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PatientState:
+        """The state saved with a patient reply (`as_dict`), to resume an interrupted session."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["disclosed"] = tuple(values.get("disclosed", ()))
+        return cls(**values)
 
     @property
     def readiness(self) -> float:

@@ -1,4 +1,4 @@
-"""History: search sessions, open one read-only with its codes, export it."""
+"""History: search sessions, open one read-only with its codes, export it, resume an interrupted one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from simtrainer.feedback.base import Code
+from simtrainer.errors import UserError
+from simtrainer.feedback.labels import stored_code
+from simtrainer.session import check_resumable
 from simtrainer.ui.widgets.transcript import TurnBubble
 
 
@@ -18,7 +20,12 @@ class HistoryScreen(Screen):
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("e", "export", "Export", id="export"),
         Binding("slash", "search", "Search", id="search"),
+        Binding("r", "resume", "Resume", id="resume"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -31,7 +38,11 @@ class HistoryScreen(Screen):
         self.load()
         self.query_one("#sessions").focus()
 
+    def on_screen_resume(self) -> None:
+        self.load(self.query_text)  # statuses change when a session is resumed or ended
+
     def load(self, query: str | None = None) -> None:
+        self.query_text = query
         table = self.query_one("#sessions", DataTable)
         table.clear(columns=True)
         table.add_columns("id", "started", "scenario", "trainee", "model", "turns", "status")
@@ -60,6 +71,23 @@ class HistoryScreen(Screen):
         session_id = self._selected()
         if session_id:
             self.app.export_session(session_id)
+
+    def action_resume(self) -> None:
+        """Continue the selected interrupted session in the practice screen."""
+        session_id = self._selected()
+        if not session_id:
+            return
+        workspace = self.app.workspace
+        try:
+            row = workspace.store.get_session(session_id)
+            check_resumable(row)
+            card = workspace.card(row["scenario_id"])
+        except UserError as error:
+            self.app.show_error("Cannot resume this session", error)
+            return
+        from simtrainer.ui.screens.practice import PracticeScreen
+
+        self.app.push_screen(PracticeScreen(card, resume=session_id))
 
 
 class ReviewScreen(Screen):
@@ -98,8 +126,7 @@ class ReviewScreen(Screen):
             note = f"state: {state_text(turn['meta'])}" if turn["meta"].get("state") else ""
             bubble = TurnBubble(speaker, name if speaker == "patient" else "Trainee", turn["text"], note=note)
             body.mount(bubble)
-            codes = [Code(c["rubric"], c["code"], _label(c), c["confidence"], c["detail"] or "", c["scorer"] or "",
-                          c["reason"] or "") for c in turn["codes"]]
+            codes = [stored_code(c) for c in turn["codes"]]
             if codes:
                 bubble.set_codes(codes)
         for note in record["annotations"]:
@@ -108,15 +135,3 @@ class ReviewScreen(Screen):
     def action_export(self) -> None:
         self.app.export_session(self.session_id)
 
-
-def _label(code: dict) -> str:
-    from simtrainer.rubrics import load_rubric
-
-    rubric = load_rubric("mi")
-    if code["code"] in rubric.client_codes:
-        return rubric.client_codes[code["code"]].label
-    try:
-        label = rubric.code(code["code"]).label
-    except KeyError:
-        return code["code"]
-    return f"Q {code['detail']}" if code["code"] == "Q" and code.get("detail") else label

@@ -1,10 +1,10 @@
-"""Modal screens: help (F1), errors that must be read, export format choice."""
+"""Modal screens: help (F1), errors that must be read, export format choice, a yes/no before ending."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
@@ -86,3 +86,29 @@ class ExportScreen(ModalScreen[str | None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question before a step that cannot be undone; the safe answer has the focus, so Enter keeps things."""
+
+    BINDINGS = [
+        Binding("escape,n", "dismiss(False)", "No", id="confirm_no"),
+        Binding("y", "dismiss(True)", "Yes", id="confirm_yes"),
+    ]
+
+    def __init__(self, question: str, yes: str, no: str) -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question, markup=False)
+            with Horizontal():
+                yield Button(f"{self.no} (N)", id="no", variant="primary")
+                yield Button(f"{self.yes} (Y)", id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

@@ -39,10 +39,12 @@ class PracticeScreen(Screen):
         Binding("f8", "mute", "Mute voice", id="mute", priority=True),
     ]
 
-    def __init__(self, card: Card) -> None:
+    def __init__(self, card: Card, *, resume: str | None = None) -> None:
         super().__init__()
         self.card = card
+        self.resume = resume  # an interrupted session's id, continued instead of a new one
         self.session: Session | None = None
+        self.bubbles: dict[int, TurnBubble] = {}  # a resumed session's earlier turns, by turn id
         self.pending_trainee: TurnBubble | None = None
         self.reply: TurnBubble | None = None
         self.busy = True
@@ -83,8 +85,9 @@ class PracticeScreen(Screen):
     # --- workers (threads): domain calls only; results come back as messages ---------------------------
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
     def open_session(self) -> None:
+        workspace = self.app.workspace
         try:
-            session = self.app.workspace.new_session(self.card)
+            session = workspace.resume_session(self.resume) if self.resume else workspace.new_session(self.card)
             session.prime()
         except UserError as error:
             self.app.call_from_thread(self.app.show_error, "Cannot start the session", error)
@@ -119,14 +122,17 @@ class PracticeScreen(Screen):
         return {coder.rubric: coder.summarize(views) for coder in session.coders}
 
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
-    def run_turn(self, text: str, meta: dict | None = None) -> None:
-        assert self.session is not None
+    def run_turn(self, text: str | None, meta: dict | None = None) -> None:
+        """One trainee turn; with `text` None, a resumed session's catch-up (see `Session.catch_up`)."""
+        session = self.session
+        assert session is not None
+        replied = False
         try:
-            for event in self.session.submit(text, meta):
+            for event in session.submit(text, meta) if text is not None else session.catch_up():
                 if isinstance(event, TraineeSaved):
                     continue
                 if isinstance(event, CodesReady):
-                    speaker = self.session.history[-1].speaker
+                    speaker = session.history[session.turn_ids.index(event.turn_id)].speaker
                     cls = PatientCoded if speaker == "patient" else TraineeCoded
                     self.post_message(cls(event.turn_id, event.codes, self._summaries(self.session)))
                 elif isinstance(event, PatientToken):
@@ -134,11 +140,15 @@ class PracticeScreen(Screen):
                 elif isinstance(event, PatientReset):
                     self.post_message(ReplyWithdrawn(event.reason))
                 elif isinstance(event, ReplySaved):
+                    replied = True
                     self.post_message(ReplyFinished(event.turn_id, event.text, event.meta))
         except UserError as error:
-            self.post_message(TurnFailed(text, error.what, error.fix))
+            self.post_message(TurnFailed(text or "", error.what, error.fix))
         except Exception as error:  # a model that crashes mid-reply must not lose the trainee's text
-            self.post_message(TurnFailed(text, f"The model failed: {error}", "Try again, or restart the session."))
+            self.post_message(TurnFailed(text or "", f"The model failed: {error}", "Try again, or restart the session."))
+        else:
+            if text is None and not replied:  # nothing was left to answer
+                self.app.call_from_thread(self._unlock)
 
     # --- message handlers (UI thread) ------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -151,14 +161,31 @@ class PracticeScreen(Screen):
     def on_session_ready(self, message: SessionReady) -> None:
         self.session = message.session
         self.query_one("#loading").remove()
-        self._add_turn("patient", self.card.opening_line)
+        if self.session.resumed:
+            self._show_resumed(self.session)
+        else:
+            self._add_turn("patient", self.card.opening_line)
         side = self.query_one("#side")
         for rubric, scorer in self.session.scorers.items():
             panel = panel_for(rubric, scorer)
             panel.id = f"panel-{rubric}"
             side.mount(panel, before=0)
         self._refresh_panels(message.summaries)
-        self._unlock()
+        if self.session.resumed:
+            self.run_turn(None)  # codes lost turns and answers a trainee turn left without a reply
+        else:
+            self._unlock()
+
+    def _show_resumed(self, session: Session) -> None:
+        for line, codes, turn_id in zip(session.history, session.turn_codes, session.turn_ids, strict=True):
+            bubble = self._add_turn(line.speaker, line.text)
+            bubble.turn_id = turn_id
+            if codes:
+                bubble.set_codes(codes)
+            self.bubbles[turn_id] = bubble
+        if session.awaits_reply:
+            self.pending_trainee = self.bubbles[session.turn_ids[-1]]
+        self.notify(f"Resumed session {session.id}.", title="Resumed")
 
     def _add_turn(self, speaker: str, text: str) -> TurnBubble:
         name = self.card.person.name if speaker == "patient" else "You"
@@ -191,8 +218,9 @@ class PracticeScreen(Screen):
         self.run_turn(event.text, meta)
 
     def on_trainee_coded(self, message: TraineeCoded) -> None:
-        if self.pending_trainee is not None:
-            self.pending_trainee.set_codes(message.codes)
+        bubble = self.bubbles.get(message.turn_id, self.pending_trainee)
+        if bubble is not None:
+            bubble.set_codes(message.codes)
         self._refresh_panels(message.summaries)
 
     def on_reply_token(self, message: ReplyToken) -> None:
@@ -217,8 +245,9 @@ class PracticeScreen(Screen):
         self._unlock()
 
     def on_patient_coded(self, message: PatientCoded) -> None:
-        if self.reply is not None:
-            self.reply.set_codes(message.codes)
+        bubble = self.bubbles.get(message.turn_id, self.reply)
+        if bubble is not None:
+            bubble.set_codes(message.codes)
         self._refresh_panels(message.summaries)
 
     def on_turn_failed(self, message: TurnFailed) -> None:
@@ -226,7 +255,7 @@ class PracticeScreen(Screen):
             self.reply.remove()
             self.reply = None
         box = self.query_one("#reply", ReplyInput)
-        if not box.text.strip():
+        if message.text and not box.text.strip():
             box.text = message.text  # the trainee's words are never lost
         self.app.notify(f"{message.error}\n{message.fix or ''}", title="Reply failed", severity="error")
         self._unlock()
@@ -277,6 +306,7 @@ class PracticeScreen(Screen):
         self.notify("Patient's voice muted." if self.muted else "Patient's voice on.")
 
     def action_end_session(self) -> None:
+        """End now (Ctrl+E). A session without a trainee turn is kept unscored and the app goes back."""
         if self.session is None:
             self.app.pop_screen()
             return
@@ -284,7 +314,27 @@ class PracticeScreen(Screen):
             self.notify("Wait for the patient to finish replying.", severity="warning")
             return
         summary = self.session.end()
+        if summary is None:
+            self.app.notify("Nothing was said yet, so this session is not scored.", title="Session not scored")
+            self.app.pop_screen()
+            return
         self.app.show_summary(self.session, summary)
 
     def action_leave(self) -> None:
-        self.action_end_session()
+        """Esc: ask first, since an ended session cannot be continued."""
+        if self.session is None or self.busy:
+            self.action_end_session()
+            return
+        from simtrainer.ui.screens.modals import ConfirmScreen
+
+        if self.session.trainee_turns:
+            question = "End this session and see its summary? An ended session cannot be continued."
+        else:
+            question = "Leave this session? Nothing was said yet, so it will not be scored."
+        self.app.push_screen(ConfirmScreen(question, yes="End session", no="Keep practising"),
+                             lambda yes: self.action_end_session() if yes else None)
+
+    def on_unmount(self) -> None:
+        """Leaving without ending (quitting the app) keeps the session resumable from History."""
+        if self.session is not None and not self.session.ended:
+            self.session.interrupt()
