@@ -180,3 +180,12 @@ def test_a_write_waits_for_another_writer(tmp_path):
     other.execute("COMMIT")
     writer.join(timeout=60)
     assert done and [t["text"] for t in store.turns(sid)] == ["first", "second"]
+
+
+def test_two_sessions_drawing_the_same_id_both_start(tmp_path, monkeypatch):
+    ids = iter(["20260101-000000-aaaa", "20260101-000000-aaaa", "20260101-000000-bbbb"])
+    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: next(ids))
+    store = Store(tmp_path / "s.db")
+    first = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    second = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    assert (first, second) == ("20260101-000000-aaaa", "20260101-000000-bbbb")

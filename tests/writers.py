@@ -28,19 +28,23 @@ while not go.exists():
     if time.time() > deadline:
         sys.exit(3)
     time.sleep(0.001)
-sid = None
+sid, step = None, "opening the database"
 try:
     store = Store(db)
+    step = "starting the session"
     sid = store.create_session(scenario_id="x", scenario_title="X", modality="mi", model="m", trainee="")
+    step = "saving the opening line"
     store.add_turn(sid, "patient", "opening line")
     for i in range(turns):
+        step = "saving a turn"
         turn = store.add_turn(sid, "trainee", f"trainee line {i}")
         store.add_codes(sid, turn, [{"rubric": "mi", "code": "SR", "detail": "", "confidence": 1.0, "scorer": "s",
                                      "reason": "r"}])
         store.add_turn(sid, "patient", f"patient reply {i}")
+    step = "ending the session"
     store.end_session(sid, {"ok": True})
 except Exception as exc:
-    print(json.dumps({"session": sid, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    print(json.dumps({"session": sid, "error": f"{type(exc).__name__} while {step}: {exc}"}), flush=True)
     sys.exit(1)
 print(json.dumps({"session": sid}), flush=True)
 """
@@ -53,10 +57,10 @@ def run_round(folder: Path, processes: int, turns: int, code: Path | None = None
     folder.mkdir(parents=True, exist_ok=True)
     db, go = folder / "data" / "sessions.db", folder / "go"
     env = {**os.environ, "SIMTRAINER_HOME": str(folder / "home")}
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    env["PYTHONPATH"] = str(code or Path(__file__).resolve().parents[1])
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(go), str(turns)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(processes)]
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=folder)  # cwd: PYTHONPATH decides
+             for _ in range(processes)]
     for proc in procs:  # every child has imported simtrainer and waits for the go
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.stderr
     go.touch()

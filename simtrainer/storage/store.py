@@ -128,13 +128,18 @@ class Store:
     # sessions -------------------------------------------------------------------------------------------
     @_writes
     def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
-        session_id = new_session_id()
-        self.db.conn.execute(
-            "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, status, "
-            "owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-            [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
-        )
-        return session_id
+        for _ in range(20):
+            session_id = new_session_id()
+            try:
+                self.db.conn.execute(
+                    "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, "
+                    "status, owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
+                )
+            except sqlite3.IntegrityError:
+                continue  # a session started in the same second drew the same random tail
+            return session_id
+        raise RuntimeError("no free session id after 20 draws")
 
     @_writes
     def end_session(self, session_id: str, summary: dict[str, Any] | None) -> None:

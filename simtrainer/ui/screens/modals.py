@@ -19,10 +19,11 @@ def help_markdown(focused_code: str | None = None) -> str:
     lines += [
         "## Keys",
         "- **Enter** send your reply · **Shift+Enter** / **Ctrl+J** new line",
-        "- **Ctrl+E** end the session and see the summary · **Esc** back",
+        "- **Ctrl+E** end the session and see the summary · **Esc** end it too, after asking",
         "- **F5** push-to-talk (again to stop; the transcript lands in the reply box for review) · "
         "**F8** mute the patient's voice",
-        "- **H** history · **E** export · **Ctrl+P** command palette · **F1** this help",
+        "- **H** history · **E** export · **R** (in History) resume an interrupted session · "
+        "**Ctrl+P** command palette · **F1** this help",
         "",
         f"## {mi.name}: codes under your turns",
         "",
