@@ -35,11 +35,11 @@ class HistoryScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "History"
-        self.load()
         self.query_one("#sessions").focus()
 
     def on_screen_resume(self) -> None:
-        self.load(self.query_text)  # statuses change when a session is resumed or ended
+        """Load on every showing: statuses change while a resumed session runs and ends."""
+        self.load(self.query_text)
 
     def load(self, query: str | None = None) -> None:
         self.query_text = query
