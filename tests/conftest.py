@@ -86,7 +86,7 @@ def llama_server(gguf_path, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--host", "127.0.0.1",
+            [sys.executable, "-m", "simtrainer.llm.server", "--model", str(gguf_path), "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "2048", "--model_alias", "smol"],
             stdout=out,
             stderr=subprocess.STDOUT,

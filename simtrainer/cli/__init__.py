@@ -54,9 +54,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, coding, info, practice, sessions, speech
+    from simtrainer.cli import bench, coding, doctor, info, practice, sessions, speech
 
-    for module in (info, sessions, practice, coding, speech, bench):
+    for module in (info, sessions, practice, coding, speech, bench, doctor):
         for command in module.COMMANDS:
             cli.add_command(command)
 

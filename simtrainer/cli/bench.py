@@ -86,4 +86,27 @@ def bench_speech_cmd(as_json: bool) -> None:
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench speech")
 
 
+@bench.command("llama")
+@click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_llama_cmd(model: str | None, rounds: int, as_json: bool) -> None:
+    """Prompt and generation tokens/s with llama.cpp's extra buffer types on and off, and their ratio."""
+    from simtrainer.bench.llama import bench_llama
+    from simtrainer.errors import UserError
+    from simtrainer.llm import resolve_model
+    from simtrainer.llm.probe import check_model_runs
+
+    settings = load_settings()
+    entry = resolve_model(settings, model)
+    if entry.path is None:
+        raise UserError(f"'{entry.name}' is not a local GGUF model.", fix="Pick a model with backend llamacpp.")
+    probe = check_model_runs(entry.path, n_threads=settings.n_threads)
+    result = bench_llama(entry.path, extra_ok=probe.extra_buffers, rounds=rounds, n_threads=settings.n_threads)
+    if as_json:
+        print_json(result)
+    else:
+        table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench llama")
+
+
 COMMANDS = [bench]

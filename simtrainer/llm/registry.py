@@ -116,8 +116,10 @@ def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
     )
 
 
-def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
-    """Load the model named `name` (default: the configured one) behind the `ChatBackend` seam."""
+def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: bool | None = None) -> ChatBackend:
+    """Load the model named `name` (default: the configured one) behind the `ChatBackend` seam.
+
+    `extra_buffers` (local models): what `llm.probe.check_model_runs` found safe; None lets the CPU decide."""
     entry = resolve_model(settings, name)
     spec = entry.spec
     if spec.backend == "fake":
@@ -153,4 +155,5 @@ def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
         n_gpu_layers=settings.n_gpu_layers,
         seed=settings.seed,
         chat_format=spec.chat_format,
+        extra_buffers=extra_buffers,
     )
