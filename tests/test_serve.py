@@ -153,12 +153,14 @@ def test_a_non_loopback_host_gets_a_token_and_says_why(cli, monkeypatch):
     assert started[1].token is None and "token" not in result.output
 
 
-def test_browser_sees_the_home_screen_and_asks_nothing_of_other_machines(home, tmp_path):
+@pytest.mark.parametrize("args", [(), ("--token",)], ids=["loopback", "token"])
+def test_browser_sees_the_home_screen_and_asks_nothing_of_other_machines(home, tmp_path, args):
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is missing: run ./scripts/test, which installs it (apt-get install chromium)")
-    with serving(home) as (base, _):
+    with serving(home, *args) as (base, printed):
+        address = re.search(r"Open (\S+) in your browser", printed[0]).group(1)
         frames: list[str] = []
         requests: list[str] = []
         console: list[str] = []
@@ -176,7 +178,7 @@ def test_browser_sees_the_home_screen_and_asks_nothing_of_other_machines(home, t
                     payload if isinstance(payload, str) else payload.decode("utf-8", "replace")))
 
             page.on("websocket", on_websocket)
-            page.goto(f"{base}/")
+            page.goto(address)  # with a token: one redirect, then the cookie carries it, WebSocket included
             deadline = time.time() + 60
             while time.time() < deadline and "Wine after night shifts" not in "".join(frames):
                 page.wait_for_timeout(250)
