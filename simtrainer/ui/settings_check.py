@@ -16,9 +16,9 @@ from textual.dom import DOMNode
 from textual.keys import REPLACED_KEYS, Keys, key_to_character
 from textual.theme import BUILTIN_THEMES
 
-try:  # the names of keys beyond the basic set (caps_lock, media_play, ...), as Textual reports them
+try:  # names of keys beyond the basic set (caps_lock, media_play, ...), from a private Textual module
     from textual._keyboard_protocol import FUNCTIONAL_KEYS
-except ImportError:  # pragma: no cover - a Textual that moved it: those keys are then flagged, never dropped silently
+except ImportError:  # a Textual that moved it: such keys are then reported, which is safe
     FUNCTIONAL_KEYS = {}
 
 MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
@@ -48,7 +48,9 @@ def is_key(key: str) -> bool:
     return len(name) == 1 or name in KEY_NAMES or key_to_character(name) is not None
 
 
-def check_look(theme: str, keymap: dict[str, str], themes: Iterable[str] = BUILTIN_THEMES) -> tuple[dict, list]:
+def check_look(
+    theme: str, keymap: dict[str, str], themes: Iterable[str] = BUILTIN_THEMES
+) -> tuple[dict[str, str], list[str]]:
     """The keymap entries that can be applied, and one line for the theme and each entry that cannot."""
     problems: list[str] = []
     themes = sorted(themes)
