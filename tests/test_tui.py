@@ -137,6 +137,39 @@ async def test_help_and_keymap(home, monkeypatch):
         assert isinstance(app.screen, SummaryScreen), screen
 
 
+
+async def test_bad_theme_and_keymap_entries_are_reported_once_and_dropped(home, monkeypatch):
+    monkeypatch.setenv("SIMTRAINER_THEME", "nordd")
+    monkeypatch.setenv("SIMTRAINER_KEYMAP", '{"end_sesion": "ctrl+t", "help": "cntrl+h", "history": "y"}')
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        toasts = list(app.screen.query("Toast"))  # shown on the screen the trainee sees, not a hidden one
+        assert len(toasts) == 1
+        text = str(toasts[0].render())
+        assert "Unknown theme 'nordd'" in text and "unknown binding id 'end_sesion'" in text and "cntrl+h" in text
+        assert "history =" not in text  # the good entry is not reported...
+        assert app.theme == "textual-dark"
+        await pilot.press("f1")  # ...the bad remap of help is dropped, so F1 still opens help
+        await pilot.pause()
+        from simtrainer.ui.screens.modals import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("y")  # ...and the good one is applied
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+
+
+def test_config_show_warns_about_the_same_entries(cli, monkeypatch):
+    monkeypatch.setenv("SIMTRAINER_THEME", "nordd")
+    monkeypatch.setenv("SIMTRAINER_KEYMAP", '{"end_sesion": "ctrl+t", "history": "y"}')
+    result = cli("config", "show")
+    assert result.exit_code == 0 and 'theme = "nordd"' in result.output
+    assert "Warning: Unknown theme 'nordd'" in result.output and "unknown binding id 'end_sesion'" in result.output
+    assert "'history'" not in result.output
+
 @pytest.mark.model
 async def test_real_model_session_in_the_app(home):
     app = make_app(load_settings())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 import tomli_w
+from rich.markup import escape
 
 from simtrainer.cli.output import console, human_size, print_json, table
 from simtrainer.config import cache_dir, config_file, data_dir, load_settings
@@ -20,8 +21,14 @@ def config() -> None:
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print settings as JSON.")
 def config_show(as_json: bool) -> None:
-    """Print the effective settings (file + environment + defaults)."""
-    settings = load_settings().model_dump(mode="json", exclude_none=True)
+    """Print the effective settings (file + environment + defaults); warn about entries the app would ignore."""
+    from simtrainer.cli import err_console
+    from simtrainer.ui.settings_check import check_look
+
+    loaded = load_settings()
+    for problem in check_look(loaded.theme, loaded.keymap)[1]:
+        err_console.print(f"[yellow]Warning:[/] {escape(problem)}", soft_wrap=True)
+    settings = loaded.model_dump(mode="json", exclude_none=True)
     if as_json:
         print_json(settings)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import sys
 from pathlib import Path
@@ -210,16 +211,44 @@ def start_app() -> None:
 
 @click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Keep the default to stay on this machine.")
-def serve(port: int, host: str) -> None:
-    """Serve the app to a browser window (textual-serve) on this machine."""
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Keep the default to stay on this machine; any other address needs the access token printed at start.",
+)
+@click.option(
+    "--token", "use_token", is_flag=True, help="Ask for the access token on this machine too (shared computers)."
+)
+def serve(port: int, host: str, use_token: bool) -> None:
+    """Serve the app to a browser window (textual-serve) on this machine.
+
+    Only pages from this server can connect to the app. Listening on another address (e.g. 0.0.0.0) lets
+    other machines reach it, so it then asks for an access token, made afresh and printed here once.
+    """
     try:
-        from textual_serve.server import Server
+        from simtrainer.cli.web import GuardedServer, is_loopback, page_url
     except ImportError:
         raise UserError("Browser mode needs textual-serve.", fix="pip install textual-serve") from None
     load_settings()  # a broken config is reported here, not in every browser tab
-    console.print(f"Open http://{host}:{port} in your browser (Ctrl-C stops).")
-    Server(f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, title="simtrainer").serve()
+    token = secrets.token_urlsafe(24) if use_token or not is_loopback(host) else None
+    if not is_loopback(host):
+        console.print(
+            f"[yellow]Listening on {escape(host)}: anyone who can reach this machine on port {port} could open "
+            "the app and read your transcripts, so the page asks for an access token.[/]",
+            soft_wrap=True,
+        )
+    console.print(f"Open {escape(page_url(host, port, token))} in your browser (Ctrl-C stops).", soft_wrap=True)
+    server = GuardedServer(
+        f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, token=token, title="simtrainer"
+    )
+    try:
+        server.serve()
+    except OSError as exc:
+        raise UserError(
+            f"Cannot listen on {host} port {port}: {exc.strerror or exc}.",
+            fix="Choose another --port, or stop the program that is using it.",
+        ) from None
 
 
 COMMANDS = [practice, serve]

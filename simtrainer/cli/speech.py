@@ -39,8 +39,10 @@ def say(text: str, out: Path | None, scenario_id: str | None) -> None:
 def transcribe(path: Path, as_json: bool) -> None:
     """Print the words spoken in a WAV file (any sample rate, mono or stereo)."""
     from simtrainer.speech.stt import Transcriber
+    from simtrainer.speech.wavio import read_wav
 
-    result = Transcriber(load_settings().speech).transcribe_file(path)
+    audio, _rate = read_wav(path)  # a bad file is reported before the model loads
+    result = Transcriber(load_settings().speech).transcribe_array(audio)
     if as_json:
         print_json(result.as_dict())
     else:

@@ -50,13 +50,16 @@ class SimTrainerApp(App):
         self.exports_dir = data_dir() / "exports"
 
     def on_mount(self) -> None:
+        from simtrainer.ui.settings_check import check_look
+
         settings = self.workspace.settings
+        keymap, problems = check_look(settings.theme, settings.keymap, self.available_themes)
         if settings.theme in self.available_themes:
             self.theme = settings.theme
-        else:
-            self.notify(f"Unknown theme '{settings.theme}'; using the default.", severity="warning")
-        if settings.keymap:
-            self.set_keymap(settings.keymap)
+        if keymap:
+            self.set_keymap(keymap)
+        if problems:
+            self.notify("\n".join(problems), title="Settings ignored", severity="warning", timeout=20, markup=False)
         from simtrainer.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
