@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
@@ -16,6 +16,7 @@ from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
+from simtrainer.text_safety import plain, terminal_safe
 
 
 def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
@@ -28,8 +29,13 @@ def open_session(settings: Settings, scenario_id: str, model: str | None) -> Ses
     return workspace.new_session(card)
 
 
-def _code_badges(codes) -> str:
-    return " ".join(f"[{c.label}]" for c in codes)
+def _code_badges(codes) -> Text:
+    return Text.assemble(("  codes: ", "dim"), plain(" ".join(f"[{c.label}]" for c in codes)))
+
+
+def _said(name: str, text: str = "", style: str = "bold cyan") -> Text:
+    """A transcript line, `NAME: text`, with both parts shown as written."""
+    return Text.assemble(plain(f"{name}:", style), " ", plain(text))
 
 
 def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict | None = None) -> None:
@@ -42,14 +48,15 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
-            console.print(f"  [dim]codes:[/] {escape(_code_badges(event.codes))}", highlight=False)
+            console.print(_code_badges(event.codes))
         elif isinstance(event, PatientToken):
             if not streaming:
-                console.print(f"[bold cyan]{escape(name)}:[/] ", end="")
+                console.print(_said(name), end="")
                 streaming = True
-            console.print(event.text, end="", markup=False, highlight=False)
+            console.print(terminal_safe(event.text), end="", markup=False, highlight=False)
         elif isinstance(event, PatientReset):
-            console.print(f"\n  [dim](reply withdrawn: {event.reason}; regenerating)[/]")
+            console.print()
+            console.print(plain(f"  (reply withdrawn: {event.reason}; regenerating)", "dim"))
             streaming = False
         elif isinstance(event, PatientDone):
             console.print()
@@ -60,7 +67,7 @@ def print_summary(session: Session, summary: dict) -> None:
     console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
     for table, scorer in summary_tables(summary):
         console.print(rich_table(table, expand=False))
-        console.print(f"[dim]scorer: {scorer}[/]")
+        console.print(plain(f"scorer: {scorer}", "dim"))
     console.print(f"Review it with: simtrainer sessions show {session.id}")
 
 
@@ -95,7 +102,7 @@ def _listen(session: Session, speech) -> tuple[str, dict] | None:
     try:
         heard, meta = speech.transcribe(recording, session_id=session.id, turn=len(session.history))
     except UserError as error:
-        console.print(f"[yellow]{error.what}[/] {error.fix or ''}")
+        console.print(Text.assemble(plain(error.what, "yellow"), " ", plain(error.fix or "")))
         return None
     text = click.prompt("Heard (edit, then Enter to send)", default=heard, show_default=True)
     return text, meta
@@ -104,14 +111,16 @@ def _listen(session: Session, speech) -> tuple[str, dict] | None:
 def repl(session: Session, *, show: bool = True, speech=None) -> None:
     """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records."""
     card = session.card
-    console.print(f"[bold]{card.title}[/] — {card.modality_name}, {card.difficulty}")
-    console.print(card.summary)
+    console.print(Text.assemble(plain(card.title, "bold"), f" — {card.modality_name}, {card.difficulty}"))
+    console.print(plain(card.summary))
     if card.dearman:
-        console.print(f"[bold]You are the {card.dearman.trainee_role.lower()}. Ask for:[/] {card.dearman.request}")
-    console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
+        console.print(Text.assemble(plain(f"You are the {card.dearman.trainee_role.lower()}. Ask for:", "bold"), " ",
+                                    plain(card.dearman.request)))
+    console.print(plain(f"Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.\n",
+                        "dim"))
     if speech is not None and speech.can_listen:
         console.print("[dim]Voice: press Enter on an empty line to speak, Enter again to stop.[/]")
-    console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+    console.print(_said(card.person.name, card.opening_line))
     if speech is not None and speech.speaker is not None:
         speech.speaker.say(card.opening_line)
     session.prime()
@@ -163,17 +172,17 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
 
         speech = SpeechIO(settings.speech, session.card.id, listen=lines is None)
         if speech.notice:
-            console.print(f"[yellow]{speech.notice}[/]", soft_wrap=True)
+            console.print(plain(speech.notice, "yellow"), soft_wrap=True)
     try:
         if lines is None:
             repl(session, show=show, speech=speech)
         else:
             if show:
-                console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
+                console.print(_said(session.card.person.name, session.card.opening_line))
             session.prime()
             for line in lines:
                 if show:
-                    console.print(f"[bold]You:[/] {line}")
+                    console.print(_said("You", line, "bold"))
                 run_turn(session, line, show=show, speech=speech)
     finally:
         summary = session.end()
