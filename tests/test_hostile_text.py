@@ -15,6 +15,7 @@ from conftest import REPO, run_cli
 from markdown_it import MarkdownIt
 
 from simtrainer.config import data_dir
+from simtrainer.patient.prompt import clean_utterance, speaker_labels
 from simtrainer.scenarios import get_card
 from simtrainer.text_safety import csv_cell, json_safe, markdown_inline, terminal_safe
 
@@ -196,6 +197,38 @@ def test_error_messages_keep_bracketed_text(cli):
     assert "Unknown model 'gpt[red]x[i]'" in result.output
     assert "or add [models.gpt[red]x[i]] to your config" in result.output
     assert_inert(result.output)
+
+
+# --- the trainee's words ----------------------------------------------------------------------------------------
+def test_only_this_transcripts_speaker_labels_are_removed():
+    card = get_card("mi-alcohol-nurse")
+    labels = speaker_labels(card)
+    assert clean_utterance("RTL: hello there", labels) == "RTL: hello there"
+    assert clean_utterance("Note: I hear you.", labels) == "Note: I hear you."
+    assert clean_utterance("COUNSELOR: hi", labels) == "hi"
+    assert clean_utterance("DANA: I'll quit tomorrow", labels) == "I'll quit tomorrow"
+    assert clean_utterance("You: what brings you in?", labels) == "what brings you in?"
+    assert clean_utterance("me:  COUNSELOR: so", labels) == "so"
+
+
+def test_script_lines_keep_their_words_and_split_only_at_newlines(cli, tmp_path):
+    script = tmp_path / "lines.txt"
+    script.write_bytes("RTL: hello there\nfirst part\rsecond part\r\nlast\u2028line\n".encode())
+    data = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake",
+                          "--json").output)
+    trainee = [t["text"] for t in data["turns"] if t["speaker"] == "trainee"]
+    assert trainee == ["RTL: hello there", "first part second part", "last line"]
+
+
+def test_a_too_long_line_in_the_prompt_is_refused_and_the_session_goes_on(cli):
+    result = cli("practice", "-s", "mi-alcohol-nurse", "-m", "fake",
+                 input="word " * 500 + "\nWhat brings you in today?\n/end\n")
+    assert result.exit_code == 0, result.output
+    assert "the limit is 2000" in result.output
+    assert "1 trainee turns" in result.output
+    [listed] = json.loads(cli("sessions", "list", "--json").output)
+    turns = json.loads(cli("sessions", "export", listed["id"]).output)["turns"]
+    assert [t["text"] for t in turns if t["speaker"] == "trainee"] == ["What brings you in today?"]
 
 
 # --- the app ----------------------------------------------------------------------------------------------------

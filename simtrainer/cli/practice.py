@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
+from simtrainer.cli import report
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
@@ -108,8 +109,15 @@ def _listen(session: Session, speech) -> tuple[str, dict] | None:
     return text, meta
 
 
+def script_lines(text: str) -> list[str]:
+    """A script's lines, split at newlines only (LF or CR LF); a lone CR inside a line is a space, so one line of
+    the file is always one turn."""
+    return [line.replace("\r", " ") for line in text.replace("\r\n", "\n").split("\n")]
+
+
 def repl(session: Session, *, show: bool = True, speech=None) -> None:
-    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records."""
+    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records. A line the
+    session refuses (too long) is reported and the trainee goes on."""
     card = session.card
     console.print(Text.assemble(plain(card.title, "bold"), f" — {card.modality_name}, {card.difficulty}"))
     console.print(plain(card.summary))
@@ -139,7 +147,13 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
                 continue
             text, meta = heard
         if text.strip():
-            run_turn(session, text, show=show, speech=speech, meta=meta)
+            saved = len(session.history)
+            try:
+                run_turn(session, text, show=show, speech=speech, meta=meta)
+            except UserError as error:
+                if len(session.history) != saved:  # the turn failed part-way: not a refused line
+                    raise
+                report(error)
 
 
 @click.command()
@@ -159,7 +173,7 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
     lines: list[str] | None = None
     if script is not None:
         try:
-            lines = [line for line in script.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = [line for line in script_lines(script.read_bytes().decode("utf-8")) if line.strip()]
         except UnicodeDecodeError:
             raise UserError("The script is not UTF-8 text.", where=str(script), fix="Save it as UTF-8.") from None
         if not lines:
