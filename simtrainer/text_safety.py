@@ -48,9 +48,10 @@ def csv_cell(value: object) -> object:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-# Characters that start HTML, links, images, code and emphasis anywhere in a line get a backslash; <, > and &
-# become entities, so the file itself holds no tag; a block marker is escaped where the text starts.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()#!|~])")
+# Characters that open links, images, code, emphasis, tables and heading ends get a backslash (with [ and ]
+# escaped, `(url)` and `!` stay plain text); <, > and & become entities, so the file itself holds no tag; a block
+# marker is escaped where the text starts.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MD_BLOCK_START = re.compile(r"^(\s*(?:\d+)?)([-+=.)])")
 
