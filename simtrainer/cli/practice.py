@@ -10,13 +10,16 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
+from rich.text import Text
 
+from simtrainer.cli import report
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
+from simtrainer.text_safety import plain, terminal_safe
 
 
 def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
@@ -29,8 +32,13 @@ def open_session(settings: Settings, scenario_id: str, model: str | None) -> Ses
     return workspace.new_session(card)
 
 
-def _code_badges(codes) -> str:
-    return " ".join(f"[{c.label}]" for c in codes)
+def _code_badges(codes) -> Text:
+    return Text.assemble(("  codes: ", "dim"), plain(" ".join(f"[{c.label}]" for c in codes)))
+
+
+def _said(name: str, text: str = "", style: str = "bold cyan") -> Text:
+    """A transcript line, `NAME: text`, with both parts shown as written."""
+    return Text.assemble(plain(f"{name}:", style), " ", plain(text))
 
 
 def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict | None = None) -> None:
@@ -43,14 +51,15 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
-            console.print(f"  [dim]codes:[/] {escape(_code_badges(event.codes))}", highlight=False)
+            console.print(_code_badges(event.codes))
         elif isinstance(event, PatientToken):
             if not streaming:
-                console.print(f"[bold cyan]{escape(name)}:[/] ", end="")
+                console.print(_said(name), end="")
                 streaming = True
-            console.print(event.text, end="", markup=False, highlight=False)
+            console.print(terminal_safe(event.text), end="", markup=False, highlight=False)
         elif isinstance(event, PatientReset):
-            console.print(f"\n  [dim](reply withdrawn: {event.reason}; regenerating)[/]")
+            console.print()
+            console.print(plain(f"  (reply withdrawn: {event.reason}; regenerating)", "dim"))
             streaming = False
         elif isinstance(event, PatientDone):
             console.print()
@@ -61,7 +70,7 @@ def print_summary(session: Session, summary: dict) -> None:
     console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
     for table, scorer in summary_tables(summary):
         console.print(rich_table(table, expand=False))
-        console.print(f"[dim]scorer: {scorer}[/]")
+        console.print(plain(f"scorer: {scorer}", "dim"))
     console.print(f"Review it with: simtrainer sessions show {session.id}")
 
 
@@ -96,23 +105,32 @@ def _listen(session: Session, speech) -> tuple[str, dict] | None:
     try:
         heard, meta = speech.transcribe(recording, session_id=session.id, turn=len(session.history))
     except UserError as error:
-        console.print(f"[yellow]{error.what}[/] {error.fix or ''}")
+        console.print(Text.assemble(plain(error.what, "yellow"), " ", plain(error.fix or "")))
         return None
     text = click.prompt("Heard (edit, then Enter to send)", default=heard, show_default=True)
     return text, meta
 
 
+def script_lines(text: str) -> list[str]:
+    """A script's lines, split at newlines only (LF or CR LF); a lone CR inside a line is a space, so one line of
+    the file is always one turn."""
+    return [line.replace("\r", " ") for line in text.replace("\r\n", "\n").split("\n")]
+
+
 def repl(session: Session, *, show: bool = True, speech=None) -> None:
-    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records."""
+    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records. A line the
+    session refuses (too long) is reported and the trainee goes on."""
     card = session.card
-    console.print(f"[bold]{card.title}[/] — {card.modality_name}, {card.difficulty}")
-    console.print(card.summary)
+    console.print(Text.assemble(plain(card.title, "bold"), f" — {card.modality_name}, {card.difficulty}"))
+    console.print(plain(card.summary))
     if card.dearman:
-        console.print(f"[bold]You are the {card.dearman.trainee_role.lower()}. Ask for:[/] {card.dearman.request}")
-    console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
+        console.print(Text.assemble(plain(f"You are the {card.dearman.trainee_role.lower()}. Ask for:", "bold"), " ",
+                                    plain(card.dearman.request)))
+    console.print(plain(f"Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.\n",
+                        "dim"))
     if speech is not None and speech.can_listen:
         console.print("[dim]Voice: press Enter on an empty line to speak, Enter again to stop.[/]")
-    console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+    console.print(_said(card.person.name, card.opening_line))
     if speech is not None and speech.speaker is not None:
         speech.speaker.say(card.opening_line)
     session.prime()
@@ -131,7 +149,13 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
                 continue
             text, meta = heard
         if text.strip():
-            run_turn(session, text, show=show, speech=speech, meta=meta)
+            saved = len(session.history)
+            try:
+                run_turn(session, text, show=show, speech=speech, meta=meta)
+            except UserError as error:
+                if len(session.history) != saved:  # the turn failed part-way: not a refused line
+                    raise
+                report(error)
 
 
 @click.command()
@@ -151,7 +175,7 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
     lines: list[str] | None = None
     if script is not None:
         try:
-            lines = [line for line in script.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = [line for line in script_lines(script.read_bytes().decode("utf-8")) if line.strip()]
         except UnicodeDecodeError:
             raise UserError("The script is not UTF-8 text.", where=str(script), fix="Save it as UTF-8.") from None
         if not lines:
@@ -164,17 +188,17 @@ def practice(scenario_id: str, script: Path | None, as_json: bool, model: str | 
 
         speech = SpeechIO(settings.speech, session.card.id, listen=lines is None)
         if speech.notice:
-            console.print(f"[yellow]{speech.notice}[/]", soft_wrap=True)
+            console.print(plain(speech.notice, "yellow"), soft_wrap=True)
     try:
         if lines is None:
             repl(session, show=show, speech=speech)
         else:
             if show:
-                console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
+                console.print(_said(session.card.person.name, session.card.opening_line))
             session.prime()
             for line in lines:
                 if show:
-                    console.print(f"[bold]You:[/] {line}")
+                    console.print(_said("You", line, "bold"))
                 run_turn(session, line, show=show, speech=speech)
     finally:
         summary = session.end()
@@ -234,11 +258,11 @@ def serve(port: int, host: str, use_token: bool) -> None:
     token = secrets.token_urlsafe(24) if use_token or not is_loopback(host) else None
     if not is_loopback(host):
         console.print(
-            f"[yellow]Listening on {escape(host)}: anyone who can reach this machine on port {port} could open "
+            f"[yellow]Listening on {escape(terminal_safe(host))}: anyone who can reach this machine on port {port} could open "
             "the app and read your transcripts, so the page asks for an access token.[/]",
             soft_wrap=True,
         )
-    console.print(f"Open {escape(page_url(host, port, token))} in your browser (Ctrl-C stops).", soft_wrap=True)
+    console.print(f"Open {escape(terminal_safe(page_url(host, port, token)))} in your browser (Ctrl-C stops).", soft_wrap=True)
     server = GuardedServer(
         f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, token=token, title="simtrainer"
     )

@@ -8,6 +8,7 @@ import click
 
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import cache_dir, load_settings
+from simtrainer.text_safety import plain, terminal_safe
 
 
 @click.command()
@@ -30,7 +31,8 @@ def say(text: str, out: Path | None, scenario_id: str | None) -> None:
     except audio.AudioUnavailable as notice:
         fallback = cache_dir() / "say.wav"
         save(voice, text, fallback)
-        console.print(f"[yellow]{notice}[/]\nWrote the audio to {fallback} instead.", soft_wrap=True)
+        console.print(plain(str(notice), "yellow"), plain(f"\nWrote the audio to {fallback} instead."), sep="",
+                      soft_wrap=True)
 
 
 @click.command()
@@ -46,7 +48,7 @@ def transcribe(path: Path, as_json: bool) -> None:
     if as_json:
         print_json(result.as_dict())
     else:
-        click.echo(result.text)
+        click.echo(terminal_safe(result.text))
 
 
 COMMANDS = [say, transcribe]
