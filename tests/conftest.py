@@ -92,7 +92,7 @@ def llama_server(gguf_path, tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 90
+    deadline = time.time() + 240  # generous: a busy machine loads the model slowly
     while time.time() < deadline:
         try:
             if httpx.get(f"{base}/models", timeout=1).status_code == 200:
