@@ -109,7 +109,7 @@ def test_bench_patient_json_with_fake(cli):
 @pytest.mark.model
 def test_bench_patient_real_model():
     """The smallest real workload (the figures' computation, not this machine's speed, is under test)."""
-    result = run_cli("bench", "patient", "--turns", "2", "--rounds", "1", "--quick", "--json", timeout=900)
+    result = run_cli("bench", "patient", "--turns", "2", "--rounds", "1", "--quick", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["model"] == "smollm2-135m" and data["turns"] == 2

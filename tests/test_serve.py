@@ -50,4 +50,4 @@ def test_browser_sees_the_home_screen(home, tmp_path):
         assert (tmp_path / "home.png").stat().st_size > 10_000
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=60)
