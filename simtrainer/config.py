@@ -122,7 +122,12 @@ class Settings(BaseSettings):
     n_ctx: int = Field(4096, ge=512, description="Context length for local models.")
     seed: int | None = Field(None, description="Sampling seed; set it for reproducible sessions.")
     trainee: str = Field("", description="Your name or student id, stored with each session.")
-    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for a model server before giving up.")
+    timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a model server may take to connect, or go without sending a token."
+    )
+    reply_timeout_s: float | None = Field(
+        None, gt=0, description="Longest one answer from a model server may take in all (default: 2 × timeout_s)."
+    )
     scenario_dirs: list[str] = Field(
         default_factory=list, description="Extra folders of persona cards (*.toml), e.g. a classroom's."
     )

@@ -17,9 +17,12 @@ def bench() -> None:
 @click.option("-s", "--scenario", "scenario_id", default="mi-alcohol-nurse", show_default=True)
 @click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
 @click.option("--turns", default=30, show_default=True, type=click.IntRange(1, 200))
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 50),
+              help="Rounds over the last 8 turns' prompts for the app vs raw speed figures.")
 @click.option("--quick", is_flag=True, help="Skip the realism scripts over every MI card.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, quick: bool, as_json: bool) -> None:
+def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: int, quick: bool,
+                      as_json: bool) -> None:
     """Load time, first-token time at turns 1/10/30, app vs raw tokens/s, memory; patient realism."""
     from simtrainer.bench.patient import bench_patient
     from simtrainer.scenarios import get_card, load_cards, scenario_dirs
@@ -27,7 +30,8 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, quick: bo
     settings = load_settings()
     cards, _ = load_cards(scenario_dirs(settings))
     mi_cards = [] if quick else [c for c in cards if c.modality == "mi"]
-    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, mi_cards=mi_cards)
+    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, rounds=rounds,
+                           mi_cards=mi_cards)
     if as_json:
         print_json(result)
     else:

@@ -16,7 +16,7 @@ from simtrainer.cli import report
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
-from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
+from simtrainer.events import CodesReady, PatientDone, PatientNotice, PatientReset, PatientToken, ReplySaved
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
 from simtrainer.text_safety import plain, terminal_safe
@@ -48,6 +48,8 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
     for event in session.submit(text, meta):
         if isinstance(event, ReplySaved) and speech is not None and speech.speaker is not None:
             speech.speaker.say(event.text)
+        if isinstance(event, PatientNotice) and not show:
+            click.echo(f"notice: {event.text}", err=True)  # beside the JSON, never hidden
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
@@ -60,6 +62,9 @@ def run_turn(session: Session, text: str, *, show: bool, speech=None, meta: dict
         elif isinstance(event, PatientReset):
             console.print()
             console.print(plain(f"  (reply withdrawn: {event.reason}; regenerating)", "dim"))
+            streaming = False
+        elif isinstance(event, PatientNotice):
+            console.print(f"{chr(10) if streaming else ''}  [dim yellow]({escape(event.text)})[/]")
             streaming = False
         elif isinstance(event, PatientDone):
             console.print()

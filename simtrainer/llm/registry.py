@@ -135,9 +135,8 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
                 where=entry.source,
                 fix='Add base_url = "http://127.0.0.1:8080/v1" and model = "NAME" to its table.',
             )
-        return OpenAICompatBackend(
-            spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env, timeout_s=settings.timeout_s
-        )
+        return OpenAICompatBackend(spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env,
+                                   timeout_s=settings.timeout_s, reply_timeout_s=settings.reply_timeout_s)
     path = entry.path
     if path is None:
         raise UserError(

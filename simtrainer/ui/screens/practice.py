@@ -12,13 +12,14 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from simtrainer.errors import UserError
-from simtrainer.events import CodesReady, PatientReset, PatientToken, ReplySaved, TraineeSaved
+from simtrainer.events import CodesReady, PatientNotice, PatientReset, PatientToken, ReplySaved, TraineeSaved
 from simtrainer.scenarios import Card
 from simtrainer.session import Session
 from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.messages import (
     PatientCoded,
     ReplyFinished,
+    ReplyNotice,
     ReplyToken,
     ReplyWithdrawn,
     SessionReady,
@@ -137,6 +138,8 @@ class PracticeScreen(Screen):
                     self.post_message(ReplyToken(event.text))
                 elif isinstance(event, PatientReset):
                     self.post_message(ReplyWithdrawn(event.reason))
+                elif isinstance(event, PatientNotice):
+                    self.post_message(ReplyNotice(event.text))
                 elif isinstance(event, ReplySaved):
                     self.post_message(ReplyFinished(event.turn_id, event.text, event.meta))
         except UserError as error:
@@ -210,6 +213,9 @@ class PracticeScreen(Screen):
     def on_reply_withdrawn(self, message: ReplyWithdrawn) -> None:
         if self.reply is not None:
             self.reply.set_text("")
+
+    def on_reply_notice(self, message: ReplyNotice) -> None:
+        self.notify(message.text, title="Not the model's reply", severity="warning", timeout=10, markup=False)
 
     def on_reply_finished(self, message: ReplyFinished) -> None:
         if self.reply is None:
