@@ -87,7 +87,7 @@ class OpenAICompatBackend:
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return self._fail(
                 "Cannot reach the model server.", path,
-                "Start the server (e.g. `python -m llama_cpp.server --model FILE.gguf`), or correct base_url "
+                "Start the server (e.g. `python -m simtrainer.llm.server --model FILE.gguf`), or correct base_url "
                 "in your config.",
             )
         if isinstance(exc, httpx.TimeoutException):
