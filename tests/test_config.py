@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 from simtrainer.config import config_file, data_dir, load_settings
 from simtrainer.errors import UserError
@@ -59,3 +60,33 @@ def test_config_cli(cli, home):
     result = cli("config", "show")
     assert 'model = "smollm2-135m"' in result.output
     assert json.loads(cli("config", "show", "--json").output)["patient"]["max_sentences"] == 3
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SIMTRAINER_MODELS", "{not json"),
+        ("SIMTRAINER_SCENARIO_DIRS", "/some/folder"),
+        ("SIMTRAINER_PATIENT", "temperature=0.3"),
+    ],
+)
+def test_env_table_or_list_that_is_not_json_names_the_variable(home, variable, value):
+    result = run_cli("config", "show", env={variable: value})
+    assert result.returncode == 2, result.stderr
+    assert f"{variable} is not valid JSON" in result.stderr and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("broken", ["latin-1", "folder"])
+def test_config_file_not_utf8_or_a_folder_exits_2(home, broken):
+    config_file().parent.mkdir(parents=True)
+    if broken == "folder":
+        config_file().mkdir()
+        message = "Cannot read the config file"
+    else:
+        config_file().write_bytes('trainee = "Zoë"\n'.encode("latin-1"))
+        message = "not UTF-8"
+    result = run_cli("config", "show")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and str(config_file()) in result.stderr.replace("\n", "")
+    assert "Traceback" not in result.stderr + result.stdout

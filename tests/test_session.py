@@ -65,7 +65,8 @@ def test_prompt_grows_append_only_for_cache_reuse(tmp_path):
 
 def test_sigkill_during_a_reply_keeps_every_completed_turn(tmp_path, home):
     config_file().parent.mkdir(parents=True)
-    config_file().write_text('model = "slow"\n[models.slow]\nbackend = "fake"\ntoken_delay_s = 0.05\n')
+    # a reply takes seconds, so even a busy machine kills it mid-stream
+    config_file().write_text('model = "slow"\n[models.slow]\nbackend = "fake"\ntoken_delay_s = 0.2\n')
     script = tmp_path / "lines.txt"
     script.write_text("First line from the trainee.\nSecond line.\nThird line.\nFourth line.\n")
     proc = subprocess.Popen(
@@ -74,7 +75,7 @@ def test_sigkill_during_a_reply_keeps_every_completed_turn(tmp_path, home):
         text=True,
     )
     db_path = home / "data" / "sessions.db"
-    deadline = time.time() + 60
+    deadline = time.time() + 120  # generous: a busy machine starts slowly
     # wait until the second trainee turn is saved: its reply is now streaming
     while time.time() < deadline:
         if db_path.exists():
@@ -86,7 +87,7 @@ def test_sigkill_during_a_reply_keeps_every_completed_turn(tmp_path, home):
         time.sleep(0.02)
     time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
     store = Store(db_path)
     session = store.list_sessions()[0]
     turns = store.turns(session["id"])

@@ -7,7 +7,7 @@ How each figure is computed:
 - raw_tok_s / app_tok_s: generated tokens per second of wall time (prompt reuse included), greedy, same
   stops, over the prompts of the session's last 8 turns, each prompt evaluated once beforehand so both
   sides reuse the same cache; raw calls llama-cpp-python directly, app goes through
-  the Patient (backend seam, guard, trimming). Raw and app alternate per prompt, the order flipping each round; 5 rounds summed.
+  the Patient (backend seam, guard, trimming). Raw and app alternate per prompt, the order flipping each round; `rounds` (5) rounds summed.
   speed_ratio = app_tok_s / raw_tok_s, so both sides share the machine's load at that moment.
 - rss_mb: resident memory of this process at the end; peak_rss_mb: its peak.
 
@@ -157,7 +157,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
     }
 
 
-def bench_patient(settings: Settings, card: Card, *, model: str | None = None, turns: int = 30,
+def bench_patient(settings: Settings, card: Card, *, model: str | None = None, turns: int = 30, rounds: int = 5,
                   mi_cards: list[Card] | None = None) -> dict[str, Any]:
     entry = resolve_model(settings, model)
     started = time.perf_counter()
@@ -184,7 +184,7 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
     greedy = Patient(card, backend, PatientSettings(**{**settings.patient.model_dump(), "temperature": 0.0,
                                                        "max_sentences": 10, "retries": 0}))
     ends = [i for i, line in enumerate(session.history) if line.speaker == "trainee"][-8:]
-    speed = _speed(greedy, [session.history[: i + 1] for i in ends], getattr(backend, "llama", None))
+    speed = _speed(greedy, [session.history[: i + 1] for i in ends], getattr(backend, "llama", None), rounds)
 
     def at(turn: int) -> float | None:
         return first_tokens[turn - 1] if len(first_tokens) >= turn else None

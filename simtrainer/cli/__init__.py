@@ -10,19 +10,21 @@ import sys
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from simtrainer import __version__
 from simtrainer.errors import UserError
+from simtrainer.text_safety import plain
 
 err_console = Console(stderr=True, highlight=False)
 
 
 def report(error: UserError) -> None:
-    err_console.print(f"[bold red]Error:[/] {error.what}", soft_wrap=True)
-    if error.where:
-        err_console.print(f"  [dim]where:[/] {error.where}", soft_wrap=True)
-    if error.fix:
-        err_console.print(f"  [dim]fix:[/]   {error.fix}", soft_wrap=True)
+    """The error on stderr; its parts are shown as written (they often quote user text, brackets and all)."""
+    for label, style, part in (("Error:", "bold red", error.what), ("  where:", "dim", error.where),
+                               ("  fix:  ", "dim", error.fix)):
+        if part:
+            err_console.print(Text.assemble((label, style), " ", plain(part)), soft_wrap=True)
 
 
 class SimGroup(click.Group):
@@ -67,9 +69,9 @@ def _private_by_default() -> None:
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, coding, info, practice, sessions, speech
+    from simtrainer.cli import bench, coding, doctor, info, practice, sessions, speech
 
-    for module in (info, sessions, practice, coding, speech, bench):
+    for module in (info, sessions, practice, coding, speech, bench, doctor):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -17,9 +17,12 @@ def bench() -> None:
 @click.option("-s", "--scenario", "scenario_id", default="mi-alcohol-nurse", show_default=True)
 @click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
 @click.option("--turns", default=30, show_default=True, type=click.IntRange(1, 200))
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 50),
+              help="Rounds over the last 8 turns' prompts for the app vs raw speed figures.")
 @click.option("--quick", is_flag=True, help="Skip the realism scripts over every MI card.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, quick: bool, as_json: bool) -> None:
+def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: int, quick: bool,
+                      as_json: bool) -> None:
     """Load time, first-token time at turns 1/10/30, app vs raw tokens/s, memory; patient realism."""
     from simtrainer.bench.patient import bench_patient
     from simtrainer.scenarios import get_card, load_cards, scenario_dirs
@@ -27,7 +30,8 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, quick: bo
     settings = load_settings()
     cards, _ = load_cards(scenario_dirs(settings))
     mi_cards = [] if quick else [c for c in cards if c.modality == "mi"]
-    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, mi_cards=mi_cards)
+    result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, rounds=rounds,
+                           mi_cards=mi_cards)
     if as_json:
         print_json(result)
     else:
@@ -84,6 +88,29 @@ def bench_speech_cmd(as_json: bool) -> None:
         print_json(result)
     else:
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench speech")
+
+
+@bench.command("llama")
+@click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_llama_cmd(model: str | None, rounds: int, as_json: bool) -> None:
+    """Prompt and generation tokens/s with llama.cpp's extra buffer types on and off, and their ratio."""
+    from simtrainer.bench.llama import bench_llama
+    from simtrainer.errors import UserError
+    from simtrainer.llm import resolve_model
+    from simtrainer.llm.probe import check_model_runs
+
+    settings = load_settings()
+    entry = resolve_model(settings, model)
+    if entry.path is None:
+        raise UserError(f"'{entry.name}' is not a local GGUF model.", fix="Pick a model with backend llamacpp.")
+    probe = check_model_runs(entry.path, n_threads=settings.n_threads)
+    result = bench_llama(entry.path, extra_ok=probe.extra_buffers, rounds=rounds, n_threads=settings.n_threads)
+    if as_json:
+        print_json(result)
+    else:
+        table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench llama")
 
 
 COMMANDS = [bench]

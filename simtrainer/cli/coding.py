@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from simtrainer.cli.output import console, print_json, table
 from simtrainer.errors import UserError
+from simtrainer.text_safety import plain
 
 DEFAULT_ANNOMI = Path(__file__).resolve().parents[3] / "shared" / "data" / "annomi"
 
@@ -30,8 +32,8 @@ def code(text: str, context: str | None, earlier: str | None, patient: bool, as_
         return
     for c in codes:
         conf = f"{c.confidence:.0%}" if c.confidence is not None else "-"
-        console.print(f"[bold]{c.label:10}[/] {conf:>5}  {c.reason}")
-    console.print(f"[dim]scorer: {coder.scorer}[/]")
+        console.print(Text.assemble(plain(f"{c.label:10}", "bold"), f" {conf:>5}  ", plain(c.reason)))
+    console.print(plain(f"scorer: {coder.scorer}", "dim"))
 
 
 @click.group(name="eval")

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 import tomli_w
+from rich.markup import escape
+from rich.text import Text
 
 from simtrainer.cli.output import console, human_size, print_json, table
 from simtrainer.config import cache_dir, config_file, data_dir, load_settings
 from simtrainer.errors import UserError
+from simtrainer.text_safety import plain
 
 
 @click.group()
@@ -20,8 +23,14 @@ def config() -> None:
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print settings as JSON.")
 def config_show(as_json: bool) -> None:
-    """Print the effective settings (file + environment + defaults)."""
-    settings = load_settings().model_dump(mode="json", exclude_none=True)
+    """Print the effective settings (file + environment + defaults); warn about entries the app would ignore."""
+    from simtrainer.cli import err_console
+    from simtrainer.ui.settings_check import check_look
+
+    loaded = load_settings()
+    for problem in check_look(loaded.theme, loaded.keymap)[1]:
+        err_console.print(f"[yellow]Warning:[/] {escape(problem)}", soft_wrap=True)
+    settings = loaded.model_dump(mode="json", exclude_none=True)
     if as_json:
         print_json(settings)
     else:
@@ -87,9 +96,9 @@ def _print_problems(problems) -> None:
     from simtrainer.cli import err_console
 
     for problem in problems:
-        err_console.print(f"[yellow]Broken card[/] {problem.file}", soft_wrap=True)
-        err_console.print(f"  field: {problem.field}: {problem.message}", soft_wrap=True)
-        err_console.print(f"  fix:   {problem.fix}", soft_wrap=True)
+        err_console.print(Text.assemble(("Broken card", "yellow"), " ", plain(problem.file)), soft_wrap=True)
+        err_console.print(plain(f"  field: {problem.field}: {problem.message}"), soft_wrap=True)
+        err_console.print(plain(f"  fix:   {problem.fix}"), soft_wrap=True)
 
 
 @scenarios.command("list")
@@ -130,14 +139,19 @@ def scenarios_show(scenario_id: str, as_json: bool) -> None:
     if as_json:
         print_json(card.model_dump(mode="json", exclude_none=True))
         return
-    console.print(f"[bold]{card.title}[/]  ({card.id}, {card.modality_name}, {card.difficulty})")
-    console.print(card.summary)
     p = card.person
-    console.print(f"\n[bold]{p.name}[/], {p.age}{', ' + p.pronouns if p.pronouns else ''}: {p.background}")
-    console.print(f"[bold]Concern:[/] {card.presenting_concern}")
+    console.print(Text.assemble(plain(card.title, "bold"), plain(f"  ({card.id}, {card.modality_name}, "
+                                                                 f"{card.difficulty})")))
+    console.print(plain(card.summary))
+    console.print()
+    console.print(Text.assemble(plain(p.name, "bold"),
+                                plain(f", {p.age}{', ' + p.pronouns if p.pronouns else ''}: {p.background}")))
+    console.print(Text.assemble(("Concern:", "bold"), " ", plain(card.presenting_concern)))
     if card.dearman:
-        console.print(f"[bold]You play:[/] {card.dearman.trainee_role}. [bold]Ask for:[/] {card.dearman.request}")
-    console.print(f"\n[bold]Opening line:[/] \"{card.opening_line}\"")
+        console.print(Text.assemble(("You play:", "bold"), " ", plain(card.dearman.trainee_role), ". ",
+                                    ("Ask for:", "bold"), " ", plain(card.dearman.request)))
+    console.print()
+    console.print(Text.assemble(("Opening line:", "bold"), " ", plain(f'"{card.opening_line}"')))
 
 
 @scenarios.command("validate")
@@ -151,7 +165,7 @@ def scenarios_validate(paths: tuple[Path, ...]) -> None:
         raise UserError(f"No such file or folder: {missing[0]}", where="validate PATH", fix="Check the path.")
     cards, problems = load_cards(list(paths))
     for card in cards:
-        console.print(f"[green]ok[/]  {card.id}")
+        console.print(Text.assemble(("ok", "green"), "  ", plain(card.id)))
     _print_problems(problems)
     if problems:
         raise click.exceptions.Exit(2)

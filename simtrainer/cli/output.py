@@ -9,20 +9,23 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from simtrainer.text_safety import json_safe, plain
+
 console = Console(highlight=False)
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    click.echo(json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *, whole: tuple[str, ...] = ()) -> None:
-    """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold."""
+    """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold. Cells
+    are shown as written: no markup in them is parsed, no control character reaches the terminal."""
     t = Table(title=title, show_edge=False, header_style="bold")
     for column in columns:
         t.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
+        t.add_row(*[plain("" if v is None else v) for v in row])
     console.print(t)
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
+from rich.text import Text
 
+from simtrainer.cli import report
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
-from simtrainer.events import CodesReady, PatientDone, PatientReset, PatientToken, ReplySaved
+from simtrainer.events import CodesReady, PatientDone, PatientNotice, PatientReset, PatientToken, ReplySaved
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
+from simtrainer.text_safety import plain, terminal_safe
 
 
 def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
@@ -37,8 +41,13 @@ def resume_session(settings: Settings, session_id: str, model: str | None) -> Se
     return workspace.resume_session(session_id)
 
 
-def _code_badges(codes) -> str:
-    return " ".join(f"[{c.label}]" for c in codes)
+def _code_badges(codes) -> Text:
+    return Text.assemble(("  codes: ", "dim"), plain(" ".join(f"[{c.label}]" for c in codes)))
+
+
+def _said(name: str, text: str = "", style: str = "bold cyan") -> Text:
+    """A transcript line, `NAME: text`, with both parts shown as written."""
+    return Text.assemble(plain(f"{name}:", style), " ", plain(text))
 
 
 def run_turn(session: Session, text: str | None, *, show: bool, speech=None, meta: dict | None = None) -> None:
@@ -49,17 +58,23 @@ def run_turn(session: Session, text: str | None, *, show: bool, speech=None, met
     for event in session.submit(text, meta) if text is not None else session.catch_up():
         if isinstance(event, ReplySaved) and speech is not None and speech.speaker is not None:
             speech.speaker.say(event.text)
+        if isinstance(event, PatientNotice) and not show:
+            click.echo(f"notice: {event.text}", err=True)  # beside the JSON, never hidden
         if not show:
             continue
         if isinstance(event, CodesReady) and event.codes:
-            console.print(f"  [dim]codes:[/] {escape(_code_badges(event.codes))}", highlight=False)
+            console.print(_code_badges(event.codes))
         elif isinstance(event, PatientToken):
             if not streaming:
-                console.print(f"[bold cyan]{escape(name)}:[/] ", end="")
+                console.print(_said(name), end="")
                 streaming = True
-            console.print(event.text, end="", markup=False, highlight=False)
+            console.print(terminal_safe(event.text), end="", markup=False, highlight=False)
         elif isinstance(event, PatientReset):
-            console.print(f"\n  [dim](reply withdrawn: {event.reason}; regenerating)[/]")
+            console.print()
+            console.print(plain(f"  (reply withdrawn: {event.reason}; regenerating)", "dim"))
+            streaming = False
+        elif isinstance(event, PatientNotice):
+            console.print(f"{chr(10) if streaming else ''}  [dim yellow]({escape(event.text)})[/]")
             streaming = False
         elif isinstance(event, PatientDone):
             console.print()
@@ -69,9 +84,10 @@ def run_turn(session: Session, text: str | None, *, show: bool, speech=None, met
 def print_history(session: Session) -> None:
     """The conversation so far, when a session is resumed."""
     for line in session.history:
-        who = session.card.person.name if line.speaker == "patient" else "You"
-        console.print(f"[bold cyan]{escape(who)}:[/] ", end="")
-        console.print(line.text, markup=False, highlight=False)
+        if line.speaker == "patient":
+            console.print(_said(session.card.person.name, line.text))
+        else:
+            console.print(_said("You", line.text, "bold"))
 
 
 def print_summary(session: Session, summary: dict | None) -> None:
@@ -82,7 +98,7 @@ def print_summary(session: Session, summary: dict | None) -> None:
     console.print(f"\n[bold]Session {session.id} saved[/] ({summary['trainee_turns']} trainee turns).")
     for table, scorer in summary_tables(summary):
         console.print(rich_table(table, expand=False))
-        console.print(f"[dim]scorer: {scorer}[/]")
+        console.print(plain(f"scorer: {scorer}", "dim"))
     console.print(f"Review it with: simtrainer sessions show {session.id}")
 
 
@@ -117,27 +133,36 @@ def _listen(session: Session, speech) -> tuple[str, dict] | None:
     try:
         heard, meta = speech.transcribe(recording, session_id=session.id, turn=len(session.history))
     except UserError as error:
-        console.print(f"[yellow]{error.what}[/] {error.fix or ''}")
+        console.print(Text.assemble(plain(error.what, "yellow"), " ", plain(error.fix or "")))
         return None
     text = click.prompt("Heard (edit, then Enter to send)", default=heard, show_default=True)
     return text, meta
 
 
+def script_lines(text: str) -> list[str]:
+    """A script's lines, split at newlines only (LF or CR LF); a lone CR inside a line is a space, so one line of
+    the file is always one turn."""
+    return [line.replace("\r", " ") for line in text.replace("\r\n", "\n").split("\n")]
+
+
 def repl(session: Session, *, show: bool = True, speech=None) -> None:
-    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records."""
+    """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records. A line the
+    session refuses (too long) is reported and the trainee goes on."""
     card = session.card
-    console.print(f"[bold]{card.title}[/] — {card.modality_name}, {card.difficulty}")
-    console.print(card.summary)
+    console.print(Text.assemble(plain(card.title, "bold"), f" — {card.modality_name}, {card.difficulty}"))
+    console.print(plain(card.summary))
     if card.dearman:
-        console.print(f"[bold]You are the {card.dearman.trainee_role.lower()}. Ask for:[/] {card.dearman.request}")
-    console.print(f"[dim]Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.[/]\n")
+        console.print(Text.assemble(plain(f"You are the {card.dearman.trainee_role.lower()}. Ask for:", "bold"), " ",
+                                    plain(card.dearman.request)))
+    console.print(plain(f"Model: {session.backend.label}. Type your reply and press Enter; Ctrl-D or /end ends.\n",
+                        "dim"))
     if speech is not None and speech.can_listen:
         console.print("[dim]Voice: press Enter on an empty line to speak, Enter again to stop.[/]")
     if session.resumed:
         print_history(session)
         run_turn(session, None, show=show, speech=speech)
     else:
-        console.print(f"[bold cyan]{card.person.name}:[/] {card.opening_line}")
+        console.print(_said(card.person.name, card.opening_line))
         if speech is not None and speech.speaker is not None:
             speech.speaker.say(card.opening_line)
     session.prime()
@@ -156,7 +181,13 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
                 continue
             text, meta = heard
         if text.strip():
-            run_turn(session, text, show=show, speech=speech, meta=meta)
+            saved = len(session.history)
+            try:
+                run_turn(session, text, show=show, speech=speech, meta=meta)
+            except UserError as error:
+                if len(session.history) != saved:  # the turn failed part-way: not a refused line
+                    raise
+                report(error)
 
 
 @click.command()
@@ -186,7 +217,7 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
     lines: list[str] | None = None
     if script is not None:
         try:
-            lines = [line for line in script.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = [line for line in script_lines(script.read_bytes().decode("utf-8")) if line.strip()]
         except UnicodeDecodeError:
             raise UserError("The script is not UTF-8 text.", where=str(script), fix="Save it as UTF-8.") from None
         if not lines:
@@ -203,7 +234,7 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
 
         speech = SpeechIO(settings.speech, session.card.id, listen=lines is None)
         if speech.notice:
-            console.print(f"[yellow]{speech.notice}[/]", soft_wrap=True)
+            console.print(plain(speech.notice, "yellow"), soft_wrap=True)
     try:
         if session.resumed and show:
             console.print(f"[dim]Resuming session {session.id} ({len(session.history)} turns so far).[/]")
@@ -213,13 +244,13 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
             if show and session.resumed:
                 print_history(session)
             elif show:
-                console.print(f"[bold cyan]{session.card.person.name}:[/] {session.card.opening_line}")
+                console.print(_said(session.card.person.name, session.card.opening_line))
             if session.resumed:
                 run_turn(session, None, show=show, speech=speech)
             session.prime()
             for line in lines:
                 if show:
-                    console.print(f"[bold]You:[/] {line}")
+                    console.print(_said("You", line, "bold"))
                 run_turn(session, line, show=show, speech=speech)
     except BaseException:
         session.interrupt()
@@ -263,16 +294,44 @@ def start_app() -> None:
 
 @click.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Keep the default to stay on this machine.")
-def serve(port: int, host: str) -> None:
-    """Serve the app to a browser window (textual-serve) on this machine."""
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Keep the default to stay on this machine; any other address needs the access token printed at start.",
+)
+@click.option(
+    "--token", "use_token", is_flag=True, help="Ask for the access token on this machine too (shared computers)."
+)
+def serve(port: int, host: str, use_token: bool) -> None:
+    """Serve the app to a browser window (textual-serve) on this machine.
+
+    Only pages from this server can connect to the app. Listening on another address (e.g. 0.0.0.0) lets
+    other machines reach it, so it then asks for an access token, made afresh and printed here once.
+    """
     try:
-        from textual_serve.server import Server
+        from simtrainer.cli.web import GuardedServer, is_loopback, page_url
     except ImportError:
         raise UserError("Browser mode needs textual-serve.", fix="pip install textual-serve") from None
     load_settings()  # a broken config is reported here, not in every browser tab
-    console.print(f"Open http://{host}:{port} in your browser (Ctrl-C stops).")
-    Server(f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, title="simtrainer").serve()
+    token = secrets.token_urlsafe(24) if use_token or not is_loopback(host) else None
+    if not is_loopback(host):
+        console.print(
+            f"[yellow]Listening on {escape(terminal_safe(host))}: anyone who can reach this machine on port {port} could open "
+            "the app and read your transcripts, so the page asks for an access token.[/]",
+            soft_wrap=True,
+        )
+    console.print(f"Open {escape(terminal_safe(page_url(host, port, token)))} in your browser (Ctrl-C stops).", soft_wrap=True)
+    server = GuardedServer(
+        f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, token=token, title="simtrainer"
+    )
+    try:
+        server.serve()
+    except OSError as exc:
+        raise UserError(
+            f"Cannot listen on {host} port {port}: {exc.strerror or exc}.",
+            fix="Choose another --port, or stop the program that is using it.",
+        ) from None
 
 
 COMMANDS = [practice, serve]

@@ -8,6 +8,7 @@ import click
 
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import cache_dir, load_settings
+from simtrainer.text_safety import plain, terminal_safe
 
 
 @click.command()
@@ -30,7 +31,8 @@ def say(text: str, out: Path | None, scenario_id: str | None) -> None:
     except audio.AudioUnavailable as notice:
         fallback = cache_dir() / "say.wav"
         save(voice, text, fallback)
-        console.print(f"[yellow]{notice}[/]\nWrote the audio to {fallback} instead.", soft_wrap=True)
+        console.print(plain(str(notice), "yellow"), plain(f"\nWrote the audio to {fallback} instead."), sep="",
+                      soft_wrap=True)
 
 
 @click.command()
@@ -39,12 +41,14 @@ def say(text: str, out: Path | None, scenario_id: str | None) -> None:
 def transcribe(path: Path, as_json: bool) -> None:
     """Print the words spoken in a WAV file (any sample rate, mono or stereo)."""
     from simtrainer.speech.stt import Transcriber
+    from simtrainer.speech.wavio import read_wav
 
-    result = Transcriber(load_settings().speech).transcribe_file(path)
+    audio, _rate = read_wav(path)  # a bad file is reported before the model loads
+    result = Transcriber(load_settings().speech).transcribe_array(audio)
     if as_json:
         print_json(result.as_dict())
     else:
-        click.echo(result.text)
+        click.echo(terminal_safe(result.text))
 
 
 COMMANDS = [say, transcribe]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -10,7 +11,13 @@ from typing import Any, Protocol, runtime_checkable
 from simtrainer.errors import UserError
 
 
-class ModelOutputError(UserError):
+class ModelCallError(UserError):
+    """A model call failed: the server is unreachable, too slow, or answered something that is not a completion.
+
+    Distinct from other user errors so the patient can tell "the model failed" from everything else."""
+
+
+class ModelOutputError(ModelCallError):
     """The model answered, but not with something usable (e.g. JSON that does not parse)."""
 
 
@@ -60,17 +67,27 @@ def parse_json_reply(text: str, source: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelOutputError(
-            f"The model returned text that is not JSON ({exc.msg}): {text[:120]!r}",
+            f"The model returned text that is not JSON ({exc.msg}): {excerpt(text, 120)}",
             where=source,
             fix="Use a larger model for JSON scoring, or keep the default trained scorers.",
         ) from None
     if not isinstance(value, dict):
         raise ModelOutputError(
-            f"The model returned JSON that is not an object: {text[:120]!r}",
+            f"The model returned JSON that is not an object: {excerpt(text, 120)}",
             where=source,
             fix="Use a larger model for JSON scoring, or keep the default trained scorers.",
         )
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+")
+
+
+def excerpt(data: str | bytes, limit: int = 160) -> str:
+    """What a server sent, safe to show in a terminal: control characters out, whitespace folded, cut at `limit`."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def estimate_tokens(text: str) -> int:

@@ -9,14 +9,47 @@ lines, which keeps the first-token time flat as a session grows.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from simtrainer.errors import UserError
 from simtrainer.llm.base import GenParams, parse_json_reply
+from simtrainer.llm.cpu import extra_buffers_safe
 
 GGUF_MAGIC = b"GGUF"
+_PARAMS_LOCK = threading.Lock()
+
+
+def params_with(extra_buffers: bool, original):
+    """A stand-in for `llama_model_default_params` that fills in our choice of extra buffer types."""
+
+    def with_choice():
+        params = original()
+        params.use_extra_bufts = extra_buffers
+        return params
+
+    return with_choice
+
+
+@contextmanager
+def _model_params(extra_buffers: bool):
+    """Set `use_extra_bufts` on the params `Llama()` builds (it takes no argument for it).
+
+    `Llama.__init__` starts from `llama_model_default_params()`; for the length of one construction that
+    function returns params with our choice filled in. The lock keeps two loads in two threads apart.
+    """
+    import llama_cpp.llama_cpp as native
+
+    with _PARAMS_LOCK:
+        original = native.llama_model_default_params
+        native.llama_model_default_params = params_with(extra_buffers, original)
+        try:
+            yield
+        finally:
+            native.llama_model_default_params = original
 
 
 def check_gguf(path: Path) -> None:
@@ -54,23 +87,27 @@ class LlamaCppBackend:
         n_gpu_layers: int = 0,
         seed: int | None = None,
         chat_format: str | None = None,
+        extra_buffers: bool | None = None,
     ):
+        """`extra_buffers`: llama.cpp's repacked-weight buffers; None means on unless the CPU reports AMX."""
         check_gguf(path)
         import llama_cpp
 
         self.path = path
         self.name = name
         self.label = f"{name} (local GGUF, {path.stat().st_size / 1e6:.0f} MB)"
+        self.extra_buffers = extra_buffers_safe() if extra_buffers is None else extra_buffers
         try:
-            self.llama = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                n_gpu_layers=n_gpu_layers,
-                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
-                chat_format=chat_format,
-                verbose=False,
-            )
+            with _model_params(self.extra_buffers):
+                self.llama = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or os.cpu_count() or 2,
+                    n_gpu_layers=n_gpu_layers,
+                    seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                    chat_format=chat_format,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise UserError(
                 f"llama.cpp could not load the model ({exc}). The file may be truncated or corrupt.",

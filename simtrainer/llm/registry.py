@@ -116,8 +116,10 @@ def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
     )
 
 
-def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
-    """Load the model named `name` (default: the configured one) behind the `ChatBackend` seam."""
+def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: bool | None = None) -> ChatBackend:
+    """Load the model named `name` (default: the configured one) behind the `ChatBackend` seam.
+
+    `extra_buffers` (local models): what `llm.probe.check_model_runs` found safe; None lets the CPU decide."""
     entry = resolve_model(settings, name)
     spec = entry.spec
     if spec.backend == "fake":
@@ -133,9 +135,8 @@ def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
                 where=entry.source,
                 fix='Add base_url = "http://127.0.0.1:8080/v1" and model = "NAME" to its table.',
             )
-        return OpenAICompatBackend(
-            spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env, timeout_s=settings.timeout_s
-        )
+        return OpenAICompatBackend(spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env,
+                                   timeout_s=settings.timeout_s, reply_timeout_s=settings.reply_timeout_s)
     path = entry.path
     if path is None:
         raise UserError(
@@ -153,4 +154,5 @@ def open_backend(settings: Settings, name: str | None = None) -> ChatBackend:
         n_gpu_layers=settings.n_gpu_layers,
         seed=settings.seed,
         chat_format=spec.chat_format,
+        extra_buffers=extra_buffers,
     )

@@ -28,6 +28,12 @@ COUNSELING = re.compile(
     re.IGNORECASE,
 )
 LABEL = re.compile(r"\b[A-Z][A-Z .']{1,30}:")
+# A model stuck in a loop, not a person: one word four times running ("la la la la"; "No, no, no" is a person),
+# a phrase of two to four words three times running, or one short unit ten times without spaces ("lalala...").
+# Punctuation between the repeats does not hide them.
+REPEATED_WORD = re.compile(r"(?:^| )([a-z0-9']+ )\1{3}")
+REPEATED_PHRASE = re.compile(r"(?:^| )((?:[a-z0-9']+ ){2,4})\1{2}")
+REPEATED_CHARS = re.compile(r"(\S{1,8}?)\1{9}")
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 
 
@@ -46,8 +52,19 @@ def _words(text: str) -> list[str]:
     return [_PERSON.get(w, w) for w in re.findall(r"[a-z']+", text.lower())]
 
 
+def repeats_itself(text: str) -> bool:
+    """A looping model: a word or phrase over and over, or a long reply made of a handful of words."""
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    spaced = " ".join(words) + " "
+    if REPEATED_WORD.search(spaced) or REPEATED_PHRASE.search(spaced) or REPEATED_CHARS.search(text):
+        return True
+    return len(words) >= 12 and len(set(words)) < 0.34 * len(words)
+
+
 def early_check(partial: str) -> GuardVerdict:
     """Checks that can reject a reply while it is still streaming."""
+    if repeats_itself(partial):
+        return GuardVerdict(False, "repeats itself")
     if ROLE_BREAK.search(partial):
         return GuardVerdict(False, "assistant or counselor voice")
     if COUNSELING.search(partial):
@@ -73,8 +90,6 @@ def check_reply(reply: str, trainee_text: str = "", *, max_chars: int = 600) -> 
         overlap = sum(1 for w in said if w in heard_set) / len(said)
         if overlap >= 0.85 and len(set(said) & heard_set) >= 5:
             return GuardVerdict(False, "echoes the trainee")
-    if re.search(r"(\b\w+\b)(\s+\1\b){3,}", text, re.IGNORECASE):
-        return GuardVerdict(False, "repeats itself")
     return GuardVerdict(True)
 
 

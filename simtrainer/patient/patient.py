@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from simtrainer.config import PatientSettings
-from simtrainer.events import PatientDone, PatientReset, PatientToken
-from simtrainer.llm.base import ChatBackend, GenParams
+from simtrainer.events import PatientDone, PatientNotice, PatientReset, PatientToken
+from simtrainer.llm.base import ChatBackend, GenParams, ModelCallError
 from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentences, early_check, trim_reply
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
 from simtrainer.patient.state import PatientState
@@ -24,6 +24,8 @@ from simtrainer.patient.steer import (
 from simtrainer.scenarios.card import Card
 
 CONTEXT_MARGIN = 32
+MAX_FAILED_TURNS = 3  # turns in a row the model may fail, each covered by a card line, before its error ends them
+PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
 
 
 @dataclass
@@ -42,6 +44,13 @@ class Patient:
     `settings.retries` failures a card-authored line stands in, so the trainee always gets an answer. Steered
     (a state and a talk scorer are given), candidate replies are generated first, the best one for the
     state's leaning is chosen (see `steer.py`) and then streamed.
+
+    A card line is never passed off as the model's: each reply's meta names its `source` ("model" or
+    "card:..."), and when the model failed or every reply it wrote was rejected, a `PatientNotice` says so
+    before the card line. A failed model call (`ModelCallError`: the server is down, stalls, answers garbage)
+    is covered by a card line only while it looks transient: the model's error is raised instead, ending the
+    turn (`practice` exits 2, the app keeps the trainee's text), when the model has not yet produced one
+    answer in this session, or when it has failed MAX_FAILED_TURNS turns in a row.
     """
 
     def __init__(self, card: Card, backend: ChatBackend, settings: PatientSettings, *, seed: int | None = None,
@@ -56,6 +65,8 @@ class Patient:
         self._fallbacks_used: set[str] = set()
         self._card_lines_used: set[str] = set()
         self._last_disclosure_turn = -10
+        self._calls_ok = 0  # model calls that streamed to their end (prime excluded)
+        self._failed_turns = 0  # turns in a row in which every model call failed
 
     def recall(self, replies: list[tuple[str, dict]]) -> None:
         """Remember the card lines earlier replies (text, meta) used, so a resumed session does not repeat them."""
@@ -98,7 +109,7 @@ class Patient:
 
     def reply(
         self, history: list[Line], state: PatientState | None = None, *, pressured: bool = False
-    ) -> Iterator[PatientToken | PatientReset | PatientDone]:
+    ) -> Iterator[PatientEvent]:
         """The next patient reply to `history` (which ends with the trainee's turn), as events."""
         if state is not None and self.talk_scorer is not None and self.settings.steering:
             yield from self._steered(history, state, pressured)
@@ -124,13 +135,31 @@ class Patient:
                 if complete_sentences(draft.text) >= self.settings.max_sentences:
                     stopped_early = True
                     break
+                if draft.tokens >= self.settings.max_tokens:  # the cap holds whatever the backend does
+                    break
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()
+        self._calls_ok += 1
+        self._failed_turns = 0
         if draft.verdict.ok:
             finished = stopped_early or draft.tokens < self.settings.max_tokens
             draft.text = trim_reply(draft.text, self.settings.max_sentences, finished=finished)
+
+    def _model_failed(self, error: ModelCallError, calls_before: int) -> None:
+        """Raise `error` unless a card line may cover it (the rule is in the class docstring)."""
+        if self._calls_ok > calls_before:
+            return  # the model did answer earlier in this turn
+        self._failed_turns += 1
+        if self._calls_ok == 0 or self._failed_turns >= MAX_FAILED_TURNS:
+            raise error
+
+    @staticmethod
+    def _notice(error: ModelCallError | None, rejected: list[str]) -> str:
+        why = (f"the model failed ({error.what.rstrip('.')})" if error else
+               f"every reply the model wrote was rejected ({', '.join(sorted(set(rejected)))})")
+        return f"This reply is a line from the scenario card: {why}."
 
     def _generate(self, prompt: str, attempt: int) -> tuple[str, GuardVerdict, int]:
         """One complete, trimmed candidate and the guard's verdict on what streamed."""
@@ -152,9 +181,17 @@ class Patient:
             self._last_disclosure_turn = state.turns
         tokens = 0
         best: Candidate | None = None
+        error: ModelCallError | None = None
+        calls_before = self._calls_ok
         prompt = self.render(history) if chosen is None else ""
         for attempt in range(self.settings.candidates if chosen is None else 0):
-            text, verdict, used = self._generate(prompt, attempt)
+            try:
+                text, verdict, used = self._generate(prompt, attempt)
+            except ModelCallError as exc:
+                self._model_failed(exc, calls_before)
+                error = exc
+                meta["model_error"] = exc.what
+                break
             tokens += used
             if verdict.ok:
                 verdict = check_reply(text, trainee_text)
@@ -181,6 +218,9 @@ class Patient:
                 chosen, meta["source"] = best.text, "model"
             else:
                 chosen, meta["source"] = self._fallback_line(), "card:fallback"
+            if best is None:
+                meta["notice"] = self._notice(error, meta["rejected"])
+                yield PatientNotice(meta["notice"])
         first_token_s = time.perf_counter() - started
         for i, word in enumerate(chosen.split(" ")):
             yield PatientToken(word if i == 0 else " " + word)
@@ -190,33 +230,47 @@ class Patient:
             meta["fallback"] = True
         yield PatientDone(chosen, meta)
 
-    def _live(self, history: list[Line]) -> Iterator[PatientToken | PatientReset | PatientDone]:
+    def _live(self, history: list[Line]) -> Iterator[PatientEvent]:
         prompt = self.render(history)
         trainee_text = latest(history, "trainee")[0] or ""
         started = time.perf_counter()
         first_token_s: float | None = None
         rejected: list[str] = []
         tokens = 0
+        error: ModelCallError | None = None
+        calls_before = self._calls_ok
         for attempt in range(self.settings.retries + 1):
             draft = Draft()
-            for piece in self._draft(prompt, attempt, draft):
-                if first_token_s is None:
-                    first_token_s = time.perf_counter() - started
-                yield PatientToken(piece)
+            try:
+                for piece in self._draft(prompt, attempt, draft):
+                    if first_token_s is None:
+                        first_token_s = time.perf_counter() - started
+                    yield PatientToken(piece)
+            except ModelCallError as exc:
+                self._model_failed(exc, calls_before)
+                error = exc
+                if draft.text:
+                    yield PatientReset("the model failed")
+                break
             tokens += draft.tokens
             text, verdict = draft.text, draft.verdict
             if verdict.ok:
                 verdict = check_reply(text, trainee_text)
             if verdict.ok:
-                yield PatientDone(text, self._meta(attempt, rejected, first_token_s, tokens, started))
+                meta = self._meta(attempt, rejected, first_token_s, tokens, started)
+                yield PatientDone(text, {**meta, "source": "model"})
                 return
             rejected.append(verdict.reason)
             yield PatientReset(verdict.reason)
+        notice = self._notice(error, rejected)
+        yield PatientNotice(notice)
         text = self._fallback_line()
         for word in text.split(" "):
             yield PatientToken(word + " ")
-        meta = self._meta(self.settings.retries, rejected, first_token_s, tokens, started)
-        meta["fallback"] = True
+        meta = self._meta(len(rejected) + (error is not None) - 1, rejected, first_token_s, tokens, started)
+        meta.update(source="card:fallback", fallback=True, notice=notice)
+        if error is not None:
+            meta["model_error"] = error.what
         yield PatientDone(text, meta)
 
     def _fallback_line(self) -> str:

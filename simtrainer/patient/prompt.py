@@ -10,6 +10,7 @@ turns after each cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simtrainer.scenarios.card import Card
@@ -31,10 +32,23 @@ def latest(history: list[Line], speaker: str) -> tuple[str | None, str | None]:
     return history[at].text, (history[at - 1].text if at else None)
 
 
-def clean_utterance(text: str) -> str:
-    """One line of speech: no newlines, no forged speaker labels at the start."""
+#: labels a trainee may type before their own words (copied from the prompt `You:`, or a transcript's habit)
+TRAINEE_LABELS = ("COUNSELOR", "COUNSELLOR", "THERAPIST", "YOU", "ME")
+
+
+def speaker_labels(card: Card) -> tuple[str, ...]:
+    """The speaker labels of a transcript with this card: the patient's name, the trainee's role, the usual ones."""
+    return (card.person.name, card.trainee_label, *TRAINEE_LABELS)
+
+
+def clean_utterance(text: str, labels: Iterable[str] = ()) -> str:
+    """One line of speech: no newlines, and none of this transcript's speaker `labels` at the start (a forged
+    `NAME:` would put words in the other speaker's mouth). Any other `WORD:` is what was said, and is kept."""
     text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"^([A-Z][A-Za-z.' ]{0,30}):\s*", "", text) if re.match(r"^[A-Z .']{2,31}:", text) else text
+    known = {label.upper() for label in labels}
+    while (label := re.match(r"([^:]{1,40}):\s*", text)) and label.group(1).strip().upper() in known:
+        text = text[label.end():]
+    return text
 
 
 def _join(items: list[str]) -> str:
@@ -49,6 +63,7 @@ class TranscriptPrompt:
         self.card = card
         self.patient_label = card.person.name.upper()
         self.trainee_label = card.trainee_label.upper()
+        self.labels = speaker_labels(card)
         self.header = self._header()
 
     def _header(self) -> str:
@@ -91,7 +106,7 @@ class TranscriptPrompt:
 
     def line(self, item: Line) -> str:
         label = self.trainee_label if item.speaker == "trainee" else self.patient_label
-        return f"{label}: {clean_utterance(item.text)}\n"
+        return f"{label}: {clean_utterance(item.text, self.labels)}\n"
 
     def render(self, history: list[Line], *, budget_tokens: int | None = None, count=None) -> str:
         """The prompt ending in `NAME:`; drops the oldest turns (in blocks) to fit `budget_tokens`."""

@@ -1,4 +1,7 @@
-"""Export one session as JSON (complete record), Markdown (readable transcript) or CSV (one row per turn)."""
+"""Export one session as JSON (complete record), Markdown (readable transcript) or CSV (one row per turn).
+
+JSON keeps every text as stored; Markdown shows user text literally (no live HTML or links) and CSV cells never
+start a formula, since both are opened in programs that would act on them."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from typing import Any
 
 from simtrainer.review.summary_view import markdown_table, summary_tables
 from simtrainer.storage import Store
+from simtrainer.text_safety import csv_cell, json_safe
+from simtrainer.text_safety import markdown_inline as md
 
 FORMATS = ("json", "md", "csv")
 
@@ -53,34 +58,36 @@ def state_text(meta: dict[str, Any]) -> str:
 def to_markdown(record: dict[str, Any]) -> str:
     s = record["session"]
     lines = [
-        f"# {s['scenario_title']} ({s['scenario_id']})",
+        f"# {md(s['scenario_title'])} ({md(s['scenario_id'])})",
         "",
         f"- Session: `{s['id']}`",
         f"- Started: {s['started_at']}; ended: {s['ended_at'] or 'not ended'} ({s['status']})",
-        f"- Model: {s['model']}",
+        f"- Model: {md(s['model'])}",
     ]
     if s.get("trainee"):
-        lines.append(f"- Trainee: {s['trainee']}")
+        lines.append(f"- Trainee: {md(s['trainee'])}")
     lines += ["", "## Transcript", ""]
     notes: dict[int | None, list[str]] = {}
     for a in record["annotations"]:
         notes.setdefault(a["turn_id"], []).append(a["body"])
     for t in record["turns"]:
         who = "**Trainee**" if t["speaker"] == "trainee" else "**Patient**"
-        lines.append(f"{t['idx']}. {who}: {t['text']}")
+        lines.append(f"{t['idx']}. {who}: {md(t['text'])}")
         if t["codes"]:
             scorers = sorted({c["scorer"] for c in t["codes"] if c.get("scorer")})
-            lines.append(f"    - codes: {_code_text(t['codes'])}" + (f" — {', '.join(scorers)}" if scorers else ""))
+            codes = _code_text(t["codes"]) + (f" — {', '.join(scorers)}" if scorers else "")
+            lines.append(f"    - codes: {md(codes)}")
         if t["meta"].get("state"):
-            lines.append(f"    - patient state: {state_text(t['meta'])}")
+            lines.append(f"    - patient state: {md(state_text(t['meta']))}")
     summary = s.get("summary")
     if summary:
         lines += ["", "## Summary"]
         for table, scorer in summary_tables(summary):
-            lines += ["", *markdown_table(table), "", f"Scorer: {scorer}"]
+            lines += ["", *markdown_table(table), "", f"Scorer: {md(scorer)}"]
     if record["annotations"]:
         lines += ["", "## Supervisor notes", ""]
-        lines += [f"- {a['body']}" + (f" (turn {a['turn_id']})" if a["turn_id"] else "") for a in record["annotations"]]
+        lines += [f"- {md(a['body'])}" + (f" (turn {a['turn_id']})" if a["turn_id"] else "")
+                  for a in record["annotations"]]
     return "\n".join(lines) + "\n"
 
 
@@ -90,7 +97,7 @@ def to_csv(record: dict[str, Any]) -> str:
     writer.writerow(["session_id", "idx", "speaker", "text", "codes", "scorers", "created_at"])
     for t in record["turns"]:
         writer.writerow(
-            [
+            csv_cell(cell) for cell in [
                 record["session"]["id"],
                 t["idx"],
                 t["speaker"],
@@ -106,7 +113,7 @@ def to_csv(record: dict[str, Any]) -> str:
 def export(store: Store, session_id: str, fmt: str) -> str:
     record = session_record(store, session_id)
     if fmt == "json":
-        return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+        return json_safe(json.dumps(record, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "md":
         return to_markdown(record)
     return to_csv(record)

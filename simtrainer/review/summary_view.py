@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.table import Table
-from rich.text import Text
 
 from simtrainer.rubrics import load_rubric
+from simtrainer.text_safety import plain
 
 #: how a mark reads in colour (bands from MITI's fair / good thresholds; checklist skills shown or missing)
 MARK_STYLE = {"good": "bold green", "fair": "yellow", "below fair": "bold red", "n/a": "dim",
@@ -105,11 +105,12 @@ def markdown_table(table: SummaryTable) -> list[str]:
 
 def rich_table(table: SummaryTable, *, expand: bool = True) -> Table:
     """The table for the app (`expand`: as wide as its pane) or a terminal, its last column coloured by each
-    row's mark."""
-    out = Table(title=table.title, show_edge=False, expand=expand, caption=table.caption or None,
-                title_justify="left", caption_justify="left")
+    row's mark; cells are shown as written, never read as markup."""
+    out = Table(title=plain(table.title, "table.title"), show_edge=False, expand=expand,
+                caption=plain(table.caption, "table.caption") if table.caption else None, title_justify="left",
+                caption_justify="left")
     for name in table.columns:
         out.add_column(name, justify="right" if name in ("value", "score") else "left")
     for row, mark in zip(table.rows, table.marks, strict=True):
-        out.add_row(*row[:-1], Text(row[-1], style=MARK_STYLE.get(mark, "")))
+        out.add_row(*map(plain, row[:-1]), plain(row[-1], MARK_STYLE.get(mark, "")))
     return out

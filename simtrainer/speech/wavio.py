@@ -40,6 +40,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Float32 mono samples in [-1, 1] at 16 kHz, and the file's own sample rate."""
     if not path.exists():
         raise UserError("The audio file does not exist.", where=str(path), fix="Check the path.")
+    if path.is_dir():
+        raise UserError("This is a folder, not a WAV file.", where=str(path), fix="Give the path of one .wav file.")
     try:
         with wave.open(str(path), "rb") as handle:
             channels, width, rate = handle.getnchannels(), handle.getsampwidth(), handle.getframerate()
@@ -51,6 +53,16 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
             where=str(path),
             fix="Give a PCM WAV file, e.g. convert with `sox in.mp3 -r 16000 -c 1 out.wav`.",
         ) from None
+    except OSError as exc:
+        raise UserError(
+            f"Cannot read the WAV file: {exc.strerror}.", where=str(path), fix="Check that it is readable."
+        ) from None
+    if rate <= 0:
+        raise UserError(
+            f"The WAV header gives a sample rate of {rate} Hz.",
+            where=str(path),
+            fix="The file is damaged: record or export it again (e.g. `sox in.wav -r 16000 out.wav`).",
+        )
     if width not in (1, 2, 4):
         raise UserError(f"Unsupported sample width: {width * 8} bit.", where=str(path), fix="Use 16-bit PCM WAV.")
     usable = len(raw) - len(raw) % (width * channels)

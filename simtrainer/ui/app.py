@@ -9,10 +9,12 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.markup import escape
 
 from simtrainer.config import Settings, data_dir
 from simtrainer.errors import UserError
 from simtrainer.scenarios import Card
+from simtrainer.text_safety import terminal_safe
 from simtrainer.workspace import Workspace
 
 
@@ -25,10 +27,11 @@ class ScenarioCommands(Provider):
         matcher = self.matcher(query)
         cards, _ = app.workspace.cards()
         for card in cards:
-            text = f"Practise: {card.title} ({card.modality})"
+            text = escape(terminal_safe(f"Practise: {card.title} ({card.modality})"))  # the palette reads markup
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(app.start_practice, card), help=card.summary)
+                yield Hit(score, matcher.highlight(text), partial(app.start_practice, card),
+                          help=escape(terminal_safe(card.summary)))
         for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help)):
             score = matcher.match(text)
             if score > 0:
@@ -50,13 +53,17 @@ class SimTrainerApp(App):
         self.exports_dir = data_dir() / "exports"
 
     def on_mount(self) -> None:
+        from simtrainer.ui.settings_check import check_look
+
         settings = self.workspace.settings
+        keymap, problems = check_look(settings.theme, settings.keymap, self.available_themes)
         if settings.theme in self.available_themes:
             self.theme = settings.theme
-        else:
-            self.notify(f"Unknown theme '{settings.theme}'; using the default.", severity="warning")
-        if settings.keymap:
-            self.set_keymap(settings.keymap)
+        if keymap:
+            self.set_keymap(keymap)
+        if problems:
+            self.notify(terminal_safe("\n".join(problems)), title="Settings ignored", severity="warning", timeout=20,
+                        markup=False)
         from simtrainer.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
@@ -103,7 +110,7 @@ class SimTrainerApp(App):
                 return
             path = self.write_export(session_id, fmt)
             if path is not None:
-                self.notify(f"Saved {path}", title="Exported")
+                self.notify(terminal_safe(f"Saved {path}"), title="Exported", markup=False)
 
         self.push_screen(ExportScreen(), write)
 
@@ -116,7 +123,7 @@ class SimTrainerApp(App):
             path = self.exports_dir / f"session-{session_id}.{fmt}"
             path.write_text(text, encoding="utf-8")
         except (OSError, UserError) as exc:
-            self.notify(str(exc), title="Export failed", severity="error")
+            self.notify(terminal_safe(str(exc)), title="Export failed", severity="error", markup=False)
             return None
         return path
 

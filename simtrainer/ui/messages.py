@@ -36,6 +36,14 @@ class ReplyWithdrawn(Message):
         self.reason = reason
 
 
+class ReplyNotice(Message):
+    """The reply that follows is a card line, not the model's; `text` says why."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class ReplyFinished(Message):
     def __init__(self, turn_id: int, text: str, meta: dict[str, Any]) -> None:
         super().__init__()

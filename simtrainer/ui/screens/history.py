@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from simtrainer.errors import UserError
 from simtrainer.feedback.labels import stored_code
 from simtrainer.session import check_resumable
+from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.widgets.transcript import TurnBubble
 
 
@@ -47,8 +49,9 @@ class HistoryScreen(Screen):
         table.clear(columns=True)
         table.add_columns("id", "started", "scenario", "trainee", "model", "turns", "status")
         for row in self.app.workspace.store.list_sessions(limit=500, query=query or None):
-            table.add_row(row["id"], row["started_at"][:16].replace("T", " "), row["scenario_title"],
-                          row["trainee"] or "", row["model"], str(row["turn_count"]), row["status"], key=row["id"])
+            table.add_row(row["id"], row["started_at"][:16].replace("T", " "), plain(row["scenario_title"]),
+                          plain(row["trainee"] or ""), plain(row["model"]), str(row["turn_count"]), row["status"],
+                          key=row["id"])
 
     @on(Input.Submitted, "#search")
     def search(self, event: Input.Submitted) -> None:
@@ -113,8 +116,8 @@ class ReviewScreen(Screen):
 
         record = session_record(self.app.workspace.store, self.session_id)
         s = record["session"]
-        self.title = f"Review — {s['scenario_title']}"
-        self.sub_title = f"{s['id']} · {s['model']} · {s['status']}"
+        self.title = terminal_safe(f"Review — {s['scenario_title']}")
+        self.sub_title = terminal_safe(f"{s['id']} · {s['model']} · {s['status']}")
         body = self.query_one("#review", VerticalScroll)
         name = s["scenario_title"]
         try:
@@ -130,7 +133,7 @@ class ReviewScreen(Screen):
             if codes:
                 bubble.set_codes(codes)
         for note in record["annotations"]:
-            body.mount(Static(f"[b]Note:[/b] {note['body']}", classes="note"))
+            body.mount(Static(Text.assemble(("Note:", "bold"), " ", plain(note["body"])), classes="note"))
 
     def action_export(self) -> None:
         self.app.export_session(self.session_id)

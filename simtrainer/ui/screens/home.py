@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from simtrainer.scenarios import Card
+from simtrainer.text_safety import plain, terminal_safe
 
 MODALITIES = (("mi", "Motivational Interviewing"), ("dearman", "DBT — DEAR MAN"), ("cbt", "Cognitive therapy"))
 
@@ -58,15 +59,17 @@ class HomeScreen(Screen):
                 continue
             options.add_option(Option(Text(title, style="bold underline"), disabled=True))
             for card in group:
-                options.add_option(Option(f"  {card.title}  [dim]({card.difficulty})[/dim]", id=card.id))
+                options.add_option(Option(Text.assemble(plain(f"  {card.title}  "), (f"({card.difficulty})", "dim")),
+                                          id=card.id))
         for problem in problems:
-            self.notify(f"{problem.file}: {problem.field}: {problem.message}", title="Broken card", severity="warning")
+            self.notify(terminal_safe(f"{problem.file}: {problem.field}: {problem.message}"), title="Broken card",
+                        severity="warning", markup=False)
         entry = workspace.model_entry
         where = "server" if entry.spec.backend == "openai" else "local" if entry.spec.backend == "llamacpp" else "fake"
         indicator = self.query_one("#model-indicator", Static)
         rubric_scorer = f"LLM judge ({entry.name})" if workspace.settings.feedback.judge == "llm" else "trained scorers"
-        indicator.update(f"Model: [b]{entry.name}[/b] ({where})\nFeedback: MI coder (trained, runs locally)\n"
-                         f"DEAR MAN, CTRS: {rubric_scorer}")
+        indicator.update(Text.assemble("Model: ", plain(entry.name, "bold"), f" ({where})\nFeedback: MI coder "
+                                       "(trained, runs locally)\nDEAR MAN, CTRS: ", plain(rubric_scorer)))
         indicator.border_title = "In use"
         self.refresh_recent()
         first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
@@ -81,8 +84,8 @@ class HomeScreen(Screen):
         table.border_title = "Recent sessions"
         table.add_columns("started", "scenario", "turns", "status")
         for row in recent:
-            table.add_row(row["started_at"][:16].replace("T", " "), row["scenario_title"], str(row["turn_count"]),
-                          row["status"], key=row["id"])
+            table.add_row(row["started_at"][:16].replace("T", " "), plain(row["scenario_title"]),
+                          str(row["turn_count"]), row["status"], key=row["id"])
         self.query_one("#welcome").display = not recent
         table.display = bool(recent)
 
@@ -101,12 +104,13 @@ class HomeScreen(Screen):
         if card is None:
             return
         detail = self.query_one("#card-detail", Static)
-        detail.border_title = card.title
-        lines = [card.summary, "", f"[b]{card.person.name}[/b], {card.person.age} · {card.modality_name} · "
-                 f"difficulty: [b]{card.difficulty}[/b]"]
+        detail.border_title = plain(card.title)
+        text = Text.assemble(plain(card.summary), "\n\n", plain(card.person.name, "bold"),
+                             f", {card.person.age} · {card.modality_name} · difficulty: ", (card.difficulty, "bold"))
         if card.dearman:
-            lines.append(f"You are the {card.dearman.trainee_role.lower()}. Ask for: {card.dearman.request}")
-        detail.update("\n".join(lines))
+            text.append_text(plain(f"\nYou are the {card.dearman.trainee_role.lower()}. Ask for: "
+                                   f"{card.dearman.request}"))
+        detail.update(text)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -9,13 +10,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
 from simtrainer.rubrics import load_rubric
+from simtrainer.text_safety import markdown_inline, plain
 
 
 def help_markdown(focused_code: str | None = None) -> str:
     mi = load_rubric("mi")
     lines = ["# simtrainer help", ""]
     if focused_code:
-        lines += [f"**Focused badge:** {focused_code}", ""]
+        lines += [f"**Focused badge:** {markdown_inline(focused_code)}", ""]
     lines += [
         "## Keys",
         "- **Enter** send your reply · **Shift+Enter** / **Ctrl+J** new line",
@@ -64,11 +66,11 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
-            yield Static(f"[b red]{self.error_title}[/]\n\n{self.what}")
+            yield Static(Text.assemble(plain(self.error_title, "bold red"), "\n\n", plain(self.what)))
             if self.where:
-                yield Static(f"[b]Where:[/b] {self.where}")
+                yield Static(Text.assemble(("Where:", "bold"), " ", plain(self.where)))
             if self.fix:
-                yield Static(f"[b]Fix:[/b] {self.fix}")
+                yield Static(Text.assemble(("Fix:", "bold"), " ", plain(self.fix)))
             yield Button("Close", id="close", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

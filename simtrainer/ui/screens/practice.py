@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,12 +12,14 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from simtrainer.errors import UserError
-from simtrainer.events import CodesReady, PatientReset, PatientToken, ReplySaved, TraineeSaved
+from simtrainer.events import CodesReady, PatientNotice, PatientReset, PatientToken, ReplySaved, TraineeSaved
 from simtrainer.scenarios import Card
 from simtrainer.session import Session
+from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.messages import (
     PatientCoded,
     ReplyFinished,
+    ReplyNotice,
     ReplyToken,
     ReplyWithdrawn,
     SessionReady,
@@ -63,8 +66,8 @@ class PracticeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = self.card.title
-        self.sub_title = f"{self.card.modality_name} · {self.card.person.name} · {self.card.difficulty}"
+        self.title = terminal_safe(self.card.title)
+        self.sub_title = terminal_safe(f"{self.card.modality_name} · {self.card.person.name} · {self.card.difficulty}")
         brief = Static(self._brief(), id="brief")
         brief.border_title = "Scenario"
         self.query_one("#side").mount(brief)
@@ -76,11 +79,12 @@ class PracticeScreen(Screen):
         if self.app.workspace.settings.speech.enabled:
             self.setup_speech()
 
-    def _brief(self) -> str:
-        lines = [self.card.summary]
+    def _brief(self) -> Text:
+        brief = plain(self.card.summary)
         if self.card.dearman:
-            lines.append(f"\n[b]You:[/b] {self.card.dearman.trainee_role}. [b]Ask for:[/b] {self.card.dearman.request}")
-        return "\n".join(lines)
+            brief.append_text(Text.assemble("\n\n", ("You:", "bold"), " ", plain(self.card.dearman.trainee_role),
+                                            ". ", ("Ask for:", "bold"), " ", plain(self.card.dearman.request)))
+        return brief
 
     # --- workers (threads): domain calls only; results come back as messages ---------------------------
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
@@ -111,7 +115,8 @@ class PracticeScreen(Screen):
         try:
             text, meta = self.speech.transcribe(recording, session_id=self.session.id, turn=len(self.session.history))
         except UserError as error:
-            self.app.call_from_thread(self.notify, f"{error.what} {error.fix or ''}", severity="warning")
+            self.app.call_from_thread(self.notify, terminal_safe(f"{error.what} {error.fix or ''}"),
+                                      severity="warning", markup=False)
             return
         self.post_message(Transcribed(text, meta))
 
@@ -139,6 +144,8 @@ class PracticeScreen(Screen):
                     self.post_message(ReplyToken(event.text))
                 elif isinstance(event, PatientReset):
                     self.post_message(ReplyWithdrawn(event.reason))
+                elif isinstance(event, PatientNotice):
+                    self.post_message(ReplyNotice(event.text))
                 elif isinstance(event, ReplySaved):
                     replied = True
                     self.post_message(ReplyFinished(event.turn_id, event.text, event.meta))
@@ -235,6 +242,9 @@ class PracticeScreen(Screen):
         if self.reply is not None:
             self.reply.set_text("")
 
+    def on_reply_notice(self, message: ReplyNotice) -> None:
+        self.notify(message.text, title="Not the model's reply", severity="warning", timeout=10, markup=False)
+
     def on_reply_finished(self, message: ReplyFinished) -> None:
         if self.reply is None:
             self.reply = self._add_turn("patient", "")
@@ -257,7 +267,8 @@ class PracticeScreen(Screen):
         box = self.query_one("#reply", ReplyInput)
         if message.text and not box.text.strip():
             box.text = message.text  # the trainee's words are never lost
-        self.app.notify(f"{message.error}\n{message.fix or ''}", title="Reply failed", severity="error")
+        self.app.notify(terminal_safe(f"{message.error}\n{message.fix or ''}"), title="Reply failed", severity="error",
+                        markup=False)
         self._unlock()
 
     def _refresh_panels(self, summaries: dict[str, dict]) -> None:
@@ -268,7 +279,7 @@ class PracticeScreen(Screen):
     def on_speech_ready(self, message: SpeechReady) -> None:
         self.speech = message.speech
         if self.speech.notice:
-            self.notify(self.speech.notice, title="Speech", severity="warning", timeout=8)
+            self.notify(terminal_safe(self.speech.notice), title="Speech", severity="warning", timeout=8, markup=False)
 
     def on_transcribed(self, message: Transcribed) -> None:
         box = self.query_one("#reply", ReplyInput)
@@ -283,7 +294,7 @@ class PracticeScreen(Screen):
             enabled = self.app.workspace.settings.speech.enabled
             notice = (self.speech.notice if self.speech is not None
                       else "Speech is still loading." if enabled else "Speech is off (speech.enabled = false).")
-            self.notify(notice or "No microphone.", title="Speech", severity="warning")
+            self.notify(terminal_safe(notice or "No microphone."), title="Speech", severity="warning", markup=False)
             return
         box = self.query_one("#reply", ReplyInput)
         recorder = self.speech.recorder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -11,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from simtrainer.review.summary_view import rich_table, summary_tables
+from simtrainer.text_safety import plain
 
 
 class SummaryScreen(Screen):
@@ -30,11 +32,12 @@ class SummaryScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="summary"):
-            yield Static(f"[b]Session summary[/b] — {self.summary_title}\nSession {self.session_id}, "
-                         f"{self.summary['trainee_turns']} of your turns. Saved; find it under History (H).")
+            yield Static(Text.assemble(("Session summary", "bold"), " — ", plain(self.summary_title),
+                                       f"\nSession {self.session_id}, {self.summary['trainee_turns']} of your turns. "
+                                       "Saved; find it under History (H)."))
             for table, scorer in summary_tables(self.summary):
                 yield Static(rich_table(table), classes="summary-block")
-                yield Static(f"[dim]scorer: {scorer}[/dim]")
+                yield Static(plain(f"scorer: {scorer}", "dim"))
         yield Footer()
 
     def on_mount(self) -> None:

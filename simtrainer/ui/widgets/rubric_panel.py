@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from simtrainer.review.summary_view import MARK_STYLE
+from simtrainer.text_safety import plain
 
 
 class RubricPanel(Static):
@@ -53,7 +54,7 @@ class MIPanel(RubricPanel):
         talk = s["client_talk"]
         row("Client talk", f"{talk['change']} CT / {talk['sustain']} ST")
         table.add_row("", "")
-        table.add_row(Text(f"scorer: {self.scorer}", style="dim"), "")
+        table.add_row(plain(f"scorer: {self.scorer}", "dim"), "")
         return table
 
 
@@ -72,8 +73,8 @@ class DearManPanel(RubricPanel):
             mark = Text("●" if shown else "○", style="bold green" if shown else "dim")
             table.add_row(mark, Text(rubric.item(skill).name, style="" if shown else "dim"))
         table.add_row("", "")
-        table.add_row("", Text(s["tip"], style="italic"))
-        table.add_row("", Text(f"scorer: {self.scorer}", style="dim"))
+        table.add_row("", plain(s["tip"], "italic"))
+        table.add_row("", plain(f"scorer: {self.scorer}", "dim"))
         return table
 
 
@@ -95,7 +96,7 @@ class CTRSPanel(RubricPanel):
         flag("Homework agreed", ind["homework_agreed"])
         table.add_row(Text(str(ind["guided_discovery_questions"]), style="bold"), "guided-discovery questions")
         table.add_row("", f"running total {s['total']}/{s['max']} (competence {s['competence_threshold']})")
-        table.add_row("", Text(f"scorer: {self.scorer}", style="dim"))
+        table.add_row("", plain(f"scorer: {self.scorer}", "dim"))
         return table
 
 

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from simtrainer.feedback.base import Code
+from simtrainer.text_safety import plain, terminal_safe
 
 # Badge colours by MI adherence; client talk by direction.
 BADGE_CLASS = {
@@ -21,13 +22,14 @@ class CodeBadge(Static, can_focus=True):
     """A code such as `CR` or `Q open`; its tooltip (and F1 when focused) explains it."""
 
     def __init__(self, code: Code) -> None:
-        super().__init__(f" {code.label} ", classes=f"badge {BADGE_CLASS.get(code.code, 'neutral')}")
+        super().__init__(plain(f" {code.label} "), classes=f"badge {BADGE_CLASS.get(code.code, 'neutral')}")
         self.code = code
-        self.tooltip = f"{code.reason}\n— {code.scorer}" if code.scorer else code.reason
+        self.tooltip = plain(f"{code.reason}\n— {code.scorer}" if code.scorer else code.reason)
 
 
 class TurnBubble(Vertical):
-    """One turn: who spoke, what they said, and any codes."""
+    """One turn: who spoke, what they said, and any codes; the words are shown as written (no markup, no control
+    sequences reach the terminal)."""
 
     def __init__(self, speaker: str, name: str, text: str = "", *, turn_id: int | None = None,
                  note: str = "") -> None:
@@ -38,7 +40,7 @@ class TurnBubble(Vertical):
         self._text = text
         self._line = Static(self._render_text(), classes="turn-text")
         self._badges = Horizontal(classes="badges")
-        self._note = Static(note, classes="turn-note", markup=False)
+        self._note = Static(plain(note), classes="turn-note")
         self._note.display = bool(note)
         self._pending: list[Code] | None = None
 
@@ -53,8 +55,8 @@ class TurnBubble(Vertical):
 
     def _render_text(self) -> Text:
         line = Text()
-        line.append(f"{self.speaker_name}: ", style="bold")
-        line.append(self._text)
+        line.append(f"{terminal_safe(self.speaker_name)}: ", style="bold")
+        line.append(terminal_safe(self._text))
         return line
 
     @property
