@@ -188,9 +188,9 @@ def parse_annomi_csv(text: str, path: Path, transcript_id: str | None = None) ->
                         fix="Give the header row transcript_id, utterance_id, interlocutor, utterance_text (the "
                         "AnnoMI format; other columns are ignored).")
     rows: dict[str, dict[int, Turn]] = {}
-    line = 2
     try:
         for row in reader:
+            line = reader.line_num  # where the row ends (blank lines are skipped; a quoted field may span lines)
             if None in row or any(row[c] is None for c in REQUIRED):
                 raise UserError("This row has a different number of fields than the header.",
                                 where=f"{path}:{line}", fix="Quote fields that contain commas.")
@@ -203,10 +203,9 @@ def parse_annomi_csv(text: str, path: Path, transcript_id: str | None = None) ->
             if who not in _SPEAKER:
                 raise UserError(f"interlocutor is {row['interlocutor']!r}; AnnoMI uses 'therapist' or 'client'.",
                                 where=f"{path}:{line}", fix="Write therapist (the counselor) or client.")
-            turns = rows.setdefault(row["transcript_id"].strip(), {})
-            if uid not in turns:
-                turns[uid] = Turn(_SPEAKER[who], row["utterance_text"].strip(), f"{path.name}:{line}")
-            line = reader.line_num + 1
+            utterances = rows.setdefault(row["transcript_id"].strip(), {})
+            if uid not in utterances:
+                utterances[uid] = Turn(_SPEAKER[who], row["utterance_text"].strip(), f"{path.name}:{line}")
     except csv.Error as exc:
         raise UserError(f"The CSV cannot be read: {exc}.", where=f"{path}:{reader.line_num}",
                         fix="Save it as a plain comma-separated UTF-8 file.") from None
