@@ -124,10 +124,29 @@ def test_own_json_export_round_trips(cli, tmp_path):
     assert_coded(again, stored(cli, again["session_id"]))
 
 
+def test_coded_as_the_live_session_was(cli, tmp_path):
+    """A practice session, exported and imported again, gets the codes the live session gave each turn (its
+    opening line, which a live session leaves uncoded, aside)."""
+    script = tmp_path / "lines.txt"
+    script.write_text("What brings you in today?\nIt sounds like the shifts are exhausting.\nYou should cut down.\n"
+                      "What would be better if you drank less?\n", encoding="utf-8")
+    live = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m",
+                          "fake").stdout)
+    out = tmp_path / "live.json"
+    cli("sessions", "export", live["session_id"], "--format", "json", "-o", str(out))
+    again = imported(cli, str(out))
+    assert len(again["turns"]) == len(live["turns"]) == 9
+    assert [t["codes"] for t in again["turns"][1:]] == [t["codes"] for t in live["turns"][1:]]
+    assert again["summary"]["rubrics"]["mi"]["counts"] == stored(cli, live["session_id"])["session"]["summary"][
+        "rubrics"]["mi"]["counts"]
+
+
 def test_rubric_chooses_the_coders(cli):
     data = imported(cli, str(TEXT), "--rubric", "dearman")
     assert set(data["summary"]["rubrics"]) == {"mi", "dearman"} and data["modality"] == "dearman"
     assert stored(cli, data["session_id"])["session"]["modality"] == "dearman"
+    cbt = imported(cli, str(TEXT), "--scenario", "cbt-seminar-anxiety")
+    assert set(cbt["summary"]["rubrics"]) == {"mi", "ctrs"} and cbt["scenario"] == "cbt-seminar-anxiety"
     result = cli("sessions", "import", str(TEXT), "--scenario", "mi-alcohol-nurse", "--rubric", "ctrs")
     assert result.exit_code == 2 and "--rubric" in result.stderr
 

@@ -84,8 +84,9 @@ def read_transcript(path: Path, *, speakers: str | None = None, transcript_id: s
         raise UserError(
             f"Only the {who} speaks in this transcript ({len(transcript.turns)} turns); an import needs both.",
             where=str(path),
-            fix=("Label both speakers' lines: " + ACCEPTED + ".") if fmt == "text" else
-            "Give the whole conversation, with both speakers' utterances.",
+            fix="Give the whole conversation, with both speakers' utterances." if fmt != "text" else
+            "Label both speakers' lines: " + (ACCEPTED if speakers is None else "the two names given with --speakers")
+            + ".",
         )
     return transcript
 
