@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from browser import visit
 
 from simtrainer.review.charts import SVG_NS, Chart, Line, Series, svg_line_chart
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = "It sounds like the shifts are exhausting. <script>alert(1)</script>"
 
 
@@ -74,43 +73,23 @@ def test_report_data_numbers_turns_and_counts_client_talk(session):
 
 
 def test_report_in_chromium_shows_text_runs_nothing_and_asks_nothing(cli, session, home, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is missing: run ./scripts/test, which installs it (apt-get install chromium)")
     result = cli("sessions", "report", session)
     path = home / "data" / "exports" / f"{session}.html"
     assert result.output.strip() == f"Wrote {path}" and path.is_file()
-    url = path.as_uri()
-    requests: list[str] = []
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1000, "height": 1400})
-        page.on("request", lambda request: requests.append(request.url))
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(url)
-        page.wait_for_load_state("load")
-        body = page.inner_text("main")
-        turn3 = page.inner_text("#turn-3")
-        scripts = page.evaluate("document.querySelectorAll('script').length")
-        bold = page.evaluate("document.querySelectorAll('main b').length")
-        svg_circles = page.evaluate("document.querySelectorAll('svg.chart circle').length")
-        state_hidden = not page.locator("details.supervisor li").first.is_visible()
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        page.emulate_media(media="print")
-        print_pdf = page.pdf()
-        browser.close()
+    shot = tmp_path / "report.png"
+    seen = visit(path, shot, texts=("main", "#turn-3"), evaluate=(
+        "document.querySelectorAll('script').length", "document.querySelectorAll('main b').length",
+        "document.querySelectorAll('svg.chart circle').length",
+        "document.querySelector('details.supervisor li').checkVisibility()"))
+    body, turn3 = seen.texts["main"], seen.texts["#turn-3"]
+    scripts, bold, circles, state_visible = seen.values.values()
     assert "What brings you in today?" in body and "What would help?" in body
     assert HOSTILE in turn3 and "Dr Supervisor: Reflect <b>before</b> asking." in turn3  # shown as typed
-    assert scripts == 0 and bold == 0 and dialogs == []
-    assert requests == [url]  # nothing but the file itself
-    assert svg_circles == 6  # three coded patient replies, change and sustain each
-    assert state_hidden and "openness" not in body.split("For the supervisor")[0]
-    assert (tmp_path / "report.png").stat().st_size > 20_000
-    assert print_pdf.startswith(b"%PDF")
+    assert scripts == 0 and bold == 0 and seen.dialogs == []
+    assert seen.requests == [seen.url]  # nothing but the file itself
+    assert circles == 6  # three coded patient replies, change and sustain each
+    assert not state_visible and "openness" not in body.split("For the supervisor")[0]
+    assert shot.stat().st_size > 20_000 and seen.pdf.startswith(b"%PDF")
 
 
 def test_report_is_self_contained_html(cli, session, tmp_path):
@@ -149,3 +128,13 @@ def test_unknown_session_and_unwritable_path_are_user_errors(runner, session, tm
     blocked.write_text("")
     unwritable = runner.invoke(command, ["sessions", "report", session, "-o", str(blocked / "r.html")])
     assert unwritable.exit_code == 2 and "Cannot write the report" in unwritable.output
+
+
+def test_chart_x_range_and_at_most_about_twelve_labels():
+    root = _svg(Chart("Many", [Series("s", [(float(n), 1.0) for n in range(1, 41)])], x_range=(1, 40)))
+    axis_labels = [t for t in root.iter(f"{{{SVG_NS}}}text") if t.get("text-anchor") == "middle"]
+    assert 10 <= len(axis_labels) <= 14 and axis_labels[0].text == "1"
+    one = _svg(Chart("One", [Series("s", [(3.0, 1.0)])], x_range=(1, 3)))
+    cx = float(next(one.iter(f"{{{SVG_NS}}}circle")).get("cx"))
+    first = _svg(Chart("One", [Series("s", [(1.0, 1.0)])], x_range=(1, 3)))
+    assert cx > float(next(first.iter(f"{{{SVG_NS}}}circle")).get("cx"))  # session 3 drawn right of session 1

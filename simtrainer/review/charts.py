@@ -41,6 +41,8 @@ class Chart:
     y_min_top: float = 1.0
     #: counts: ticks at whole numbers only
     whole: bool = False
+    #: the x axis's ends, each whole number between labelled, when charts must line up (default: the points')
+    x_range: tuple[float, float] | None = None
     width: int = 640
     height: int = 260
 
@@ -76,7 +78,7 @@ def svg_line_chart(chart: Chart) -> Markup:
     ys = [y for s in chart.series for _, y in s.points] + [line.y for line in chart.lines]
     ticks = _ticks(max([chart.y_min_top, *ys]), chart.whole)
     y_top = ticks[-1]
-    x_lo, x_hi = min(xs), max(xs)
+    x_lo, x_hi = chart.x_range or (min(xs), max(xs))
     x_span = (x_hi - x_lo) or 1
 
     def px(x: float) -> float:
@@ -91,7 +93,9 @@ def svg_line_chart(chart: Chart) -> Markup:
                                      "y2": str(py(tick))})
         ET.SubElement(svg, "text", {"x": str(left - 6), "y": str(py(tick) + 4), "text-anchor": "end"}).text = \
             _num(tick)
-    for x in sorted(set(xs)):
+    x_ticks = sorted(set(xs) | set(range(int(x_lo), int(x_hi) + 1) if chart.x_range else ()))
+    every = -(-len(x_ticks) // 12)  # at most about twelve labels, so they never run into each other
+    for x in x_ticks[::every]:
         ET.SubElement(svg, "text", {"x": str(px(x)), "y": str(top + plot_h + 16), "text-anchor": "middle"}).text = \
             _num(x)
     ET.SubElement(svg, "line", {"x1": str(left), "x2": str(left), "y1": str(top), "y2": str(top + plot_h),

@@ -122,6 +122,8 @@ def trend_charts(progress: dict[str, Any]) -> list[Chart]:
         lines = [Line("competent", ctrs.competence_threshold)] if ctrs.competence_threshold else []
         charts.append(Chart("CTRS: total", [Series("total", points("ctrs", lambda f: f["total"]))], "session",
                             "total", lines, ctrs.total_max))
+    for chart in charts:
+        chart.x_range = (1, len(numbered))
     return charts
 
 
