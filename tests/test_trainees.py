@@ -92,3 +92,21 @@ def test_progress_page_in_chromium(cli, sessions, tmp_path):
     assert "Progress: Ann" in seen.texts["body"] and sessions["Ann"][2] in seen.texts["body"]
     assert seen.requests == [seen.url] and seen.dialogs == []
     assert shot.stat().st_size > 20_000
+
+
+def test_hostile_names_show_as_text(cli, tmp_path):
+    name = '<img src=x onerror="alert(1)">'
+    script = tmp_path / "lines.txt"
+    script.write_text("What brings you in today?\n")
+    sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake",
+                         "--trainee", name).output)["session_id"]
+    cli("sessions", "annotate", sid, "fine", "--turn", "1", "--author", "<script>x()</script>")
+    report, progress = tmp_path / "r.html", tmp_path / "p.html"
+    cli("sessions", "report", sid, "-o", str(report))
+    cli("trainees", "show", name, "-o", str(progress))  # -o alone means --html
+    for page in (report.read_text(), progress.read_text()):
+        assert "<img" not in page and "<script" not in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in progress.read_text()
+    assert "&lt;script&gt;x()&lt;/script&gt;" in report.read_text()
+    default = cli("trainees", "show", name, "--html").output.strip()
+    assert default.endswith("/exports/progress-img-src-x-onerror-alert-1.html")

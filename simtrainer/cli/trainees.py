@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -43,17 +44,18 @@ def trainees_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--html", "as_html", is_flag=True, help="Write a progress page with trend charts.")
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="With --html: write here (default: the data folder's exports/trainee-progress.html).")
+              help="Write the page here (implies --html; default: the data folder's exports/progress-NAME.html).")
 def trainees_show(name: str, as_json: bool, as_html: bool, out: Path | None) -> None:
     """One trainee's sessions, oldest first, with each session's figures."""
     from simtrainer.review.progress import RUBRIC_NAMES, figures_text, render_progress, trainee_progress
 
     progress = trainee_progress(_store(), name)
-    if as_html:
+    if as_html or out:
         from simtrainer.config import data_dir
         from simtrainer.review.report import write_page
 
-        path = write_page(render_progress(progress), out or data_dir() / "exports" / "trainee-progress.html")
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", progress["trainee"]).strip("-") or "trainee"
+        path = write_page(render_progress(progress), out or data_dir() / "exports" / f"progress-{slug}.html")
         click.echo(f"Wrote {path}")
         return
     if as_json:
