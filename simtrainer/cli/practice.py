@@ -104,10 +104,12 @@ def print_summary(session: Session, summary: dict | None) -> None:
 
 def session_json(session: Session) -> dict:
     turns = session.store.turns(session.id)
+    row = session.store.get_session(session.id)
     return {
         "session_id": session.id,
         "scenario": session.card.id,
-        "model": session.store.get_session(session.id)["model"],
+        "trainee": row["trainee"] or "",
+        "model": row["model"],
         "scorers": session.scorers,
         "turns": [
             {
