@@ -255,9 +255,9 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
                     console.print(_said("You", line, "bold"))
                 run_turn(session, line, show=show, speech=speech)
     except BaseException:
-        session.interrupt()
-        click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume {session.id}",
-                   err=True)
+        if session.interrupt():
+            click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume "
+                       f"{session.id}", err=True)
         raise
     finally:
         if speech is not None and speech.speaker is not None:
