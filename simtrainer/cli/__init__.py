@@ -69,9 +69,9 @@ def _private_by_default() -> None:
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, coding, doctor, info, practice, sessions, speech
+    from simtrainer.cli import bench, coding, doctor, info, practice, review, sessions, speech
 
-    for module in (info, sessions, practice, coding, speech, bench, doctor):
+    for module in (info, sessions, practice, coding, review, speech, bench, doctor):
         for command in module.COMMANDS:
             cli.add_command(command)
 
