@@ -28,7 +28,9 @@ def practise(cli, tmp_path):
         script.write_text("\n".join(lines) + "\n")
         result = cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake")
         assert result.exit_code == 0, result.output
-        return json.loads(result.output)["session_id"]
+        data = json.loads(result.output)
+        assert [t["turn"] for t in data["turns"]] == list(range(1, len(data["turns"]) + 1))
+        return data["session_id"]
 
     return run
 
@@ -144,13 +146,21 @@ def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     assert result.exit_code == 2 and "Negotiate is rated 0 to 1" in result.output
     cli("sessions", "rate", dearman, "--item", "negotiate", "--score", "1")
     assert cli("sessions", "correct", dearman, "--turn", "2", "--code", "D", "--rubric", "dearman").exit_code == 0
-    reviewed = record(cli, dearman)["reviewed"]["rubrics"]["dearman"]
+    assert cli("sessions", "correct", dearman, "--turn", "4", "--code", "none").exit_code == 0  # rubric inferred
+    data = record(cli, dearman)
+    assert [(c["rubric"], c["code"]) for c in data["corrections"]] == [("dearman", "describe"), ("dearman", "none")]
+    reviewed = data["reviewed"]["rubrics"]["dearman"]
     assert reviewed["checklist"]["negotiate"] is True and reviewed["turns_shown"]["describe"][:1] == [1]
+    assert all(2 not in turns for turns in reviewed["turns_shown"].values())  # "none": no skill in your turn 2
 
     ctrs = practise("cbt-panic-supermarket", ["What would you like to work on today?"])
     cli("sessions", "rate", ctrs, "--item", "agenda", "--score", "5")
+    assert cli("sessions", "correct", ctrs, "--turn", "2", "--code", "Guided discovery:4").exit_code == 0
+    result = cli("sessions", "correct", ctrs, "--turn", "2", "--code", "agenda:9")
+    assert result.exit_code == 2 and "'9' is not a CTRS level" in result.output
     reviewed = record(cli, ctrs)["reviewed"]["rubrics"]["ctrs"]
-    assert reviewed["items"]["agenda"]["score"] == 5 and reviewed["total"] >= 5
+    assert reviewed["items"]["agenda"]["score"] == 5 and reviewed["items"]["guided_discovery"]["score"] == 4
+    assert reviewed["total"] == sum(v["score"] for v in reviewed["items"].values()) and reviewed["rated"] == {"agenda": 5}
 
 
 def session_with_codes(store, pairs: list[tuple[str, str]], trainee: str = "") -> str:
@@ -266,3 +276,23 @@ def test_delete_asks_then_removes_everything(cli, practise):
     assert cli("sessions", "delete", other, "--yes").exit_code == 0
     assert json.loads(cli("sessions", "list", "--json").output) == []
     assert cli("sessions", "delete", "nope", "--yes").exit_code == 2
+
+
+def test_hostile_author_and_note_stay_inert(cli, practise, tmp_path):
+    sid = practise()
+    author = "=cmd|' /C calc'!A0 \x1b]0;owned\x07[bold red]x[/]"
+    for args in (["annotate", sid, "@SUM(1) \x1b[2J<script>alert(1)</script>", "--turn", "2"],
+                 ["correct", sid, "--turn", "2", "--code", "SR"], ["rate", sid, "--item", "empathy", "--score", "2"],
+                 ["review", sid, "--done"]):
+        result = cli("sessions", *args, "--author", author)
+        assert result.exit_code == 0 and "\x1b" not in result.output and "\x07" not in result.output
+    shown = cli("sessions", "show", sid).output
+    assert "\x1b" not in shown and "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "[bold red]x[/]" in shown.replace("\\", "")  # shown as written, not as markup
+    rows = list(csv.reader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
+    out = tmp_path / "c.csv"
+    cli("export", "corrections", "-o", str(out))
+    rows += list(csv.reader(io.StringIO(out.read_text())))
+    cells = [c for row in rows for c in row]
+    assert any("calc" in c for c in cells)
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r")) or "\x1b" in c]

@@ -94,6 +94,11 @@ def _turn(store, session: dict, number: int) -> dict:
     return turns[turn_idx(number, turns, where=f"session {session['id']}")]
 
 
+def _rubric_of(session: dict) -> str:
+    """The rubric of the session's modality (every session is MI-coded as well)."""
+    return {"dearman": "dearman", "cbt": "ctrs"}.get(session["modality"], "mi")
+
+
 @sessions.command("annotate")
 @click.argument("session_id")
 @click.argument("note")
@@ -121,7 +126,7 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
 @click.option("--code", "code", required=True,
               help="The code it should have had (any case): MI codes or labels (Q, 'Q open', SR, CR, GI, Persuade, "
                    "PwP, AF, Seek, Auto, Con, Neutral), CT / ST / N on a patient turn; a DEAR MAN skill or CTRS item "
-                   "id, or 'none'.")
+                   "(with its level: agenda:4), or 'none'.")
 @click.option("--rubric", help="mi, dearman or ctrs (default: mi, or the rubric the code belongs to).")
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
@@ -132,14 +137,13 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
     session = store.get_session(session_id)
     turn = _turn(store, session, number)
     where = f"session {session['id']}, turn {number}"
-    if rubric is None:  # mi, unless the code is only known to the session's other rubric
+    if rubric is None:  # mi, unless the code is only known to the session's own rubric
         rubric = "mi"
-        others = [c["rubric"] for t in store.turns(session["id"]) for c in t["codes"] if c["rubric"] != "mi"]
-        if others and turn["speaker"] == "trainee":
+        if _rubric_of(session) != "mi" and turn["speaker"] == "trainee":
             try:
                 resolve_code("mi", "trainee", code, where)
             except UserError:
-                rubric = others[0]
+                rubric = _rubric_of(session)
     code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
     author = default_author(author)
     store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
@@ -161,7 +165,7 @@ def sessions_rate(session_id: str, item: str, score: int, rubric: str | None, au
 
     store = _store()
     session = store.get_session(session_id)
-    rubric = (rubric or {"dearman": "dearman", "cbt": "ctrs"}.get(session["modality"], "mi")).lower()
+    rubric = (rubric or _rubric_of(session)).lower()
     item_id = resolve_rating(rubric, item, score, where=f"session {session['id']}")
     author = default_author(author)
     store.add_rating(session["id"], rubric, item_id, score, author=author)

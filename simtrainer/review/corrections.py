@@ -5,7 +5,8 @@ what `sessions show` prints and what `--turn N` takes. The store keeps `idx`.
 
 A correction names the one code a turn should have had for a rubric; the latest correction per turn and rubric
 replaces that rubric's automatic codes on the turn when the summary is recomputed ("none" for DEAR MAN and CTRS:
-no skill on that turn). The automatic codes stay stored beside it. Hand ratings replace the coders' estimates of
+no skill on that turn; a CTRS item may carry the level it showed, `agenda:4`, else it scores 0). The automatic
+codes stay stored beside it. Hand ratings replace the coders' estimates of
 a rubric's global items: MITI's four globals (1-5), DEAR MAN's skills (0/1), CTRS items (0-6).
 """
 
@@ -84,6 +85,12 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
     if rubric_id != "mi" and speaker != "trainee":
         raise UserError(f"The {rubric_id} rubric codes the trainee's turns only; this is a patient turn.",
                         where=where, fix="Pick a trainee turn, or --rubric mi for the patient's change / sustain talk.")
+    level = ""
+    if rubric_id == "ctrs" and ":" in text:  # a CTRS item with the level it showed, e.g. agenda:4
+        text, _, level = text.rpartition(":")
+        if level.strip() not in {str(n) for n in range(7)}:
+            raise UserError(f"'{level}' is not a CTRS level.", where=where, fix="Write ITEM:LEVEL with LEVEL 0 to 6.")
+        level = level.strip()
     choices = code_choices(rubric_id, speaker)
     found = choices.get(_key(text))
     if found is None:
@@ -91,7 +98,7 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
         raise UserError(f"'{text}' is not a {rubric_id} code for a {speaker} turn.", where=where,
                         fix=f"Use one of: {', '.join(shown)} (any case; labels such as {LABEL_HINT[speaker]} work "
                         "too).")
-    return found
+    return (found[0], level) if level and found[0] != NONE else found
 
 
 def rating_scale(rubric_id: str) -> dict[str, tuple[int, int, str]]:
