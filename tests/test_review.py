@@ -296,3 +296,25 @@ def test_hostile_author_and_note_stay_inert(cli, practise, tmp_path):
     cells = [c for row in rows for c in row]
     assert any("calc" in c for c in cells)
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r")) or "\x1b" in c]
+
+
+def test_a_database_from_before_reviews_gains_them(tmp_path, monkeypatch):
+    """A database written before m004_review opens with its sessions intact and reviewable."""
+    from simtrainer.storage import Store, migrations
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+    old = Store(path)
+    sid = old.create_session(scenario_id="mi-alcohol-nurse", scenario_title="t", modality="mi", model="fake",
+                             trainee="")
+    old.add_turn(sid, "patient", "Hello.")
+    old.end_session(sid, None)
+    old.close()
+    columns = [row[1] for row in sqlite3.connect(path).execute("pragma table_info(sessions)")]
+    assert "owner" in columns and "reviewed_at" not in columns
+    monkeypatch.undo()
+    store = Store(path)
+    assert store.get_session(sid)["reviewed_at"] is None
+    store.add_correction(sid, 0, "mi", "neutral", author="ann")
+    store.mark_reviewed(sid, "ann")
+    assert store.get_session(sid)["reviewed_by"] == "ann" and store.corrections(sid)[0]["code"] == "neutral"
