@@ -229,7 +229,7 @@ def reviewed_summary(store: Store, session_id: str, review: Review | None = None
         return None
     turns = store.turns(session["id"])
     views = [TurnView(t["speaker"], t["text"], reviewed_codes(t, review.corrections)) for t in turns]
-    rubrics = list((session.get("summary") or {}).get("rubrics", {}))
+    rubrics = [r for r in (session.get("summary") or {}).get("rubrics", {}) if r in RUBRIC_IDS]
     for rubric_id in [c["rubric"] for t in turns for c in t["codes"]] + [r for _, r in review.corrections] + list(
             review.ratings):
         if rubric_id in RUBRIC_IDS and rubric_id not in rubrics:
