@@ -38,8 +38,8 @@ def run_checks(settings: Settings | None = None) -> list[Check]:
         return [Check("config", PROBLEM, f"{error.what} ({error.where})", error.fix or "")]
     where = config_file()
     checks.append(Check("config", OK, f"{where}" if where.exists() else f"defaults ({where} does not exist)"))
-    for check in (_data_folder, _database, _model_file, _model_runs, _coders, _speech_in, _speech_out,
-                  _audio, _network, _cpu):
+    for check in (_data_folder, _database, _model_file, _model_runs, _coders, _speech, _audio,
+                  _network, _cpu):
         checks.extend(_guarded(check, settings))
     return checks
 
@@ -143,26 +143,18 @@ def _coders(settings: Settings) -> Iterator[Check]:
     yield Check("DEAR MAN / CTRS scorers", OK, "loaded")
 
 
-def _speech_in(settings: Settings) -> Iterator[Check]:
-    from simtrainer.speech.models import stt_model_dir
+def _speech(settings: Settings) -> Iterator[Check]:
+    from simtrainer.speech.models import stt_model_dir, voice_path
 
-    try:
-        folder = stt_model_dir(settings.speech)
-    except UserError as error:
-        yield Check("speech in", WARN, f"{error.what} Typing still works.", error.fix or "")
-        return
-    yield Check("speech in", OK, f"faster-whisper model at {folder}")
-
-
-def _speech_out(settings: Settings) -> Iterator[Check]:
-    from simtrainer.speech.models import voice_path
-
-    try:
-        voice = voice_path(settings.speech)
-    except UserError as error:
-        yield Check("speech out", WARN, f"{error.what} Replies stay text.", error.fix or "")
-        return
-    yield Check("speech out", OK, f"piper voice {voice.name}")
+    parts = (("speech in", stt_model_dir, "Typing still works.", "faster-whisper model at {}"),
+             ("speech out", voice_path, "Replies stay text.", "piper voice {.name}"))
+    for part, locate, fallback, found in parts:
+        try:
+            where = locate(settings.speech)
+        except UserError as error:
+            yield Check(part, WARN, f"{error.what} {fallback}", error.fix or "")
+        else:
+            yield Check(part, OK, found.format(where))
 
 
 def _audio(settings: Settings) -> Iterator[Check]:

@@ -213,11 +213,7 @@ class Session:
             self.store.end_session(self.id, None)
             self.ended = True
             return None
-        views = self.turn_views()
-        self.summary = {
-            "trainee_turns": self.trainee_turns,
-            "rubrics": {coder.rubric: {"scorer": coder.scorer, **coder.summarize(views)} for coder in self.coders},
-        }
+        self.summary = score(self.coders, self.turn_views())
         self.store.end_session(self.id, self.summary)
         self.ended = True
         return self.summary
@@ -232,6 +228,14 @@ class Session:
             self.store.interrupt_session(self.id)
         except UserError:
             pass
+
+
+def score(coders: list[Coder], views: list[TurnView]) -> dict[str, Any]:
+    """A session's summary: every coder scores all its turns. Imported transcripts are scored the same way."""
+    return {
+        "trainee_turns": sum(1 for view in views if view.speaker == "trainee"),
+        "rubrics": {coder.rubric: {"scorer": coder.scorer, **coder.summarize(views)} for coder in coders},
+    }
 
 
 def check_resumable(row: dict[str, Any]) -> None:

@@ -69,11 +69,25 @@ def _private_by_default() -> None:
 
 
 def _register() -> None:
-    from simtrainer.cli import bench, coding, doctor, info, practice, review, sessions, speech
+    from simtrainer.cli import (
+        bench,
+        coding,
+        doctor,
+        importing,
+        info,
+        practice,
+        review,
+        session_report,
+        sessions,
+        speech,
+        trainees,
+    )
 
-    for module in (info, sessions, practice, coding, review, speech, bench, doctor):
+    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees):
         for command in module.COMMANDS:
             cli.add_command(command)
+    for command in session_report.SESSION_COMMANDS:
+        sessions.sessions.add_command(command)
 
 
 _register()

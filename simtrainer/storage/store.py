@@ -151,6 +151,19 @@ class Store:
         )
 
     @_writes
+    def import_session(self, *, turns: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]],
+                       summary: dict[str, Any], **session: str) -> str:
+        """Store a transcript coded elsewhere whole, in one transaction, so it is never half-imported: the
+        session (`create_session`'s fields), its turns as (speaker, text, meta, code rows), ended with `summary`.
+        The other writes run unwrapped (`__wrapped__`) inside this one's transaction."""
+        session_id = Store.create_session.__wrapped__(self, **session)
+        for speaker, text, meta, codes in turns:
+            turn_id = Store.add_turn.__wrapped__(self, session_id, speaker, text, meta)
+            Store.add_codes.__wrapped__(self, session_id, turn_id, codes)
+        Store.end_session.__wrapped__(self, session_id, summary)
+        return session_id
+
+    @_writes
     def interrupt_session(self, session_id: str) -> None:
         """Mark a session this process was running as interrupted (its process is about to stop running it)."""
         self.db.conn.execute(

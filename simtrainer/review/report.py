@@ -1,0 +1,127 @@
+"""The report a supervisor hands a trainee: one self-contained HTML file (inline CSS and SVG, no URL of any kind)
+that opens anywhere offline and prints to PDF as shown.
+
+`report_data` gathers everything the page shows as plain data; the Jinja2 template (autoescape on) only lays it
+out, so every piece of user text is escaped on the way out. Summaries are a list of titled blocks, so figures
+"as reviewed" join the automatic ones as one more block."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from simtrainer.errors import UserError
+from simtrainer.feedback.labels import code_label
+from simtrainer.review.charts import Chart, Series, svg_line_chart
+from simtrainer.review.export import state_text
+from simtrainer.review.pseudonym import pseudonym
+from simtrainer.review.summary_view import summary_tables
+from simtrainer.rubrics import load_rubric
+from simtrainer.storage import Store
+from simtrainer.storage.private import private_dir
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("simtrainer.review", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, **context: Any) -> str:
+    return _environment().get_template(template).render(**context)
+
+
+def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The transcript with codes and notes at their turns, and the notes on the session as a whole."""
+    notes: dict[int | None, list[dict[str, Any]]] = {}
+    for a in store.annotations(session_id):
+        notes.setdefault(a["turn_id"], []).append({"author": a["author"] or "", "body": a["body"],
+                                                   "created_at": a["created_at"]})
+    turns = []
+    for t in store.turns(session_id):
+        turns.append({
+            "number": t["idx"],
+            "speaker": t["speaker"],
+            "text": t["text"],
+            "codes": [{"rubric": c["rubric"], "code": c["code"], "detail": c["detail"] or "",
+                       "label": code_label(c["rubric"], c["code"], c["detail"]), "confidence": c["confidence"],
+                       "reason": c["reason"] or "", "scorer": c["scorer"] or ""} for c in t["codes"]],
+            "notes": notes.pop(t["id"], []),
+            "state": state_text(t["meta"]) if t["meta"].get("state") else "",
+        })
+    return turns, [n for group in notes.values() for n in group]
+
+
+def client_talk(turns: list[dict[str, Any]]) -> list[dict[str, int]]:
+    """Cumulative change (CT) and sustain (ST) talk after each patient turn the MI coder coded."""
+    kinds = load_rubric("mi").client_codes
+    out, change, sustain = [], 0, 0
+    for t in turns:
+        codes = [c["code"] for c in t["codes"] if t["speaker"] == "patient" and c["rubric"] == "mi"
+                 and c["code"] in kinds]
+        if codes:
+            change += codes[0] == "change"
+            sustain += codes[0] == "sustain"
+            out.append({"turn": t["number"], "change": change, "sustain": sustain})
+    return out
+
+
+def talk_chart(points: list[dict[str, int]]) -> Chart:
+    return Chart("The patient's change and sustain talk", [
+        Series("change talk (CT), cumulative", [(p["turn"], p["change"]) for p in points]),
+        Series("sustain talk (ST), cumulative", [(p["turn"], p["sustain"]) for p in points]),
+    ], "turn", "count", y_min_top=2, whole=True)
+
+
+def _tables(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"title": table.title, "columns": table.columns, "caption": table.caption, "scorer": scorer,
+             "rows": [{"cells": row, "mark": mark} for row, mark in zip(table.rows, table.marks, strict=True)]}
+            for table, scorer in summary_tables(summary)]
+
+
+def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) -> dict[str, Any]:
+    """Everything the report shows, as JSON-ready data."""
+    s = store.get_session(session_id)
+    turns, session_notes = _turns(store, s["id"])
+    trainee = (s["trainee"] or "").strip()
+    summary = s["summary"]
+    scorers = sorted({c["scorer"] for t in turns for c in t["codes"] if c["scorer"]})
+    talk = client_talk(turns)
+    return {
+        "session": {"id": s["id"], "scenario_id": s["scenario_id"], "scenario_title": s["scenario_title"],
+                    "modality": s["modality"], "model": s["model"], "started_at": s["started_at"],
+                    "ended_at": s["ended_at"], "status": s["status"],
+                    "trainee": pseudonym(trainee) if pseudonymise else trainee},
+        "scorers": scorers,
+        "turns": turns,
+        "session_notes": session_notes,
+        "summaries": [{"title": "As coded", "tables": _tables(summary)}] if summary else [],
+        "client_talk": talk,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def render_report(data: dict[str, Any]) -> str:
+    talk = svg_line_chart(talk_chart(data["client_talk"])) if data["client_talk"] else None
+    return render("report.html.j2", **data, talk_chart=talk)
+
+
+def default_path(session_id: str) -> Path:
+    from simtrainer.config import data_dir
+
+    return data_dir() / "exports" / f"{session_id}.html"
+
+
+def write_page(html: str, out: Path) -> Path:
+    """Write a page (its folder made owner-only when it is ours to create)."""
+    try:
+        private_dir(out.parent)
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Cannot write the report: {exc.strerror}.", where=str(out),
+                        fix="Choose a writable path with -o.") from None
+    return out
