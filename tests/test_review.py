@@ -79,7 +79,7 @@ def test_bad_notes_are_refused(cli, practise, args, message):
     assert record(cli, sid)["annotations"] == []
 
 
-def test_corrections_sit_beside_the_automatic_codes(cli, practise):
+def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
     sid = practise()
     before = record(cli, sid)
     assert before["reviewed"] is None
@@ -109,6 +109,15 @@ def test_corrections_sit_beside_the_automatic_codes(cli, practise):
     assert data["reviewed"]["rubrics"]["mi"]["questions_closed"] == 1
     csv_rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
     assert csv_rows[1]["corrected"] == "Q (open) → Q (closed) (ann)" and csv_rows[1]["codes"] == "Q (open)"
+
+    from simtrainer.review.report import report_data
+
+    report = report_data(open_store(), sid)
+    assert report["turns"][1]["corrections"] == [{"rubric": "mi", "code": "Q", "author": "ann", "label": "Q closed"}]
+    assert [block["title"] for block in report["summaries"]] == ["As coded", "As reviewed"]
+    page = tmp_path / "r.html"
+    assert cli("sessions", "report", sid, "-o", str(page)).exit_code == 0
+    assert "→ Q closed (ann)" in page.read_text() and "As reviewed" in page.read_text()
 
 
 @pytest.mark.parametrize("args,message", [
