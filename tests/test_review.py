@@ -327,3 +327,25 @@ def test_a_database_from_before_reviews_gains_them(tmp_path, monkeypatch):
     store.add_correction(sid, 0, "mi", "neutral", author="ann")
     store.mark_reviewed(sid, "ann")
     assert store.get_session(sid)["reviewed_by"] == "ann" and store.corrections(sid)[0]["code"] == "neutral"
+
+
+async def test_the_app_review_screen_numbers_turns_and_shows_notes_at_them(cli, practise, monkeypatch):
+    from simtrainer.config import load_settings
+    from simtrainer.ui.app import make_app
+    from simtrainer.ui.screens.history import ReviewScreen
+    from simtrainer.ui.widgets.transcript import TurnBubble
+
+    sid = practise()
+    cli("sessions", "annotate", sid, "Lovely reflection.", "--turn", "4", "--author", "ann")
+    monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "false")
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(ReviewScreen(sid))
+        await pilot.pause()
+        children = list(app.screen.query_one("#review").children)
+        bubbles = [c for c in children if isinstance(c, TurnBubble)]
+        assert len(bubbles) == 7
+        note = app.screen.query(".note").first()
+        assert children.index(note) == children.index(bubbles[3]) + 1  # right after turn 4
+        text = " ".join(str(w.render()) for w in bubbles[3].query("Static"))
+        assert "4 · Trainee" in text and "Note (ann): Lovely reflection." in str(note.render())
