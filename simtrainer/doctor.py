@@ -55,7 +55,7 @@ def _guarded(check: Callable[[Settings], Iterator[Check]], settings: Settings) -
 def _data_folder(settings: Settings) -> Iterator[Check]:
     folder = data_dir()
     if not folder.exists():
-        yield Check("data folder", OK, f"{folder} (created on first use)")
+        yield Check("data folder", OK, f"{folder} (new: it is created private, mode 700)")
         return
     if not os.access(folder, os.W_OK | os.X_OK):
         yield Check("data folder", PROBLEM, f"{folder} is not writable", f"chmod u+rwx {folder}")
@@ -207,6 +207,15 @@ def _cpu(settings: Settings) -> Iterator[Check]:
         return
     vector = next((f for f in ("avx512f", "avx2", "avx", "neon", "asimd") if f in flags), "no vector flags seen")
     yield Check("cpu", OK, f"{os.cpu_count()} cores, {vector}; no AMX")
+
+
+def with_config_warnings(checks: list[Check], warnings: list[str]) -> list[Check]:
+    """The config check as a warning when the app will ignore some entries (an unknown theme or key binding).
+    The front end finds those: telling them needs the app's own bindings, which the domain does not import."""
+    if not warnings or checks[0].part != "config" or checks[0].status != OK:
+        return checks
+    return [Check("config", WARN, f"{checks[0].detail}; " + " ".join(warnings),
+                  "Correct or remove those entries (`simtrainer config show` lists them).")] + checks[1:]
 
 
 def as_json(checks: list[Check]) -> dict:

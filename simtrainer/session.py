@@ -26,6 +26,7 @@ from simtrainer.patient.state import PatientState
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
 from simtrainer.storage.owner import describe
+from simtrainer.text_safety import terminal_safe
 
 MAX_TRAINEE_CHARS = 2000
 
@@ -148,7 +149,7 @@ class Session:
         if self.ended:
             raise UserError("This session has ended.", fix="Start a new session to keep practising.")
         text = clean_utterance(text, speaker_labels(self.card))
-        if not text:
+        if not terminal_safe(text).strip():  # nothing a person could read: control sequences alone are no turn
             return
         if len(text) > MAX_TRAINEE_CHARS:
             raise UserError(
@@ -218,16 +219,21 @@ class Session:
         self.ended = True
         return self.summary
 
-    def interrupt(self) -> None:
-        """Stop running this session without ending it (the app quits, the process fails): it stays resumable.
-        Best effort: if the database cannot be written now (a full disk), the next open finds this process gone
-        and marks the session interrupted all the same."""
+    def interrupt(self) -> bool:
+        """Stop running this session without ending it (the app quits, the process fails); True if it can be
+        resumed. Without a trainee turn there is nothing to continue (say the model server was down before the
+        first reply): it is closed as abandoned instead. Best effort: if the database cannot be written now (a
+        full disk), the next open finds this process gone and marks the session interrupted all the same."""
         if self.ended:
-            return
+            return False
         try:
+            if self.trainee_turns == 0:
+                self.end()
+                return False
             self.store.interrupt_session(self.id)
         except UserError:
             pass
+        return True
 
 
 def score(coders: list[Coder], views: list[TurnView]) -> dict[str, Any]:

@@ -50,3 +50,12 @@ def test_doctor_says_where_transcripts_go_with_a_server(home):
     checks = {c["part"]: c for c in report["checks"]}
     assert checks["model runs"]["status"] == "problem" and done.returncode == 2
     assert f"127.0.0.1:{port}" in checks["network policy"]["detail"]
+
+
+def test_doctor_warns_about_settings_the_app_will_ignore(home):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('theme = "no-such-theme"\n[keymap]\nno_such_action = "ctrl+t"\n')
+    done = run_cli("doctor", "--json")
+    config = json.loads(done.stdout)["checks"][0]
+    assert config["status"] == "warn" and "no-such-theme" in config["detail"] and "no_such_action" in config["detail"]
+    assert done.returncode == 0

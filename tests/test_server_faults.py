@@ -175,6 +175,15 @@ def test_practice_against_a_broken_server_exits_2_with_the_error(faults, tmp_pat
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and url in result.stderr and "fix:" in result.stderr
     assert "Traceback" not in result.stderr and "\x1b]" not in result.stderr and "\x07" not in result.stderr
+    # A trainee line already kept can be resumed; a session the model failed before any was kept is closed as
+    # abandoned, with nothing to resume and nothing stuck.
+    (session,) = json.loads(run_cli("sessions", "list", "--json").stdout)
+    kept = run_cli("sessions", "export", session["id"], "--format", "json").stdout
+    has_trainee_turn = any(t["speaker"] == "trainee" for t in json.loads(kept)["turns"])
+    assert session["status"] == ("interrupted" if has_trainee_turn else "abandoned")
+    assert ("--resume" in result.stderr) == has_trainee_turn
+    if fault == "refused":
+        assert not has_trainee_turn
 
 
 def test_practice_against_an_endless_stream_finishes(faults, tmp_path):

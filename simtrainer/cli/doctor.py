@@ -18,10 +18,19 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check config, data folder, model (run in a child process), coders, speech, audio and network policy.
 
     Exits 2 when something is broken; warnings (no microphone, say) keep exit 0."""
+    from simtrainer.config import load_settings
     from simtrainer.doctor import as_json as checks_json
-    from simtrainer.doctor import run_checks
+    from simtrainer.doctor import run_checks, with_config_warnings
+    from simtrainer.errors import UserError
+    from simtrainer.ui.settings_check import check_look
 
     checks = run_checks()
+    try:
+        settings = load_settings()
+    except UserError:
+        pass  # already the config check's problem
+    else:
+        checks = with_config_warnings(checks, check_look(settings.theme, settings.keymap)[1])
     result = checks_json(checks)
     if as_json:
         print_json(result)

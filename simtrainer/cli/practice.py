@@ -106,10 +106,12 @@ def session_json(session: Session) -> dict:
     from simtrainer.review.corrections import turn_number
 
     turns = session.store.turns(session.id)
+    row = session.store.get_session(session.id)
     return {
         "session_id": session.id,
         "scenario": session.card.id,
-        "model": session.store.get_session(session.id)["model"],
+        "trainee": row["trainee"] or "",
+        "model": row["model"],
         "scorers": session.scorers,
         "turns": [
             {
@@ -256,9 +258,9 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
                     console.print(_said("You", line, "bold"))
                 run_turn(session, line, show=show, speech=speech)
     except BaseException:
-        session.interrupt()
-        click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume {session.id}",
-                   err=True)
+        if session.interrupt():
+            click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume "
+                       f"{session.id}", err=True)
         raise
     finally:
         if speech is not None and speech.speaker is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,14 @@ from textual.markup import escape
 
 from simtrainer.config import Settings, data_dir
 from simtrainer.errors import UserError
+from simtrainer.identity import ENV, needs_asking
 from simtrainer.scenarios import Card
 from simtrainer.text_safety import terminal_safe
 from simtrainer.workspace import Workspace
 
 
 class ScenarioCommands(Provider):
-    """Command palette: start any scenario, open history, open help."""
+    """Command palette: start any scenario, open history, open help, change the trainee's name."""
 
     async def search(self, query: str) -> Hits:
         app = self.app
@@ -32,7 +34,8 @@ class ScenarioCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(app.start_practice, card),
                           help=escape(terminal_safe(card.summary)))
-        for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help)):
+        for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help),
+                             ("Your name (stored with new sessions)", app.change_name)):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), action)
@@ -47,9 +50,10 @@ class SimTrainerApp(App):
         Binding("ctrl+q", "quit", "Quit", id="quit_app", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, ask_name: bool = True) -> None:
         super().__init__()
         self.workspace = workspace
+        self.ask_name = ask_name  # the first-run question for the trainee's name
         self.exports_dir = data_dir() / "exports"
 
     def on_mount(self) -> None:
@@ -67,6 +71,33 @@ class SimTrainerApp(App):
         from simtrainer.ui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen())
+        try:
+            first_run = self.ask_name and needs_asking(settings)
+        except UserError as error:  # the config file broke since the start; asking would only fail to save
+            self.show_error("Cannot read your settings", error)
+            first_run = False
+        if first_run:
+            self.change_name(first_run=True)
+
+    def change_name(self, *, first_run: bool = False) -> None:
+        """Ask for the trainee's name; a saved one goes with every session started from now on."""
+        from simtrainer.ui.screens.identity import NameScreen
+
+        self.push_screen(NameScreen(self.workspace.settings.trainee, first_run=first_run), self._name_saved)
+
+    def _name_saved(self, name: str | None) -> None:
+        if name is None:
+            return
+        self.workspace.settings = self.workspace.settings.model_copy(update={"trainee": name})
+        self.notify(terminal_safe(f"New sessions carry the name {name}."), title="Name saved", markup=False)
+        if os.environ.get(ENV) is not None:
+            self.notify(f"{ENV} is set and overrides the saved name the next time simtrainer starts.",
+                        title="Name", severity="warning", markup=False, timeout=20)
+        from simtrainer.ui.screens.home import HomeScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.show_in_use()
 
     def start_practice(self, card: Card) -> None:
         from simtrainer.ui.screens.practice import PracticeScreen
@@ -128,6 +159,7 @@ class SimTrainerApp(App):
         return path
 
 
-def make_app(settings: Settings, *, model: str | None = None) -> SimTrainerApp:
-    """One factory for the CLI and the tests."""
-    return SimTrainerApp(Workspace(settings, model=model))
+def make_app(settings: Settings, *, model: str | None = None, ask_name: bool = False) -> SimTrainerApp:
+    """The factory for tests and the TUI benchmark: no first-run question for the name unless `ask_name`
+    (`simtrainer` itself asks)."""
+    return SimTrainerApp(Workspace(settings, model=model), ask_name=ask_name)

@@ -1,4 +1,5 @@
-"""Home: scenarios grouped by modality (Enter starts the highlighted one), the model in use, recent sessions."""
+"""Home: scenarios grouped by modality (Enter starts the highlighted one), the model and trainee name in use,
+recent sessions (Enter opens one read-only)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.widgets.option_list import Option
 from simtrainer.scenarios import Card
 from simtrainer.text_safety import plain, terminal_safe
 
+RECENT_COLUMNS = ("started", "scenario", "turns", "status")
 MODALITIES = (("mi", "Motivational Interviewing"), ("dearman", "DBT — DEAR MAN"), ("cbt", "Cognitive therapy"))
 
 WELCOME = (
@@ -28,6 +30,7 @@ class HomeScreen(Screen):
     BINDINGS = [
         Binding("enter", "start", "Start", id="start", show=True),
         Binding("h", "history", "History", id="history"),
+        Binding("n", "name", "Name", id="trainee_name"),
         Binding("f1", "app.help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
@@ -64,33 +67,58 @@ class HomeScreen(Screen):
         for problem in problems:
             self.notify(terminal_safe(f"{problem.file}: {problem.field}: {problem.message}"), title="Broken card",
                         severity="warning", markup=False)
-        entry = workspace.model_entry
-        where = "server" if entry.spec.backend == "openai" else "local" if entry.spec.backend == "llamacpp" else "fake"
-        indicator = self.query_one("#model-indicator", Static)
-        rubric_scorer = f"LLM judge ({entry.name})" if workspace.settings.feedback.judge == "llm" else "trained scorers"
-        indicator.update(Text.assemble("Model: ", plain(entry.name, "bold"), f" ({where})\nFeedback: MI coder "
-                                       "(trained, runs locally)\nDEAR MAN, CTRS: ", plain(rubric_scorer)))
-        indicator.border_title = "In use"
-        self.refresh_recent()
+        self.show_in_use()
+        self.call_after_refresh(self.refresh_recent)  # after layout, so the columns can be fitted to the width
         first = next((i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), None)
         if first is not None:
             options.highlighted = first
         options.focus()
 
+    def show_in_use(self) -> None:
+        workspace = self.app.workspace
+        entry = workspace.model_entry
+        where = "server" if entry.spec.backend == "openai" else "local" if entry.spec.backend == "llamacpp" else "fake"
+        indicator = self.query_one("#model-indicator", Static)
+        rubric_scorer = f"LLM judge ({entry.name})" if workspace.settings.feedback.judge == "llm" else "trained scorers"
+        trainee = workspace.settings.trainee
+        indicator.update(Text.assemble("Model: ", plain(entry.name, "bold"), f" ({where})\nFeedback: MI coder "
+                                       "(trained, runs locally)\nDEAR MAN, CTRS: ", plain(rubric_scorer),
+                                       "\nTrainee: ", plain(trainee, "bold") if trainee else ("none", "dim"),
+                                       (" (N to change)", "dim")))
+        indicator.border_title = "In use"
+
     def refresh_recent(self) -> None:
+        """The last sessions, columns fitted to the panel: the scenario takes the width the others leave."""
         recent = self.app.workspace.store.list_sessions(limit=8)
         table = self.query_one("#recent", DataTable)
+        cursor = table.cursor_row
         table.clear(columns=True)
         table.border_title = "Recent sessions"
-        table.add_columns("started", "scenario", "turns", "status")
-        for row in recent:
-            table.add_row(row["started_at"][:16].replace("T", " "), plain(row["scenario_title"]),
-                          str(row["turn_count"]), row["status"], key=row["id"])
+        rows = [(row["started_at"][:16].replace("T", " "), terminal_safe(row["scenario_title"]),
+                 str(row["turn_count"]), row["status"], row["id"]) for row in recent]
+        widths = [max([len(label), *(len(r[i]) for r in rows)]) for i, label in enumerate(RECENT_COLUMNS)]
+        room = self.query_one("#home-right").content_size.width - 2 - 2 * len(RECENT_COLUMNS)  # border, padding
+        widths[1] = max(12, min(widths[1], room - widths[0] - widths[2] - widths[3]))
+        for label, width in zip(RECENT_COLUMNS, widths, strict=True):
+            table.add_column(label, width=width)
+        for started, title, turns, status, key in rows:
+            table.add_row(started, Text(title, overflow="ellipsis", no_wrap=True), turns, status, key=key)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))  # back from a session: still on it
         self.query_one("#welcome").display = not recent
         table.display = bool(recent)
 
     def on_screen_resume(self) -> None:
         self.refresh_recent()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_recent)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click) on a recent session opens it read-only, as History does."""
+        from simtrainer.ui.screens.history import ReviewScreen
+
+        self.app.push_screen(ReviewScreen(event.row_key.value))
 
     def _highlighted_card(self) -> Card | None:
         options = self.query_one("#scenarios", OptionList)
@@ -122,3 +150,6 @@ class HomeScreen(Screen):
 
     def action_history(self) -> None:
         self.app.open_history()
+
+    def action_name(self) -> None:
+        self.app.change_name()

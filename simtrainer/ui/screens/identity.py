@@ -1,0 +1,76 @@
+"""The trainee's name: asked on first run, changed later with N on the home screen or the command palette."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from simtrainer.errors import UserError
+from simtrainer.identity import MAX_LENGTH, remember_skipped, save_name
+from simtrainer.text_safety import plain
+
+FIRST_RUN = (
+    "What name should your sessions carry? Your name or a student id, so you (and a supervisor) can follow "
+    "your progress. It is kept in your settings on this machine and stored with each session. You can "
+    "change it later with [b]N[/b] on the home screen."
+)
+CHANGE = "The name stored with the sessions you start from now on. Sessions already saved keep theirs."
+
+
+class NameScreen(ModalScreen[str | None]):
+    """Save keeps the checked name in config.toml and returns it; Skip (first run) or Cancel returns None. A
+    first-run skip is remembered, so the question is not asked at every start."""
+
+    DEFAULT_CSS = """
+    NameScreen { align: center middle; }
+    #name-box { width: 70; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    #name-box Input { margin-top: 1; }
+    #name-error { color: $error; height: auto; }
+    #name-box Horizontal { height: auto; margin-top: 1; }
+    #name-box Button { margin-right: 2; }
+    """
+    BINDINGS = [Binding("escape", "skip", "Skip", id="skip_name")]
+
+    def __init__(self, current: str = "", *, first_run: bool = False) -> None:
+        super().__init__()
+        self.current, self.first_run = current, first_run
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="name-box"):
+            yield Static(FIRST_RUN if self.first_run else CHANGE)
+            yield Input(self.current, placeholder=f"Your name or student id (up to {MAX_LENGTH} characters)",
+                        id="name")
+            yield Static(id="name-error")
+            with Horizontal():
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Skip" if self.first_run else "Cancel", id="skip")
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    @on(Input.Submitted, "#name")
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        try:
+            name = save_name(self.query_one("#name", Input).value)
+        except UserError as error:
+            self.query_one("#name-error", Static).update(
+                Text.assemble(plain(error.what), *((" ", plain(error.fix)) if error.fix else ()))
+            )
+            return
+        self.dismiss(name)
+
+    @on(Button.Pressed, "#skip")
+    def action_skip(self) -> None:
+        if self.first_run:
+            try:
+                remember_skipped()
+            except UserError as error:
+                self.notify(plain(error.what).plain, title="Not remembered; asked again next time",
+                            severity="warning", markup=False)
+        self.dismiss(None)
