@@ -23,10 +23,11 @@ LINES = ["What brings you in today?", "It sounds like the shifts are exhausting.
 def practise(cli, tmp_path):
     """Run a scripted session on a scenario with the fake model; returns its id."""
 
-    def run(scenario: str = "mi-alcohol-nurse", lines: list[str] = LINES) -> str:
+    def run(scenario: str = "mi-alcohol-nurse", lines: list[str] = LINES, trainee: str = "") -> str:
         script = tmp_path / f"{scenario}.txt"
         script.write_text("\n".join(lines) + "\n")
-        result = cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake")
+        result = cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake",
+                     *(["--trainee", trainee] if trainee else []))
         assert result.exit_code == 0, result.output
         data = json.loads(result.output)
         assert [t["turn"] for t in data["turns"]] == list(range(1, len(data["turns"]) + 1))
@@ -80,7 +81,7 @@ def test_bad_notes_are_refused(cli, practise, args, message):
 
 
 def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
-    sid = practise()
+    sid = practise(trainee="Ann Lee")
     before = record(cli, sid)
     assert before["reviewed"] is None
     auto = [c["code"] for c in before["turns"][1]["codes"]]
@@ -118,6 +119,12 @@ def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
     page = tmp_path / "r.html"
     assert cli("sessions", "report", sid, "-o", str(page)).exit_code == 0
     assert "→ Q closed (ann)" in page.read_text() and "As reviewed" in page.read_text()
+
+    practise(trainee="Ann Lee")  # a later session nobody reviewed
+    first, second = json.loads(cli("trainees", "show", "Ann Lee", "--json").output)["sessions"]
+    reviewed = record(cli, sid)["reviewed"]["rubrics"]["mi"]
+    assert first["id"] == sid and first["reviewed"]["mi"] == {k: reviewed[k] for k in first["reviewed"]["mi"]}
+    assert second["reviewed"] is None and second["figures"]["mi"]
 
 
 @pytest.mark.parametrize("args,message", [
