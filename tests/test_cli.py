@@ -49,7 +49,7 @@ def test_exports(cli, script, tmp_path):
     assert record["annotations"][0]["body"].startswith("Try a guided")
     md = cli("sessions", "export", sid, "--format", "md").output
     assert md.startswith("# Panic in the supermarket") and "**Trainee**: What brings you in today?" in md
-    assert "Supervisor notes" in md
+    assert "1. **Patient**" in md and "    - note: Try a guided-discovery question here. (sup)" in md  # at turn 1
     rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
     assert len(rows) == 7 and rows[1]["speaker"] == "trainee"
     out = tmp_path / "s.md"

@@ -320,7 +320,7 @@ async def test_the_app_shows_hostile_text_literally(hostile_card, monkeypatch):
         app.push_screen(ReviewScreen(sid))
         await pilot.pause()
         note = app.screen.query(".note").first()
-        assert rendered(note) == "Note: " + terminal_safe(NOTE)
+        assert rendered(note) == "Note (supervisor): " + terminal_safe(NOTE)
         screen_is_inert()
 
         app.show_error("Cannot start", UserError("Unknown model '[x]' [/i]", fix="add [models.x] \x1b]0;t\x07"))

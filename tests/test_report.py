@@ -16,12 +16,12 @@ HOSTILE = "It sounds like the shifts are exhausting. <script>alert(1)</script>"
 
 @pytest.fixture
 def session(cli, tmp_path) -> str:
-    """An MI session of a named trainee with a hostile line, a note at turn 3 and one on the whole session."""
+    """An MI session of a named trainee with a hostile line, a note at its turn (4) and one on the whole session."""
     script = tmp_path / "lines.txt"
     script.write_text(f"What brings you in today?\n{HOSTILE}\nWhat would help?\n")
     sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake",
                          "--trainee", "Zelda Quimby").output)["session_id"]
-    cli("sessions", "annotate", sid, "Reflect <b>before</b> asking.", "--turn", "3", "--author", "Dr Supervisor")
+    cli("sessions", "annotate", sid, "Reflect <b>before</b> asking.", "--turn", "4", "--author", "Dr Supervisor")
     cli("sessions", "annotate", sid, "A calm start overall.", "--author", "Dr Supervisor")
     return sid
 
@@ -60,12 +60,13 @@ def test_report_data_numbers_turns_and_counts_client_talk(session):
     from simtrainer.storage import open_store
 
     data = report_data(open_store(), session)
-    assert [t["number"] for t in data["turns"]] == list(range(7))
+    assert [t["number"] for t in data["turns"]] == list(range(1, 8))  # as `sessions show` numbers them
+    assert data["turns"][3]["number"] == 4 and data["turns"][3]["text"] == HOSTILE
     assert data["turns"][3]["notes"] == [{"author": "Dr Supervisor", "body": "Reflect <b>before</b> asking.",
                                           "created_at": data["turns"][3]["notes"][0]["created_at"]}]
     assert [n["body"] for n in data["session_notes"]] == ["A calm start overall."]
     talk = data["client_talk"]
-    assert [p["turn"] for p in talk] == [2, 4, 6]  # the patient's coded replies; the opening line is not coded
+    assert [p["turn"] for p in talk] == [3, 5, 7]  # the patient's coded replies; the opening line is not coded
     patient_codes = [t["codes"][0]["code"] for t in data["turns"] if t["speaker"] == "patient" and t["codes"]]
     assert talk[-1]["change"] == patient_codes.count("change")
     assert talk[-1]["sustain"] == patient_codes.count("sustain")
@@ -77,14 +78,14 @@ def test_report_in_chromium_shows_text_runs_nothing_and_asks_nothing(cli, sessio
     path = home / "data" / "exports" / f"{session}.html"
     assert result.output.strip() == f"Wrote {path}" and path.is_file()
     shot = tmp_path / "report.png"
-    seen = visit(path, shot, texts=("main", "#turn-3"), evaluate=(
+    seen = visit(path, shot, texts=("main", "#turn-4"), evaluate=(
         "document.querySelectorAll('script').length", "document.querySelectorAll('main b').length",
         "document.querySelectorAll('svg.chart circle').length",
         "document.querySelector('details.supervisor li').checkVisibility()"))
-    body, turn3 = seen.texts["main"], seen.texts["#turn-3"]
+    body, turn4 = seen.texts["main"], seen.texts["#turn-4"]
     scripts, bold, circles, state_visible = seen.values.values()
     assert "What brings you in today?" in body and "What would help?" in body
-    assert HOSTILE in turn3 and "Dr Supervisor: Reflect <b>before</b> asking." in turn3  # shown as typed
+    assert HOSTILE in turn4 and "Dr Supervisor: Reflect <b>before</b> asking." in turn4  # shown as typed
     assert scripts == 0 and bold == 0 and seen.dialogs == []
     assert seen.requests == [seen.url]  # nothing but the file itself
     assert circles == 6  # three coded patient replies, change and sustain each

@@ -11,16 +11,21 @@ from simtrainer.storage.migrations import MIGRATIONS, migrate
 def test_blank_database_schema(tmp_path):
     store = Store(tmp_path / "s.db")
     db = store.db
-    assert {"sessions", "turns", "codes", "annotations", "_migrations", "turns_fts"} <= set(db.table_names())
+    assert {"sessions", "turns", "codes", "annotations", "corrections", "ratings", "_migrations",
+            "turns_fts"} <= set(db.table_names())
     assert set(db["sessions"].columns_dict) == {
         "id", "scenario_id", "scenario_title", "modality", "model", "trainee", "started_at", "ended_at",
-        "status", "summary", "owner",
+        "status", "summary", "owner", "reviewed_at", "reviewed_by",
     }
     assert set(db["turns"].columns_dict) == {"id", "session_id", "idx", "speaker", "text", "created_at", "meta"}
     assert set(db["codes"].columns_dict) == {
         "id", "turn_id", "session_id", "rubric", "code", "detail", "confidence", "scorer", "reason",
     }
     assert set(db["annotations"].columns_dict) == {"id", "session_id", "turn_id", "author", "body", "created_at"}
+    assert set(db["corrections"].columns_dict) == {
+        "id", "session_id", "turn_idx", "rubric", "code", "detail", "author", "created_at",
+    }
+    assert set(db["ratings"].columns_dict) == {"id", "session_id", "rubric", "item", "score", "author", "created_at"}
     assert [r["name"] for r in db["_migrations"].rows] == [name for name, _ in MIGRATIONS]
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert migrate(db) == []  # idempotent

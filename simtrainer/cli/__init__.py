@@ -76,13 +76,14 @@ def _register() -> None:
         importing,
         info,
         practice,
+        review,
         session_report,
         sessions,
         speech,
         trainees,
     )
 
-    for module in (info, sessions, importing, practice, coding, speech, bench, doctor, trainees):
+    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees):
         for command in module.COMMANDS:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:

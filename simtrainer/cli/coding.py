@@ -195,7 +195,9 @@ def rubrics_list(as_json: bool) -> None:
               help="Transcript-level CV folds first (0 skips CV; each fold fine-tunes the encoder again).")
 @click.option("--tune-epochs", default=2, show_default=True, type=click.IntRange(min=1),
               help="Epochs of fine-tuning the encoder (about 5 minutes each on two CPU cores).")
-def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int) -> None:
+@click.option("--extra", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="More AnnoMI-format CSV data, e.g. from `simtrainer export corrections` (repeatable).")
+def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int, extra: tuple[Path, ...]) -> None:
     """Train the MI coder on AnnoMI: logistic regression on frozen MiniLM features and TF-IDF, mixed per task
     with a fine-tuned MiniLM. Needs the [train] extra; about an hour on two CPU cores with --folds 5 (a CUDA
     GPU, when torch sees one, does the fine-tuning)."""
@@ -205,7 +207,7 @@ def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int) -> None
     if not data.exists():
         raise UserError("The AnnoMI data is not there.", where=str(data), fix="Pass --data DIR.")
     meta = train_mi_coder(data, out or default_model_dir(), folds=folds, tune_epochs=tune_epochs,
-                          log=lambda m: click.echo(m, err=True))
+                          extra=list(extra), log=lambda m: click.echo(m, err=True))
     print_json(meta.get("cross_validation", {}))
 
 

@@ -103,6 +103,8 @@ def print_summary(session: Session, summary: dict | None) -> None:
 
 
 def session_json(session: Session) -> dict:
+    from simtrainer.review.corrections import turn_number
+
     turns = session.store.turns(session.id)
     row = session.store.get_session(session.id)
     return {
@@ -113,6 +115,7 @@ def session_json(session: Session) -> dict:
         "scorers": session.scorers,
         "turns": [
             {
+                "turn": turn_number(t["idx"]),
                 "speaker": t["speaker"],
                 "text": t["text"],
                 "codes": t["codes"],

@@ -1,4 +1,5 @@
-"""`sessions`: list, search, show, export and annotate saved practice sessions."""
+"""`sessions`: list, search, show, export saved practice sessions; a supervisor annotates, corrects, rates,
+marks reviewed and deletes them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 
 from simtrainer.cli.output import console, print_json, table
 from simtrainer.errors import UserError
+from simtrainer.text_safety import terminal_safe
 
 
 def _store():
@@ -81,23 +83,131 @@ def sessions_export(session_id: str, fmt: str, out: Path | None) -> None:
     click.echo(f"Wrote {out}", err=True)
 
 
+AUTHOR_HELP = "Who writes this (default: your OS user name, else 'supervisor')."
+
+
+def _turn(store, session: dict, number: int) -> dict:
+    """The stored turn shown as `number` by `sessions show`."""
+    from simtrainer.review.corrections import turn_idx
+
+    turns = store.turns(session["id"])
+    return turns[turn_idx(number, turns, where=f"session {session['id']}")]
+
+
+def _rubric_of(session: dict) -> str:
+    """The rubric of the session's modality (every session is MI-coded as well)."""
+    return {"dearman": "dearman", "cbt": "ctrs"}.get(session["modality"], "mi")
+
+
 @sessions.command("annotate")
 @click.argument("session_id")
 @click.argument("note")
-@click.option("--turn", "turn_idx", type=int, help="Attach the note to this turn number.")
-@click.option("--author", default="", help="Who wrote the note.")
-def sessions_annotate(session_id: str, note: str, turn_idx: int | None, author: str) -> None:
-    """Add a supervisor's note to a session (or to one turn of it)."""
+@click.option("--turn", "number", type=int, help="Attach the note to this turn (the number `sessions show` prints).")
+@click.option("--author", help=AUTHOR_HELP)
+def sessions_annotate(session_id: str, note: str, number: int | None, author: str | None) -> None:
+    """Add a supervisor's note to a session, or to one turn of it (shown at that turn)."""
+    from simtrainer.review.corrections import default_author
+
     store = _store()
     session = store.get_session(session_id)
-    turn_id = None
-    if turn_idx is not None:
-        match = [t for t in store.turns(session["id"]) if t["idx"] == turn_idx]
-        if not match:
-            raise UserError(f"Session {session['id']} has no turn {turn_idx}.", fix="See `simtrainer sessions show`.")
-        turn_id = match[0]["id"]
+    if not note.strip():
+        raise UserError("The note is empty.", where=f"session {session['id']}",
+                        fix='Write the note in quotes: simtrainer sessions annotate ID "what to try here" --turn N')
+    turn_id = None if number is None else _turn(store, session, number)["id"]
+    author = default_author(author)
     store.annotate(session["id"], note, turn_id=turn_id, author=author)
-    click.echo(f"Noted on {session['id']}" + (f", turn {turn_idx}" if turn_idx is not None else ""))
+    click.echo(f"Noted on {session['id']}" + (f", turn {number}" if number is not None else "")
+               + f" ({terminal_safe(author)})")
+
+
+@sessions.command("correct")
+@click.argument("session_id")
+@click.option("--turn", "number", type=int, required=True, help="The turn (the number `sessions show` prints).")
+@click.option("--code", "code", required=True,
+              help="The code it should have had (any case): MI codes or labels (Q, 'Q open', SR, CR, GI, Persuade, "
+                   "PwP, AF, Seek, Auto, Con, Neutral), CT / ST / N on a patient turn; a DEAR MAN skill or CTRS item "
+                   "(with its level: agenda:4), or 'none'.")
+@click.option("--rubric", help="mi, dearman or ctrs (default: mi, or the rubric the code belongs to).")
+@click.option("--author", help=AUTHOR_HELP)
+def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
+    """Store a supervisor's code for one turn beside the automatic one (which is kept)."""
+    from simtrainer.review.corrections import default_author, resolve_code
+
+    store = _store()
+    session = store.get_session(session_id)
+    turn = _turn(store, session, number)
+    where = f"session {session['id']}, turn {number}"
+    if rubric is None:  # mi, unless the code is only known to the session's own rubric
+        rubric = "mi"
+        if _rubric_of(session) != "mi" and turn["speaker"] == "trainee":
+            try:
+                resolve_code("mi", "trainee", code, where)
+            except UserError:
+                rubric = _rubric_of(session)
+    code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
+    author = default_author(author)
+    store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
+    auto = ", ".join(c["code"] for c in turn["codes"] if c["rubric"] == rubric.lower()) or "no code"
+    click.echo(terminal_safe(f"Turn {number} of {session['id']}: {auto} → {code_id}"
+                             + (f" ({detail})" if detail else "") + f", corrected by {author}"))
+
+
+@sessions.command("rate")
+@click.argument("session_id")
+@click.option("--item", required=True, help="A global item of the rubric, e.g. empathy (MI), assert (DEAR MAN), "
+                                            "agenda (CTRS).")
+@click.option("--score", type=int, required=True, help="MI globals 1-5; DEAR MAN skills 0/1; CTRS items 0-6.")
+@click.option("--rubric", help="mi, dearman or ctrs (default: the session's own rubric).")
+@click.option("--author", help=AUTHOR_HELP)
+def sessions_rate(session_id: str, item: str, score: int, rubric: str | None, author: str | None) -> None:
+    """Rate one of the rubric's global items by hand; it replaces the estimate in the summary as reviewed."""
+    from simtrainer.review.corrections import default_author, resolve_rating
+
+    store = _store()
+    session = store.get_session(session_id)
+    rubric = (rubric or _rubric_of(session)).lower()
+    item_id = resolve_rating(rubric, item, score, where=f"session {session['id']}")
+    author = default_author(author)
+    store.add_rating(session["id"], rubric, item_id, score, author=author)
+    click.echo(terminal_safe(f"Rated {item_id} {score} on {session['id']} ({rubric}), by {author}"))
+
+
+@sessions.command("review")
+@click.argument("session_id")
+@click.option("--done", is_flag=True, help="Mark the session reviewed (required: reviewing happens in show, correct, "
+                                         "annotate and rate).")
+@click.option("--author", help=AUTHOR_HELP)
+def sessions_review(session_id: str, done: bool, author: str | None) -> None:
+    """Mark a session reviewed: its turns left uncorrected then count as agreeing with the coder."""
+    from simtrainer.review.corrections import default_author
+
+    if not done:
+        raise UserError("Nothing to do without --done.", fix=f"simtrainer sessions review {session_id} --done")
+    store = _store()
+    session = store.get_session(session_id)
+    author = default_author(author)
+    store.mark_reviewed(session["id"], author)
+    click.echo(terminal_safe(f"Marked {session['id']} reviewed by {author}"))
+
+
+@sessions.command("delete")
+@click.argument("session_id")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def sessions_delete(session_id: str, yes: bool) -> None:
+    """Delete a session with its turns, codes, notes, corrections and ratings (asks first)."""
+    store = _store()
+    session = store.get_session(session_id)
+    if session["status"] == "active":
+        raise UserError(f"Session {session['id']} is running now.", where=str(store.path),
+                        fix="End it (or quit the practice that runs it) first, then delete it.")
+    if not yes:
+        what = terminal_safe(f"{session['id']} ({session['scenario_id']}, {session['started_at'][:16]})")
+        if not click.confirm(f"Delete session {what} and everything about it?", default=False):
+            click.echo("Nothing deleted.")
+            return
+    counts = store.delete_session(session["id"])
+    click.echo(f"Deleted session {session['id']}: {counts['turns']} turns, {counts['codes']} codes, "
+               f"{counts['annotations']} notes, {counts['corrections']} corrections, {counts['ratings']} ratings.")
 
 
 COMMANDS = [sessions]

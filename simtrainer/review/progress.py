@@ -57,10 +57,16 @@ def _all_sessions(store: Store) -> list[dict[str, Any]]:
     return sorted(store.list_sessions(limit=-1), key=lambda s: s["started_at"])
 
 
-def _entry(session: dict[str, Any]) -> dict[str, Any]:
+def _entry(store: Store, session: dict[str, Any]) -> dict[str, Any]:
+    """A session's figures, and (`reviewed`) the same figures as reviewed when a supervisor corrected a code or
+    rated an item (None otherwise)."""
+    from simtrainer.review.corrections import reviewed_summary
+
+    reviewed = reviewed_summary(store, session["id"])
     return {"id": session["id"], "started_at": session["started_at"], "scenario": session["scenario_id"],
             "rubric": MAIN_RUBRIC.get(session["modality"], session["modality"]), "status": session["status"],
-            "figures": session_figures(session["summary"])}
+            "figures": session_figures(session["summary"]),
+            "reviewed": session_figures(reviewed) if reviewed else None}
 
 
 def trainees(store: Store) -> list[dict[str, Any]]:
@@ -77,7 +83,8 @@ def trainees(store: Store) -> list[dict[str, Any]]:
 
 
 def trainee_progress(store: Store, name: str) -> dict[str, Any]:
-    """`{"trainee", "sessions": [{"id", "started_at", "scenario", "rubric", "status", "figures"}]}`, oldest first;
+    """`{"trainee", "sessions": [{"id", "started_at", "scenario", "rubric", "status", "figures", "reviewed"}]}`,
+    oldest first;
     an unknown name is a `UserError` that lists the known ones."""
     sessions = _all_sessions(store)
     mine = [s for s in sessions if (s["trainee"] or "").strip() == name.strip()]
@@ -86,7 +93,7 @@ def trainee_progress(store: Store, name: str) -> dict[str, Any]:
         raise UserError(f"No sessions for trainee '{name}'.",
                         fix=("Known trainees: " + ", ".join(known)) if known else
                         "No session has a trainee name yet: practise with --trainee NAME.")
-    return {"trainee": mine[0]["trainee"].strip(), "sessions": [_entry(s) for s in mine]}
+    return {"trainee": mine[0]["trainee"].strip(), "sessions": [_entry(store, s) for s in mine]}
 
 
 def trend_charts(progress: dict[str, Any]) -> list[Chart]:

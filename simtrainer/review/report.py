@@ -17,6 +17,7 @@ import jinja2
 from simtrainer.errors import UserError
 from simtrainer.feedback.labels import code_label
 from simtrainer.review.charts import Chart, Series, svg_line_chart
+from simtrainer.review.corrections import NONE, latest_corrections, reviewed_summary, turn_number
 from simtrainer.review.export import state_text
 from simtrainer.review.pseudonym import pseudonym
 from simtrainer.review.summary_view import summary_tables
@@ -41,15 +42,19 @@ def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[di
     for a in store.annotations(session_id):
         notes.setdefault(a["turn_id"], []).append({"author": a["author"] or "", "body": a["body"],
                                                    "created_at": a["created_at"]})
+    corrected = latest_corrections(store.corrections(session_id))
     turns = []
     for t in store.turns(session_id):
         turns.append({
-            "number": t["idx"],
+            "number": turn_number(t["idx"]),
             "speaker": t["speaker"],
             "text": t["text"],
             "codes": [{"rubric": c["rubric"], "code": c["code"], "detail": c["detail"] or "",
                        "label": code_label(c["rubric"], c["code"], c["detail"]), "confidence": c["confidence"],
                        "reason": c["reason"] or "", "scorer": c["scorer"] or ""} for c in t["codes"]],
+            "corrections": [{"rubric": rubric, "code": c["code"], "author": c["author"] or "",
+                             "label": code_label(rubric, c["code"], c["detail"]) if c["code"] != NONE else NONE}
+                            for (idx, rubric), c in corrected.items() if idx == t["idx"]],
             "notes": notes.pop(t["id"], []),
             "state": state_text(t["meta"]) if t["meta"].get("state") else "",
         })
@@ -89,6 +94,7 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
     turns, session_notes = _turns(store, s["id"])
     trainee = (s["trainee"] or "").strip()
     summary = s["summary"]
+    reviewed = reviewed_summary(store, s["id"])
     scorers = sorted({c["scorer"] for t in turns for c in t["codes"] if c["scorer"]})
     talk = client_talk(turns)
     return {
@@ -99,7 +105,8 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
         "scorers": scorers,
         "turns": turns,
         "session_notes": session_notes,
-        "summaries": [{"title": "As coded", "tables": _tables(summary)}] if summary else [],
+        "summaries": ([{"title": "As coded", "tables": _tables(summary)}] if summary else [])
+        + ([{"title": "As reviewed", "tables": _tables(reviewed)}] if reviewed else []),
         "client_talk": talk,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

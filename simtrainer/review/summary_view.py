@@ -41,10 +41,13 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
     t.add("Code counts", ", ".join(f"{k} {v}" for k, v in s["counts"].items() if v) or "-", "")
     talk = s["client_talk"]
     t.add("Patient talk", f"{talk['change']} change / {talk['sustain']} sustain / {talk['neutral']} neutral", "")
+    rated = s.get("rated", {})  # hand ratings from a supervisor's review replace estimates
     for name, value in s["globals_estimate"].items():
-        t.add(f"{name.replace('_', ' ').capitalize()} (estimate)", f"{value:.1f}", "")
-    t.add("Relational (estimate)", f"{s['relational']:.2f}", s["relational_band"], mark=s["relational_band"])
-    t.add("Technical (estimate)", f"{s['technical']:.2f}", s["technical_band"], mark=s["technical_band"])
+        how = "rated" if name in rated else "estimate"
+        t.add(f"{name.replace('_', ' ').capitalize()} ({how})", f"{value:.1f}", "")
+    how = "rated" if len(rated) == len(s["globals_estimate"]) else "estimate"
+    t.add(f"Relational ({how})", f"{s['relational']:.2f}", s["relational_band"], mark=s["relational_band"])
+    t.add(f"Technical ({how})", f"{s['technical']:.2f}", s["technical_band"], mark=s["technical_band"])
     t.caption = s.get("note", "")
     return t
 
@@ -54,6 +57,8 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
     t = SummaryTable("DBT DEAR MAN", ["skill", "shown in your turns"])
     for skill, shown in s["checklist"].items():
         turns = ", ".join(str(n) for n in s["turns_shown"][skill])
+        if skill in s.get("rated", {}):
+            turns = "rated " + ("shown" if shown else "not shown")
         t.add(rubric.item(skill).name, turns or "not yet", mark="shown" if shown else "missing")
     t.caption = f"{s['skills_shown']} of {s['skills_total']} skills. Next: {s['tip']}"
     return t
@@ -63,7 +68,8 @@ def _ctrs(s: dict[str, Any]) -> SummaryTable:
     rubric = load_rubric("ctrs")
     t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (your turns)"])
     for item, v in s["items"].items():
-        t.add(rubric.item(item).name, f"{v['score']}/6", ", ".join(map(str, v["evidence"])) or "-")
+        evidence = ", ".join(map(str, v["evidence"])) or "-"
+        t.add(rubric.item(item).name, f"{v['score']}/6", "rated" if item in s.get("rated", {}) else evidence)
     verdict = "competent" if s["competent"] else "below the competence mark"
     t.caption = f"Total {s['total']}/{s['max']}: {verdict} ({s['competence_threshold']})."
     return t

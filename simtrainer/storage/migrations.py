@@ -106,6 +106,30 @@ def m003_session_owner(db: sqlite_utils.Database) -> None:
     db["sessions"].add_column("owner", str)
 
 
+@migration
+def m004_review(db: sqlite_utils.Database) -> None:
+    """A supervisor's review, kept beside what the coders wrote and never over it: code corrections per turn,
+    hand ratings of a rubric's global items, and who marked the session reviewed, when. Turns are referred to
+    by their `idx` (what `sessions show` prints as the turn number, minus one)."""
+    db["sessions"].add_column("reviewed_at", str)
+    db["sessions"].add_column("reviewed_by", str)
+    db["corrections"].create(
+        {"id": int, "session_id": str, "turn_idx": int, "rubric": str, "code": str, "detail": str, "author": str,
+         "created_at": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+        not_null={"session_id", "turn_idx", "rubric", "code", "created_at"},
+    )
+    db["corrections"].create_index(["session_id", "turn_idx"])
+    db["ratings"].create(
+        {"id": int, "session_id": str, "rubric": str, "item": str, "score": int, "author": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+        not_null={"session_id", "rubric", "item", "score", "created_at"},
+    )
+    db["ratings"].create_index(["session_id"])
+
+
 class NewerSchema(Exception):
     """The database records migrations this version does not have."""
 

@@ -67,7 +67,7 @@ def _writes(method):
 
 
 class Store:
-    """Sessions, turns, codes and annotations in one SQLite file (WAL, committed per write).
+    """Sessions, turns, codes, annotations and reviews in one SQLite file (WAL, committed per write).
 
     A session's status is 'active' while its process runs it; 'ended' once ended with at least one trainee turn
     (scored: the summary is saved); 'abandoned' when ended before any trainee turn (kept, never scored);
@@ -289,6 +289,52 @@ class Store:
     @_reads
     def annotations(self, session_id: str) -> list[dict[str, Any]]:
         return self._rows("select * from annotations where session_id = ? order by id", [session_id])
+
+    # a supervisor's review: rows beside the coders' codes, never over them ------------------------------------
+    @_writes
+    def add_correction(self, session_id: str, turn_idx: int, rubric: str, code: str, *, detail: str = "",
+                       author: str = "") -> int:
+        """Record a supervisor's code for one turn (by `idx`) and rubric; the latest one per turn and rubric
+        counts (see `review/corrections.py`), earlier ones and the automatic codes stay."""
+        return self.db.conn.execute(
+            "insert into corrections (session_id, turn_idx, rubric, code, detail, author, created_at) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [session_id, turn_idx, rubric, code, detail, author, now()],
+        ).lastrowid
+
+    @_reads
+    def corrections(self, session_id: str) -> list[dict[str, Any]]:
+        """Every correction of a session, oldest first."""
+        return self._rows("select * from corrections where session_id = ? order by id", [session_id])
+
+    @_writes
+    def add_rating(self, session_id: str, rubric: str, item: str, score: int, *, author: str = "") -> int:
+        """Record a hand rating of one of a rubric's global items (validated by the caller against the rubric)."""
+        return self.db.conn.execute(
+            "insert into ratings (session_id, rubric, item, score, author, created_at) values (?, ?, ?, ?, ?, ?)",
+            [session_id, rubric, item, score, author, now()],
+        ).lastrowid
+
+    @_reads
+    def ratings(self, session_id: str) -> list[dict[str, Any]]:
+        """Every hand rating of a session, oldest first."""
+        return self._rows("select * from ratings where session_id = ? order by id", [session_id])
+
+    @_writes
+    def mark_reviewed(self, session_id: str, author: str = "") -> None:
+        """Mark a session reviewed now by `author`: its turns without a correction count as agreed with."""
+        self.db.conn.execute("update sessions set reviewed_at = ?, reviewed_by = ? where id = ?",
+                             [now(), author, session_id])
+
+    @_writes
+    def delete_session(self, session_id: str) -> dict[str, int]:
+        """Delete a session and everything about it (turns, codes, notes, corrections, ratings) in one
+        transaction; returns how many rows of each went."""
+        counts = {}
+        for table in ("codes", "annotations", "corrections", "ratings", "turns", "sessions"):
+            column = "id" if table == "sessions" else "session_id"
+            counts[table] = self.db.conn.execute(f"delete from {table} where {column} = ?", [session_id]).rowcount
+        return counts
 
 
 def _session_dict(row: dict[str, Any]) -> dict[str, Any]:

@@ -329,13 +329,30 @@ def write_frozen(out_dir: Path, vectorizers, classifiers) -> None:
     np.savez_compressed(out_dir / "weights.npz", **arrays)
 
 
-def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, tune_epochs: int = tune.EPOCHS,
-                   log=print) -> dict[str, Any]:
-    """Fit both models (cross-validating first when `folds`) and write the artifact to `out_dir`."""
+def read_training_data(data: Path, extra: list[Path] | None = None, log=print) -> tuple[list[Utterance], Path]:
+    """AnnoMI's utterances, then those of each `extra` CSV (e.g. supervisors' corrections); every file is read
+    and checked before training starts. Returns the utterances and the main file."""
     full = data / "AnnoMI-full-train.csv" if data.is_dir() else data
     utts, fmt = read_annomi(full)
     log(f"{len(utts)} utterances from {full} ({fmt} format)")
+    for path in extra or []:
+        more, fmt = read_annomi(path)
+        clash = {u.transcript_id for u in more} & {u.transcript_id for u in utts}
+        if clash:
+            raise UserError(f"Transcript ids already in the training data: {', '.join(sorted(clash)[:3])}.",
+                            where=str(path), fix="Give each --extra file its own transcript ids (or pass it once).")
+        log(f"{len(more)} utterances ({sum(bool(u.labels) for u in more)} labelled) from {path} ({fmt} format)")
+        utts += more
+    return utts, full
+
+
+def train_mi_coder(data: Path, out_dir: Path, *, folds: int = 5, tune_epochs: int = tune.EPOCHS,
+                   extra: list[Path] | None = None, log=print) -> dict[str, Any]:
+    """Fit both models (cross-validating first when `folds`) and write the artifact to `out_dir`."""
+    utts, full = read_training_data(data, extra, log)
     meta = describe(full, utts, tune_epochs)
+    if extra:
+        meta["extra_data"] = [path.name for path in extra]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         log("exporting the encoder (int8 ONNX)")

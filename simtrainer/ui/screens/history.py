@@ -93,6 +93,12 @@ class HistoryScreen(Screen):
         self.app.push_screen(PracticeScreen(card, resume=session_id))
 
 
+def _note(note: dict) -> Static:
+    """A supervisor's note with its author, shown as written."""
+    author = note["author"] or "supervisor"
+    return Static(Text.assemble(("Note", "bold"), " (", plain(author), "): ", plain(note["body"])), classes="note")
+
+
 class ReviewScreen(Screen):
     """One session, read-only: the transcript with every code, and supervisor notes."""
 
@@ -127,13 +133,17 @@ class ReviewScreen(Screen):
         for turn in record["turns"]:
             speaker = turn["speaker"]
             note = f"state: {state_text(turn['meta'])}" if turn["meta"].get("state") else ""
-            bubble = TurnBubble(speaker, name if speaker == "patient" else "Trainee", turn["text"], note=note)
+            who = name if speaker == "patient" else "Trainee"
+            bubble = TurnBubble(speaker, f"{turn['turn']} · {who}", turn["text"], note=note)  # as `sessions show`
             body.mount(bubble)
             codes = [stored_code(c) for c in turn["codes"]]
             if codes:
                 bubble.set_codes(codes)
+            for note in turn["notes"]:
+                body.mount(_note(note))
         for note in record["annotations"]:
-            body.mount(Static(Text.assemble(("Note:", "bold"), " ", plain(note["body"])), classes="note"))
+            if note["turn"] is None:
+                body.mount(_note(note))
 
     def action_export(self) -> None:
         self.app.export_session(self.session_id)

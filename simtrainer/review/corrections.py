@@ -1,0 +1,245 @@
+"""A supervisor's review of a session: corrected codes, hand ratings, and the summary "as reviewed".
+
+One turn numbering everywhere: a turn's number is its `idx` + 1 (the patient's opening line is turn 1); that is
+what `sessions show` prints and what `--turn N` takes. The store keeps `idx`.
+
+A correction names the one code a turn should have had for a rubric; the latest correction per turn and rubric
+replaces that rubric's automatic codes on the turn when the summary is recomputed ("none" for DEAR MAN and CTRS:
+no skill on that turn; a CTRS item may carry the level it showed, `agenda:4`, else it scores 0). The automatic
+codes stay stored beside it. Hand ratings replace the coders' estimates of
+a rubric's global items: MITI's four globals (1-5), DEAR MAN's skills (0/1), CTRS items (0-6).
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from typing import Any
+
+from simtrainer.errors import UserError
+from simtrainer.feedback.base import Code, TurnView
+from simtrainer.feedback.labels import code_label, stored_code
+from simtrainer.rubrics import RUBRIC_IDS, load_rubric
+from simtrainer.storage import Store
+
+NONE = "none"
+LABEL_HINT = {"trainee": "CR or 'Q open'", "patient": "CT, ST or N"}
+
+
+def turn_number(idx: int) -> int:
+    """The number a person sees for the turn stored at `idx`."""
+    return idx + 1
+
+
+def turn_idx(number: int, turns: list[dict[str, Any]], where: str) -> int:
+    """The stored `idx` of visible turn `number`; a number outside the transcript is a `UserError`."""
+    if not 1 <= number <= len(turns):
+        raise UserError(f"There is no turn {number}: this session has turns 1 to {len(turns)}.", where=where,
+                        fix="Use a turn number that `simtrainer sessions show` prints.")
+    return number - 1
+
+
+def default_author(author: str | None) -> str:
+    """The author given, else the OS user name, else "supervisor"."""
+    if author and author.strip():
+        return author.strip()
+    try:
+        return getpass.getuser() or "supervisor"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "supervisor"
+
+
+def _key(text: str) -> str:
+    return " ".join(text.replace("_", " ").replace("-", " ").split()).casefold()
+
+
+def code_choices(rubric_id: str, speaker: str) -> dict[str, tuple[str, str]]:
+    """Every accepted spelling (case-folded) of a code for a turn of `speaker`: -> (code id, detail)."""
+    rubric = load_rubric(rubric_id)
+    out: dict[str, tuple[str, str]] = {}
+    if rubric_id == "mi" and speaker == "patient":
+        for code_id, client in rubric.client_codes.items():
+            for name in (code_id, client.label, client.name):
+                out[_key(name)] = (code_id, "client talk")
+        return out
+    if rubric_id == "mi":
+        for code in rubric.codes:
+            for name in (code.id, code.label, code.name):
+                out[_key(name)] = (code.id, "")
+        for kind in ("open", "closed"):
+            out[_key(f"Q {kind}")] = ("Q", kind)
+            out[_key(f"{kind} question")] = ("Q", kind)
+        return out
+    for item in rubric.items:
+        for name in (item.id, item.name, code_label(rubric_id, item.id)):
+            out[_key(name)] = (item.id, "")
+    out[NONE] = (NONE, "")
+    return out
+
+
+def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[str, str]:
+    """(code id, detail) for what a supervisor typed, case-insensitive; anything else is a `UserError` listing
+    the codes allowed on this turn."""
+    if rubric_id not in RUBRIC_IDS:
+        raise UserError(f"Unknown rubric '{rubric_id}'.", where=where, fix=f"Use one of: {', '.join(RUBRIC_IDS)}.")
+    if rubric_id != "mi" and speaker != "trainee":
+        raise UserError(f"The {rubric_id} rubric codes the trainee's turns only; this is a patient turn.",
+                        where=where, fix="Pick a trainee turn, or --rubric mi for the patient's change / sustain talk.")
+    level = ""
+    if rubric_id == "ctrs" and ":" in text:  # a CTRS item with the level it showed, e.g. agenda:4
+        text, _, level = text.rpartition(":")
+        if level.strip() not in {str(n) for n in range(7)}:
+            raise UserError(f"'{level}' is not a CTRS level.", where=where, fix="Write ITEM:LEVEL with LEVEL 0 to 6.")
+        level = level.strip()
+    choices = code_choices(rubric_id, speaker)
+    found = choices.get(_key(text))
+    if found is None:
+        shown = sorted({code for code, _ in choices.values()})
+        raise UserError(f"'{text}' is not a {rubric_id} code for a {speaker} turn.", where=where,
+                        fix=f"Use one of: {', '.join(shown)} (any case; labels such as {LABEL_HINT[speaker]} work "
+                        "too).")
+    return (found[0], level) if level and found[0] != NONE else found
+
+
+def rating_scale(rubric_id: str) -> dict[str, tuple[int, int, str]]:
+    """The items a supervisor rates by hand for a rubric: id -> (lowest, highest, name)."""
+    rubric = load_rubric(rubric_id)
+    if rubric_id == "mi":
+        return {g.id: (1, 5, g.name) for g in rubric.globals}
+    return {item.id: (0, item.max, item.name) for item in rubric.items}
+
+
+def resolve_rating(rubric_id: str, item: str, score: int, where: str) -> str:
+    """The item's id, after checking item and score against the rubric; a mismatch is a `UserError`."""
+    if rubric_id not in RUBRIC_IDS:
+        raise UserError(f"Unknown rubric '{rubric_id}'.", where=where, fix=f"Use one of: {', '.join(RUBRIC_IDS)}.")
+    scale = rating_scale(rubric_id)
+    by_key = {_key(i): i for i in scale} | {_key(name): i for i, (_, _, name) in scale.items()}
+    item_id = by_key.get(_key(item))
+    if item_id is None:
+        raise UserError(f"'{item}' is not a rated item of the {rubric_id} rubric.", where=where,
+                        fix=f"Use one of: {', '.join(scale)}.")
+    low, high, name = scale[item_id]
+    if not low <= score <= high:
+        raise UserError(f"{name} is rated {low} to {high}; {score} is outside that.", where=where,
+                        fix=f"Give --score between {low} and {high}.")
+    return item_id
+
+
+def latest_corrections(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:
+    """(turn idx, rubric) -> the correction that counts (the latest)."""
+    return {(r["turn_idx"], r["rubric"]): r for r in rows}
+
+
+def latest_ratings(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """rubric -> item -> the rating that counts (the latest)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["rubric"], {})[r["item"]] = r
+    return out
+
+
+def correction_code(row: dict[str, Any]) -> Code | None:
+    """The corrected code as a `Code` (None for "none": no skill on that turn)."""
+    if row["code"] == NONE:
+        return None
+    label = code_label(row["rubric"], row["code"], row.get("detail"))
+    return Code(row["rubric"], row["code"], label, None, row.get("detail") or "", f"corrected by {row['author']}",
+                "supervisor's correction")
+
+
+def reviewed_codes(turn: dict[str, Any], corrected: dict[tuple[int, str], dict[str, Any]]) -> list[Code]:
+    """A stored turn's codes with each corrected rubric's automatic codes replaced by the correction."""
+    codes = [stored_code(c) for c in turn["codes"]]
+    for (idx, rubric), row in corrected.items():
+        if idx == turn["idx"]:
+            code = correction_code(row)
+            codes = [c for c in codes if c.rubric != rubric] + ([code] if code else [])
+    return codes
+
+
+@dataclass
+class Review:
+    """What a supervisor added to a session, read once."""
+
+    corrections: dict[tuple[int, str], dict[str, Any]]
+    ratings: dict[str, dict[str, dict[str, Any]]]
+
+    @classmethod
+    def load(cls, store: Store, session_id: str) -> Review:
+        return cls(latest_corrections(store.corrections(session_id)), latest_ratings(store.ratings(session_id)))
+
+    def __bool__(self) -> bool:
+        return bool(self.corrections or self.ratings)
+
+
+def _summarizer(rubric_id: str):
+    """The coder's own summarize for a rubric, without loading its model."""
+    rubric = load_rubric(rubric_id)
+    if rubric_id == "mi":
+        from simtrainer.feedback.mi.summary import miti_summary
+
+        return lambda views: miti_summary(views, rubric)
+    if rubric_id == "dearman":
+        from simtrainer.feedback.dearman.coder import DearManCoder
+
+        return DearManCoder(None, rubric).summarize
+    from simtrainer.feedback.ctrs.scorer import CTRSScorer
+
+    return CTRSScorer(None, rubric).summarize
+
+
+def _apply_ratings(rubric_id: str, summary: dict[str, Any], rated: dict[str, int]) -> None:
+    """Hand ratings replace the estimates they rate; the figures built on them are recomputed."""
+    if not rated:
+        return
+    summary["rated"] = dict(rated)
+    rubric = load_rubric(rubric_id)
+    if rubric_id == "mi":
+        from simtrainer.feedback.mi.summary import band
+
+        summary["globals_estimate"].update(rated)
+        g, th = summary["globals_estimate"], rubric.thresholds
+        for name, parts in (("relational", ("partnership", "empathy")),
+                            ("technical", ("cultivating_change_talk", "softening_sustain_talk"))):
+            summary[name] = round(sum(g[p] for p in parts) / 2, 2)
+            summary[f"{name}_band"] = band(summary[name], th[name].fair, th[name].good)
+        summary["note"] = (f"{len(rated)} of 4 globals rated by a supervisor; the others are estimates computed "
+                           "from the coded turns.")
+    elif rubric_id == "dearman":
+        from simtrainer.feedback.dearman.coder import tip
+
+        summary["checklist"].update({item: bool(score) for item, score in rated.items()})
+        summary["skills_shown"] = sum(summary["checklist"].values())
+        summary["tip"] = tip(summary["checklist"], rubric)
+    else:
+        for item, score in rated.items():
+            summary["items"][item]["score"] = score
+        summary["total"] = sum(v["score"] for v in summary["items"].values())
+        summary["competent"] = summary["total"] >= summary["competence_threshold"]
+
+
+def reviewed_summary(store: Store, session_id: str, review: Review | None = None) -> dict[str, Any] | None:
+    """The session summary recomputed with the supervisors' corrected codes in place of the automatic ones and
+    their hand ratings in place of the estimates; the same shape as the stored summary. None when nothing was
+    corrected or rated."""
+    session = store.get_session(session_id)
+    review = review if review is not None else Review.load(store, session["id"])
+    if not review:
+        return None
+    turns = store.turns(session["id"])
+    views = [TurnView(t["speaker"], t["text"], reviewed_codes(t, review.corrections)) for t in turns]
+    rubrics = [r for r in (session.get("summary") or {}).get("rubrics", {}) if r in RUBRIC_IDS]
+    for rubric_id in [c["rubric"] for t in turns for c in t["codes"]] + [r for _, r in review.corrections] + list(
+            review.ratings):
+        if rubric_id in RUBRIC_IDS and rubric_id not in rubrics:
+            rubrics.append(rubric_id)
+    authors = sorted({r["author"] for r in review.corrections.values()}
+                     | {r["author"] for items in review.ratings.values() for r in items.values()})
+    out: dict[str, Any] = {"trainee_turns": sum(t["speaker"] == "trainee" for t in turns), "rubrics": {}}
+    for rubric_id in rubrics:
+        summary = _summarizer(rubric_id)(views)
+        _apply_ratings(rubric_id, summary, {i: r["score"] for i, r in review.ratings.get(rubric_id, {}).items()})
+        out["rubrics"][rubric_id] = {"scorer": f"as reviewed by {', '.join(a for a in authors if a) or 'a supervisor'}",
+                                     **summary}
+    return out
