@@ -95,9 +95,11 @@ async def test_step_through_turns_and_correct_a_code(session_id):
         assert "→ CR (" in text and default_author(None) in text
         assert "Summary as reviewed" in " ".join(str(w.render()) for w in screen.query(".reviewed-heading"))
 
-        await pilot.press("k", "c")  # a patient turn: client talk only
+        await pilot.press("j", "c")  # a patient turn: client talk only, the automatic code highlighted
         await pilot.pause()
         assert [c for _, c, _ in app.screen.options] == ["change", "sustain", "neutral"]
+        auto = [c["code"] for c in open_store().turns(session_id)[2]["codes"] if c["rubric"] == "mi"]
+        assert [app.screen.options[app.screen.query_one("#codes").highlighted][1]] == auto
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and len(open_store().corrections(session_id)) == 1

@@ -94,7 +94,7 @@ def code_options(rubric_id: str, speaker: str) -> list[tuple[str, str, str]]:
         if code.id == "Q":
             out += [("mi", f"Q {kind}", f"Q {kind} — {kind} question") for kind in ("open", "closed")]
         else:
-            out.append(("mi", code.id, f"{code.label} — {code.name}"))
+            out.append(("mi", code.id, code.name if code.label == "—" else f"{code.label} — {code.name}"))
     if rubric_id != "mi":
         out += [(rubric_id, item.id, f"{code_label(rubric_id, item.id)} — {item.name}")
                 for item in load_rubric(rubric_id).items]

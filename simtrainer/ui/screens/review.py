@@ -177,7 +177,12 @@ class ReviewScreen(Screen):
         rubric = session_rubric(self.session)
         now = ", ".join(code_label(c["rubric"], c["code"], c["detail"]) for c in turn["codes"]) or "no code"
         heading = f"Turn {turn['turn']} ({turn['speaker']}), coded {now}. The code it should have had:"
-        self.app.push_screen(CorrectScreen(heading, code_options(rubric, turn["speaker"]), self.author),
+        options = code_options(rubric, turn["speaker"])
+        auto = {(c["rubric"], c["code"], c["detail"] or "") for c in turn["codes"]}
+        where = f"turn {turn['turn']}"
+        highlight = next((i for i, (r, code, _) in enumerate(options)
+                          if (r, *resolve_code(r, turn["speaker"], code, where)) in auto), 0)
+        self.app.push_screen(CorrectScreen(heading, options, self.author, highlight),
                              lambda result: self._corrected(turn, result))
 
     def _corrected(self, turn: dict[str, Any], result: Correction | None) -> None:

@@ -62,9 +62,9 @@ class CorrectScreen(_ReviewModal):
 
     DEFAULT_CSS = BOX_CSS.replace("{name}", "CorrectScreen") + "CorrectScreen OptionList { max-height: 16; }"
 
-    def __init__(self, heading: str, options: list[tuple[str, str, str]], author: str) -> None:
+    def __init__(self, heading: str, options: list[tuple[str, str, str]], author: str, highlight: int = 0) -> None:
         super().__init__()
-        self.heading, self.options, self.default_author = heading, options, author
+        self.heading, self.options, self.default_author, self.highlight = heading, options, author, highlight
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -76,7 +76,9 @@ class CorrectScreen(_ReviewModal):
             yield self.buttons()
 
     def on_mount(self) -> None:
-        self.query_one("#codes", OptionList).focus()
+        codes = self.query_one("#codes", OptionList)
+        codes.highlighted = self.highlight  # the automatic code, so a supervisor sees what they change
+        codes.focus()
 
     @on(OptionList.OptionSelected, "#codes")
     @on(Input.Submitted, "#author")
@@ -161,6 +163,9 @@ class RateScreen(_ReviewModal):
             yield Input(self.default_author, placeholder="Your name (stored with the ratings)", id="author")
             yield Static(classes="modal-error")
             yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query(".rate-row Input").first().focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
