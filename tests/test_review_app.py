@@ -180,3 +180,30 @@ async def test_review_keys_can_be_remapped(session_id, monkeypatch):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+def test_help_lists_the_review_keys():
+    from simtrainer.ui.screens.modals import help_markdown
+
+    text = help_markdown()
+    for words in ("**C** correct", "**N** note", "**G** rate", "**R** mark the session reviewed", "**P** write"):
+        assert words in text
+
+
+def test_snapshot_review(snap_compare, cli, tmp_path, monkeypatch):
+    """The review screen as a supervisor sees it: a corrected code and a note at their turns, the focused turn's
+    reasons shown (rendered for docs/supervisors.md)."""
+    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: "20260101-000000-0001")
+    script = tmp_path / "lines.txt"
+    script.write_text("\n".join(LINES) + "\n")
+    assert cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake").exit_code == 0
+    sid = "20260101-000000-0001"
+    cli("sessions", "correct", sid, "--turn", "6", "--code", "PwP", "--author", "ann")
+    cli("sessions", "annotate", sid, "Ask permission before advice.", "--turn", "6", "--author", "ann")
+
+    async def run_before(pilot):
+        await open_review(pilot, sid)
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
