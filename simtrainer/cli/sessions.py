@@ -94,11 +94,6 @@ def _turn(store, session: dict, number: int) -> dict:
     return turns[turn_idx(number, turns, where=f"session {session['id']}")]
 
 
-def _rubric_of(session: dict) -> str:
-    """The rubric of the session's modality (every session is MI-coded as well)."""
-    return {"dearman": "dearman", "cbt": "ctrs"}.get(session["modality"], "mi")
-
-
 @sessions.command("annotate")
 @click.argument("session_id")
 @click.argument("note")
@@ -131,7 +126,7 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
     """Store a supervisor's code for one turn beside the automatic one (which is kept)."""
-    from simtrainer.review.corrections import default_author, resolve_code
+    from simtrainer.review.corrections import default_author, resolve_code, session_rubric
 
     store = _store()
     session = store.get_session(session_id)
@@ -139,11 +134,11 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
     where = f"session {session['id']}, turn {number}"
     if rubric is None:  # mi, unless the code is only known to the session's own rubric
         rubric = "mi"
-        if _rubric_of(session) != "mi" and turn["speaker"] == "trainee":
+        if session_rubric(session) != "mi" and turn["speaker"] == "trainee":
             try:
                 resolve_code("mi", "trainee", code, where)
             except UserError:
-                rubric = _rubric_of(session)
+                rubric = session_rubric(session)
     code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
     author = default_author(author)
     store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
@@ -161,11 +156,11 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_rate(session_id: str, item: str, score: int, rubric: str | None, author: str | None) -> None:
     """Rate one of the rubric's global items by hand; it replaces the estimate in the summary as reviewed."""
-    from simtrainer.review.corrections import default_author, resolve_rating
+    from simtrainer.review.corrections import default_author, resolve_rating, session_rubric
 
     store = _store()
     session = store.get_session(session_id)
-    rubric = (rubric or _rubric_of(session)).lower()
+    rubric = (rubric or session_rubric(session)).lower()
     item_id = resolve_rating(rubric, item, score, where=f"session {session['id']}")
     author = default_author(author)
     store.add_rating(session["id"], rubric, item_id, score, author=author)

@@ -1,20 +1,19 @@
-"""History: search sessions, open one read-only with its codes, export it, resume an interrupted one."""
+"""History: search sessions, open one for review (`review.py`), export it, resume an interrupted one."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input
 
 from simtrainer.errors import UserError
-from simtrainer.feedback.labels import stored_code
 from simtrainer.session import check_resumable
-from simtrainer.text_safety import plain, terminal_safe
-from simtrainer.ui.widgets.transcript import TurnBubble
+from simtrainer.text_safety import plain
+from simtrainer.ui.screens.review import ReviewScreen
+
+__all__ = ["HistoryScreen", "ReviewScreen"]  # ReviewScreen lived here; its importers still find it
 
 
 class HistoryScreen(Screen):
@@ -91,60 +90,4 @@ class HistoryScreen(Screen):
         from simtrainer.ui.screens.practice import PracticeScreen
 
         self.app.push_screen(PracticeScreen(card, resume=session_id))
-
-
-def _note(note: dict) -> Static:
-    """A supervisor's note with its author, shown as written."""
-    author = note["author"] or "supervisor"
-    return Static(Text.assemble(("Note", "bold"), " (", plain(author), "): ", plain(note["body"])), classes="note")
-
-
-class ReviewScreen(Screen):
-    """One session, read-only: the transcript with every code, and supervisor notes."""
-
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("e", "export", "Export", id="export"),
-        Binding("f1", "app.help", "Help", id="help"),
-    ]
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__()
-        self.session_id = session_id
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield VerticalScroll(id="review")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        from simtrainer.review.export import session_record, state_text
-
-        record = session_record(self.app.workspace.store, self.session_id)
-        s = record["session"]
-        self.title = terminal_safe(f"Review — {s['scenario_title']}")
-        self.sub_title = terminal_safe(f"{s['id']} · {s['model']} · {s['status']}")
-        body = self.query_one("#review", VerticalScroll)
-        name = s["scenario_title"]
-        try:
-            name = self.app.workspace.card(s["scenario_id"]).person.name
-        except Exception:  # the card may have been removed since; the transcript still shows
-            name = "Patient"
-        for turn in record["turns"]:
-            speaker = turn["speaker"]
-            note = f"state: {state_text(turn['meta'])}" if turn["meta"].get("state") else ""
-            who = name if speaker == "patient" else "Trainee"
-            bubble = TurnBubble(speaker, f"{turn['turn']} · {who}", turn["text"], note=note)  # as `sessions show`
-            body.mount(bubble)
-            codes = [stored_code(c) for c in turn["codes"]]
-            if codes:
-                bubble.set_codes(codes)
-            for note in turn["notes"]:
-                body.mount(_note(note))
-        for note in record["annotations"]:
-            if note["turn"] is None:
-                body.mount(_note(note))
-
-    def action_export(self) -> None:
-        self.app.export_session(self.session_id)
 

@@ -116,7 +116,7 @@ class HomeScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter (or a click) on a recent session opens it read-only, as History does."""
-        from simtrainer.ui.screens.history import ReviewScreen
+        from simtrainer.ui.screens.review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(event.row_key.value))
 

@@ -26,6 +26,10 @@ def help_markdown(focused_code: str | None = None) -> str:
         "**F8** mute the patient's voice",
         "- **H** history · **E** export · **R** (in History) resume an interrupted session · "
         "**Ctrl+P** command palette · **F1** this help",
+        "- Reviewing a session (opened from History or a recent session): **↑/↓** or **J/K** step through the "
+        "turns (the focused turn shows each code's confidence and reason) · **C** correct the focused turn's code · "
+        "**N** note on it · **G** rate the rubric's global items · **R** mark the session reviewed · "
+        "**P** write the HTML report · **E** export",
         "",
         f"## {mi.name}: codes under your turns",
         "",

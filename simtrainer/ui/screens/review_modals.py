@@ -1,0 +1,192 @@
+"""A supervisor's review modals: correct a turn's code, note on a turn, rate the rubric's global items.
+
+Each returns what the supervisor chose (or None on Esc); the review screen checks it with the same domain
+functions the `sessions correct / annotate / rate` commands use and stores it. Problems the modal can see itself
+(no code picked, an empty note, a rating out of range) are shown in the modal, which stays open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from simtrainer.errors import UserError
+from simtrainer.review.corrections import rating_scale, resolve_rating
+from simtrainer.text_safety import plain
+
+BOX_CSS = """
+{name} { align: center middle; }
+{name} > Vertical { width: 76; height: auto; max-height: 90%; border: thick $primary; background: $surface;
+                    padding: 1 2; }
+{name} Input { margin-top: 1; }
+{name} .modal-error { color: $error; height: auto; }
+{name} Horizontal.buttons { height: auto; margin-top: 1; }
+{name} Button { margin-right: 2; }
+"""
+
+
+class _ReviewModal(ModalScreen):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_review_modal")]
+
+    def show_error(self, message: Text | str) -> None:
+        self.query_one(".modal-error", Static).update(plain(message) if isinstance(message, str) else message)
+
+    def author(self) -> str:
+        return self.query_one("#author", Input).value.strip()
+
+    def buttons(self) -> Horizontal:
+        return Horizontal(Button("Save", id="save", variant="primary"), Button("Cancel", id="cancel"),
+                          classes="buttons")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class Correction:
+    rubric: str
+    code: str  # as `resolve_code` takes it
+    author: str
+
+
+class CorrectScreen(_ReviewModal):
+    """Pick the code a turn should have had, from the codes valid for it."""
+
+    DEFAULT_CSS = BOX_CSS.replace("{name}", "CorrectScreen") + "CorrectScreen OptionList { max-height: 16; }"
+
+    def __init__(self, heading: str, options: list[tuple[str, str, str]], author: str, highlight: int = 0) -> None:
+        super().__init__()
+        self.heading, self.options, self.default_author, self.highlight = heading, options, author, highlight
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.heading))
+            yield OptionList(*(Option(plain(f"{rubric}: {what}"), id=str(i))
+                               for i, (rubric, _, what) in enumerate(self.options)), id="codes")
+            yield Input(self.default_author, placeholder="Your name (stored with the correction)", id="author")
+            yield Static(classes="modal-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        codes = self.query_one("#codes", OptionList)
+        codes.highlighted = self.highlight  # the automatic code, so a supervisor sees what they change
+        codes.focus()
+
+    @on(OptionList.OptionSelected, "#codes")
+    @on(Input.Submitted, "#author")
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        highlighted = self.query_one("#codes", OptionList).highlighted
+        if highlighted is None:
+            self.show_error("Pick a code first (up/down, then Enter).")
+            return
+        rubric, code, _ = self.options[highlighted]
+        self.dismiss(Correction(rubric, code, self.author()))
+
+
+@dataclass(frozen=True)
+class Note:
+    body: str
+    author: str
+
+
+class NoteScreen(_ReviewModal):
+    """A note on one turn; an empty note is refused here, as `sessions annotate` refuses it."""
+
+    DEFAULT_CSS = BOX_CSS.replace("{name}", "NoteScreen")
+
+    def __init__(self, heading: str, author: str) -> None:
+        super().__init__()
+        self.heading, self.default_author = heading, author
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.heading))
+            yield Input(placeholder="What the trainee could try here…", id="note")
+            yield Input(self.default_author, placeholder="Your name (stored with the note)", id="author")
+            yield Static(classes="modal-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        body = self.query_one("#note", Input).value
+        if not body.strip():
+            self.show_error("The note is empty: write what the trainee could try here.")
+            self.query_one("#note", Input).focus()
+            return
+        self.dismiss(Note(body.strip(), self.author()))
+
+
+@dataclass(frozen=True)
+class Ratings:
+    scores: dict[str, int]  # item id -> score, checked against the rubric
+    author: str
+
+
+class RateScreen(_ReviewModal):
+    """One input per global item of the rubric (prefilled with its current hand rating); blank items stay
+    unrated."""
+
+    DEFAULT_CSS = BOX_CSS.replace("{name}", "RateScreen") + """
+    RateScreen VerticalScroll { height: auto; max-height: 20; }
+    RateScreen .rate-row { height: auto; }
+    RateScreen .rate-row Label { width: 40; margin-top: 2; }
+    RateScreen .rate-row Input { width: 12; }
+    """
+
+    def __init__(self, rubric: str, current: dict[str, int], author: str) -> None:
+        super().__init__()
+        self.rubric, self.current, self.default_author = rubric, current, author
+        self.scale = rating_scale(rubric)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(f"Rate the {self.rubric} rubric's items by hand (blank: leave the estimate)."))
+            with VerticalScroll():
+                for item, (low, high, name) in self.scale.items():
+                    with Horizontal(classes="rate-row"):
+                        yield Label(plain(f"{name} ({low}-{high})"))
+                        yield Input(str(self.current.get(item, "")), id=f"rate-{item}", type="integer",
+                                    max_length=2)
+            yield Input(self.default_author, placeholder="Your name (stored with the ratings)", id="author")
+            yield Static(classes="modal-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query(".rate-row Input").first().focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        scores: dict[str, int] = {}
+        for item in self.scale:
+            box = self.query_one(f"#rate-{item}", Input)
+            if not box.value.strip():
+                continue
+            try:
+                scores[item] = int(box.value)
+                resolve_rating(self.rubric, item, scores[item], where="rating")
+            except ValueError:
+                self.show_error(f"'{box.value}' is not a whole number.")
+                box.focus()
+                return
+            except UserError as error:  # the fix names the CLI's --score; the range in `what` is what counts here
+                self.show_error(error.what)
+                box.focus()
+                return
+        if not scores:
+            self.show_error("Nothing rated: give at least one item a score.")
+            return
+        self.dismiss(Ratings(scores, self.author()))
