@@ -62,15 +62,19 @@ def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[di
 
 
 def client_talk(turns: list[dict[str, Any]]) -> list[dict[str, int]]:
-    """Cumulative change (CT) and sustain (ST) talk after each patient turn the MI coder coded."""
+    """Cumulative change (CT) and sustain (ST) talk after each patient turn the MI coder coded, as reviewed: a
+    supervisor's MI correction of a turn counts instead of the coder's code."""
     kinds = load_rubric("mi").client_codes
     out, change, sustain = [], 0, 0
     for t in turns:
-        codes = [c["code"] for c in t["codes"] if t["speaker"] == "patient" and c["rubric"] == "mi"
-                 and c["code"] in kinds]
-        if codes:
-            change += codes[0] == "change"
-            sustain += codes[0] == "sustain"
+        if t["speaker"] != "patient":
+            continue
+        codes = [c["code"] for c in t["codes"] if c["rubric"] == "mi" and c["code"] in kinds]
+        fixed = [c["code"] for c in t["corrections"] if c["rubric"] == "mi"]
+        if codes or fixed:
+            code = fixed[0] if fixed else codes[0]
+            change += code == "change"
+            sustain += code == "sustain"
             out.append({"turn": t["number"], "change": change, "sustain": sustain})
     return out
 
