@@ -51,7 +51,7 @@ def test_exports(cli, script, tmp_path):
     assert md.startswith("# Panic in the supermarket") and "**Trainee**: What brings you in today?" in md
     assert "1. **Patient**" in md and "    - note: Try a guided-discovery question here. (sup)" in md  # at turn 1
     rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
-    assert len(rows) == 7 and rows[1]["speaker"] == "trainee"
+    assert [r["section"] for r in rows[:8]] == ["turn"] * 7 + ["note"] and rows[1]["speaker"] == "trainee"
     out = tmp_path / "s.md"
     cli("sessions", "export", sid, "--format", "md", "-o", str(out))
     assert out.read_text() == md

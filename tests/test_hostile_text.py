@@ -177,7 +177,7 @@ def test_exports_of_a_hostile_session(cli, hostile_card, tmp_path):
     rows = list(csv.reader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
     cells = [cell for row in rows for cell in row]
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
-    texts = [row[3] for row in rows[1:] if row[2] == "trainee"]
+    texts = [row[4] for row in rows[1:] if row[0] == "turn" and row[3] == "trainee"]
     assert ["'" + f for f in FORMULAS] == [t for t in texts if t.startswith("'")]
     assert_inert("".join(cells))
 

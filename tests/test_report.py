@@ -139,3 +139,17 @@ def test_chart_x_range_and_at_most_about_twelve_labels():
     cx = float(next(one.iter(f"{{{SVG_NS}}}circle")).get("cx"))
     first = _svg(Chart("One", [Series("s", [(1.0, 1.0)])], x_range=(1, 3)))
     assert cx > float(next(first.iter(f"{{{SVG_NS}}}circle")).get("cx"))  # session 3 drawn right of session 1
+
+
+def test_client_talk_counts_a_supervisors_correction(cli, session):
+    from simtrainer.review.report import report_data
+    from simtrainer.storage import open_store
+
+    data = report_data(open_store(), session)
+    before, coded = data["client_talk"], data["turns"][2]["codes"][0]["code"]  # turn 3: the first coded reply
+    cli("sessions", "correct", session, "--turn", "3", "--code", "ST", "--author", "Dr Supervisor")
+    after = report_data(open_store(), session)["client_talk"]
+    assert [p["turn"] for p in after] == [p["turn"] for p in before]
+    assert after[-1]["sustain"] == before[-1]["sustain"] + (coded != "sustain")
+    assert after[-1]["change"] == before[-1]["change"] - (coded == "change")
+    assert after[0]["sustain"] == 1

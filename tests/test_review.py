@@ -64,8 +64,9 @@ def test_one_turn_numbering_and_notes_at_their_turns(cli, practise):
     assert md.index("- note: Lovely reflection. (ann)") < md.index("5. **Patient**")
     assert "## Supervisor notes" in md and "Work on open questions." in md.split("## Supervisor notes")[1]
     rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
-    assert [r["turn"] for r in rows] == [str(n) for n in range(1, 8)]
-    assert rows[3]["notes"] == "Lovely reflection. (ann)" and rows[2]["notes"] == ""
+    turns = [r for r in rows if r["section"] == "turn"]
+    assert rows[:7] == turns and [r["turn"] for r in turns] == [str(n) for n in range(1, 8)]
+    assert turns[3]["notes"] == "Lovely reflection. (ann)" and turns[2]["notes"] == ""
 
 
 @pytest.mark.parametrize("args,message", [
@@ -356,3 +357,27 @@ async def test_the_app_review_screen_numbers_turns_and_shows_notes_at_them(cli, 
         assert children.index(note) == children.index(bubbles[3]) + 1  # right after turn 4
         text = " ".join(str(w.render()) for w in bubbles[3].query("Static"))
         assert "4 · Trainee" in text and "Note (ann): Lovely reflection." in str(note.render())
+
+
+def test_csv_export_has_the_notes_summary_and_session_as_rows_of_their_section(cli, practise):
+    sid = practise(trainee="Ann")
+    cli("sessions", "annotate", sid, "Lovely reflection.", "--turn", "4", "--author", "bob")
+    cli("sessions", "annotate", sid, "=SUM(1) overall", "--author", "bob")
+    cli("sessions", "correct", sid, "--turn", "2", "--code", "SR", "--author", "bob")
+    rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
+    sections = [r["section"] for r in rows]
+    assert sections == sorted(sections, key=["turn", "note", "summary", "summary as reviewed", "session"].index)
+    assert {r["session_id"] for r in rows} == {sid}
+    notes = [r for r in rows if r["section"] == "note"]
+    assert [(n["turn"], n["text"], n["author"]) for n in notes] == [
+        ("4", "Lovely reflection.", "bob"), ("", "'=SUM(1) overall", "bob")]  # csv_cell: no formula
+    data = record(cli, sid)
+    for section, summary in (("summary", data["session"]["summary"]), ("summary as reviewed", data["reviewed"])):
+        mi = summary["rubrics"]["mi"]
+        rq = next(r for r in rows if r["section"] == section and r["measure"] == "R:Q")
+        assert rq["table"] == "Motivational Interviewing (MITI 4.2.1)" and rq["value"] == ("'-" if mi["rq"] is None else f"{mi['rq']:.2f}")
+        assert rq["mark"] == mi["rq_band"] and rq["scorers"] == mi["scorer"]
+    assert data["reviewed"]["rubrics"]["mi"]["rq"] != data["session"]["summary"]["rubrics"]["mi"]["rq"]
+    session = {r["measure"]: r["value"] for r in rows if r["section"] == "session"}
+    assert session["trainee"] == "Ann" and session["status"] == "ended"
+    assert session["scenario"] == "Wine after night shifts (mi-alcohol-nurse)"

@@ -66,11 +66,14 @@ def sessions_show(session_id: str, as_json: bool) -> None:
 @click.argument("session_id")
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "csv"]), default="json", show_default=True)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
-def sessions_export(session_id: str, fmt: str, out: Path | None) -> None:
-    """Export a session as JSON, Markdown or CSV."""
+@click.option("--pseudonymise", is_flag=True,
+              help="Replace the trainee's name, wherever it appears, by a stable code (as `sessions report`).")
+def sessions_export(session_id: str, fmt: str, out: Path | None, pseudonymise: bool) -> None:
+    """Export a session as JSON, Markdown or CSV (a row per turn, then rows of notes, summary and session
+    details; filter on the `section` column)."""
     from simtrainer.review.export import export
 
-    text = export(_store(), session_id, fmt)
+    text = export(_store(), session_id, fmt, pseudonymise=pseudonymise)
     if out is None:
         click.echo(text, nl=False)
         return

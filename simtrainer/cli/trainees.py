@@ -45,11 +45,17 @@ def trainees_list(as_json: bool) -> None:
 @click.option("--html", "as_html", is_flag=True, help="Write a progress page with trend charts.")
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the page here (implies --html; default: the data folder's exports/progress-NAME.html).")
-def trainees_show(name: str, as_json: bool, as_html: bool, out: Path | None) -> None:
+@click.option("--pseudonymise", is_flag=True,
+              help="Show the trainee as a stable code (in the page, its file name and the JSON), not the name.")
+def trainees_show(name: str, as_json: bool, as_html: bool, out: Path | None, pseudonymise: bool) -> None:
     """One trainee's sessions, oldest first, with each session's figures."""
     from simtrainer.review.progress import RUBRIC_NAMES, figures_text, render_progress, trainee_progress
 
     progress = trainee_progress(_store(), name)
+    if pseudonymise:
+        from simtrainer.review.pseudonym import pseudonymised
+
+        progress = pseudonymised(progress, progress["trainee"])
     if as_html or out:
         from simtrainer.config import data_dir
         from simtrainer.review.report import write_page

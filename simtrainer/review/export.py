@@ -1,4 +1,5 @@
-"""Export one session as JSON (complete record), Markdown (readable transcript) or CSV (one row per turn).
+"""Export one session as JSON (complete record), Markdown (readable transcript) or CSV (a row per turn, then
+the notes, the summary and the session's details, each row marked by its section).
 
 JSON keeps every text as stored; Markdown shows user text literally (no live HTML or links) and CSV cells never
 start a formula, since both are opened in programs that would act on them."""
@@ -12,6 +13,7 @@ from typing import Any
 
 from simtrainer.feedback.labels import code_label
 from simtrainer.review.corrections import Review, reviewed_summary, turn_number
+from simtrainer.review.pseudonym import pseudonymised
 from simtrainer.review.summary_view import markdown_table, summary_tables
 from simtrainer.storage import Store
 from simtrainer.text_safety import csv_cell, json_safe
@@ -131,30 +133,58 @@ def to_markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the CSV's columns; `section` says what a row is, so a spreadsheet filter shows one kind at a time:
+#: "turn" (one per turn, in order, first), "note" (each supervisor note, with its turn or none for the whole
+#: session), "summary" and "summary as reviewed" (one per table row: table, measure, value, detail, mark; a
+#: caption as measure "note"; the scorer under scorers), "session" (scenario, trainee, model, times: measure
+#: and value)
+CSV_COLUMNS = ["section", "session_id", "turn", "speaker", "text", "codes", "scorers", "created_at", "corrected",
+               "notes", "author", "table", "measure", "value", "detail", "mark"]
+
+
+def csv_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The export's rows as dicts keyed by CSV_COLUMNS (missing keys are empty cells)."""
+    s = record["session"]
+    rows: list[dict[str, Any]] = [{
+        "section": "turn", "turn": t["turn"], "speaker": t["speaker"], "text": t["text"],
+        "codes": _code_text(t["codes"]),
+        "scorers": "; ".join(sorted({c["scorer"] for c in t["codes"] if c.get("scorer")})),
+        "created_at": t["created_at"], "corrected": reviewed_code_text(t) if t["corrections"] else "",
+        "notes": " | ".join(note_text(a) for a in t["notes"]),
+    } for t in record["turns"]]
+    rows += [{"section": "note", "turn": a["turn"], "text": a["body"], "author": a["author"] or "supervisor",
+              "created_at": a["created_at"]} for a in record["annotations"]]
+    for section, summary in (("summary", s.get("summary")), ("summary as reviewed", record["reviewed"])):
+        for table, scorer in summary_tables(summary) if summary else []:
+            for cells, mark in zip(table.rows, table.marks, strict=True):
+                detail = ", ".join(cells[2:])
+                rows.append({"section": section, "table": table.title, "measure": cells[0], "value": cells[1],
+                             "detail": "" if detail == mark else detail, "mark": mark, "scorers": scorer})
+            if table.caption:
+                rows.append({"section": section, "table": table.title, "measure": "note", "value": table.caption,
+                             "scorers": scorer})
+    details = {"scenario": f"{s['scenario_title']} ({s['scenario_id']})", "trainee": s.get("trainee") or "",
+               "model": s["model"], "started_at": s["started_at"], "ended_at": s["ended_at"] or "",
+               "status": s["status"], "reviewed_at": s.get("reviewed_at") or "",
+               "reviewed_by": s.get("reviewed_by") or ""}
+    rows += [{"section": "session", "measure": key, "value": value} for key, value in details.items()]
+    return [{**row, "session_id": s["id"]} for row in rows]
+
+
 def to_csv(record: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["session_id", "turn", "speaker", "text", "codes", "scorers", "created_at", "corrected",
-                     "notes"])
-    for t in record["turns"]:
-        writer.writerow(
-            csv_cell(cell) for cell in [
-                record["session"]["id"],
-                t["turn"],
-                t["speaker"],
-                t["text"],
-                _code_text(t["codes"]),
-                "; ".join(sorted({c["scorer"] for c in t["codes"] if c.get("scorer")})),
-                t["created_at"],
-                reviewed_code_text(t) if t["corrections"] else "",
-                " | ".join(note_text(a) for a in t["notes"]),
-            ]
-        )
+    writer.writerow(CSV_COLUMNS)
+    for row in csv_rows(record):
+        writer.writerow(csv_cell("" if row.get(key) is None else row[key]) for key in CSV_COLUMNS)
     return buffer.getvalue()
 
 
-def export(store: Store, session_id: str, fmt: str) -> str:
+def export(store: Store, session_id: str, fmt: str, *, pseudonymise: bool = False) -> str:
+    """The session in `fmt`; `pseudonymise`: the trainee's name, wherever it appears, as its code."""
     record = session_record(store, session_id)
+    if pseudonymise:
+        record = pseudonymised(record, (record["session"].get("trainee") or "").strip())
     if fmt == "json":
         return json_safe(json.dumps(record, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "md":

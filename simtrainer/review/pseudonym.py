@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from typing import Any
 
 from simtrainer.config import data_dir
 from simtrainer.errors import UserError
@@ -44,3 +46,28 @@ def pseudonym(name: str) -> str:
     if not name:
         return ""
     return "trainee-" + hmac.new(_secret(), name.casefold().encode("utf-8"), hashlib.sha256).hexdigest()[:6]
+
+
+def pseudonymised(data: Any, name: str) -> Any:
+    """A copy of JSON-like `data` with the trainee's name replaced by its code in every string (dict keys left
+    alone): the whole name, and each part of it of three letters or more, in any case, wherever it stands as a
+    word — so the name goes from the trainee field, and from titles, notes, file names and lines that use it.
+    A name spelt another way (a nickname, a typo) is not found."""
+    code = pseudonym(name)
+    if not code:
+        return data
+    parts = name.split()
+    words = [r"\s+".join(map(re.escape, parts)), *(re.escape(p) for p in parts if len(p) >= 3)]
+    # a word: no letter or digit either side ("ann_notes.txt" and "Ann's" count, "Annie" does not)
+    pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(words) + r")(?![^\W_])", re.IGNORECASE)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(code, value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(data)

@@ -19,7 +19,7 @@ from simtrainer.feedback.labels import code_label
 from simtrainer.review.charts import Chart, Series, svg_line_chart
 from simtrainer.review.corrections import NONE, latest_corrections, reviewed_summary, turn_number
 from simtrainer.review.export import state_text
-from simtrainer.review.pseudonym import pseudonym
+from simtrainer.review.pseudonym import pseudonymised
 from simtrainer.review.summary_view import summary_tables
 from simtrainer.rubrics import load_rubric
 from simtrainer.storage import Store
@@ -62,15 +62,19 @@ def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[di
 
 
 def client_talk(turns: list[dict[str, Any]]) -> list[dict[str, int]]:
-    """Cumulative change (CT) and sustain (ST) talk after each patient turn the MI coder coded."""
+    """Cumulative change (CT) and sustain (ST) talk after each patient turn the MI coder coded, as reviewed: a
+    supervisor's MI correction of a turn counts instead of the coder's code."""
     kinds = load_rubric("mi").client_codes
     out, change, sustain = [], 0, 0
     for t in turns:
-        codes = [c["code"] for c in t["codes"] if t["speaker"] == "patient" and c["rubric"] == "mi"
-                 and c["code"] in kinds]
-        if codes:
-            change += codes[0] == "change"
-            sustain += codes[0] == "sustain"
+        if t["speaker"] != "patient":
+            continue
+        codes = [c["code"] for c in t["codes"] if c["rubric"] == "mi" and c["code"] in kinds]
+        fixed = [c["code"] for c in t["corrections"] if c["rubric"] == "mi"]
+        if codes or fixed:
+            code = fixed[0] if fixed else codes[0]
+            change += code == "change"
+            sustain += code == "sustain"
             out.append({"turn": t["number"], "change": change, "sustain": sustain})
     return out
 
@@ -89,7 +93,8 @@ def _tables(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) -> dict[str, Any]:
-    """Everything the report shows, as JSON-ready data."""
+    """Everything the report shows, as JSON-ready data; `pseudonymise`: the trainee's name, wherever it
+    appears, as its code."""
     s = store.get_session(session_id)
     turns, session_notes = _turns(store, s["id"])
     trainee = (s["trainee"] or "").strip()
@@ -97,11 +102,11 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
     reviewed = reviewed_summary(store, s["id"])
     scorers = sorted({c["scorer"] for t in turns for c in t["codes"] if c["scorer"]})
     talk = client_talk(turns)
-    return {
+    data = {
         "session": {"id": s["id"], "scenario_id": s["scenario_id"], "scenario_title": s["scenario_title"],
                     "modality": s["modality"], "model": s["model"], "started_at": s["started_at"],
                     "ended_at": s["ended_at"], "status": s["status"],
-                    "trainee": pseudonym(trainee) if pseudonymise else trainee},
+                    "trainee": trainee},
         "scorers": scorers,
         "turns": turns,
         "session_notes": session_notes,
@@ -110,6 +115,7 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
         "client_talk": talk,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    return pseudonymised(data, trainee) if pseudonymise else data
 
 
 def render_report(data: dict[str, Any]) -> str:
