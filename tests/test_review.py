@@ -167,8 +167,8 @@ def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     data = record(cli, dearman)
     assert [(c["rubric"], c["code"]) for c in data["corrections"]] == [("dearman", "describe"), ("dearman", "none")]
     reviewed = data["reviewed"]["rubrics"]["dearman"]
-    assert reviewed["checklist"]["negotiate"] is True and reviewed["turns_shown"]["describe"][:1] == [1]
-    assert all(2 not in turns for turns in reviewed["turns_shown"].values())  # "none": no skill in your turn 2
+    assert reviewed["checklist"]["negotiate"] is True and reviewed["turns_shown"]["describe"][:1] == [2]
+    assert all(4 not in turns for turns in reviewed["turns_shown"].values())  # "none": no skill at turn 4
 
     ctrs = practise("cbt-panic-supermarket", ["What would you like to work on today?"])
     cli("sessions", "rate", ctrs, "--item", "agenda", "--score", "5")

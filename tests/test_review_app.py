@@ -140,12 +140,12 @@ async def test_rate_globals_mark_reviewed_and_report(session_id):
         assert isinstance(modal, RateScreen)
         assert set(modal.scale) == {"cultivating_change_talk", "softening_sustain_talk", "partnership", "empathy"}
         modal.query_one("#rate-empathy").value = "9"
-        await pilot.click("#save")
+        modal.query_one("#save").press()  # press, not click: a toast over the button would take a click
         await pilot.pause()
         assert app.screen is modal and "1 to 5" in str(modal.query_one(".modal-error").render())
         modal.query_one("#rate-empathy").value = "4"
         modal.query_one("#rate-partnership").value = "2"
-        await pilot.click("#save")
+        modal.query_one("#save").press()
         await settle(pilot)
         assert app.screen is screen
         store = open_store()

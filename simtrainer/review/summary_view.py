@@ -54,7 +54,7 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
 
 def _dearman(s: dict[str, Any]) -> SummaryTable:
     rubric = load_rubric("dearman")
-    t = SummaryTable("DBT DEAR MAN", ["skill", "shown in your turns"])
+    t = SummaryTable("DBT DEAR MAN", ["skill", "shown at turns"])
     for skill, shown in s["checklist"].items():
         turns = ", ".join(str(n) for n in s["turns_shown"][skill])
         if skill in s.get("rated", {}):
@@ -66,7 +66,7 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
 
 def _ctrs(s: dict[str, Any]) -> SummaryTable:
     rubric = load_rubric("ctrs")
-    t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (your turns)"])
+    t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (turns)"])
     for item, v in s["items"].items():
         evidence = ", ".join(map(str, v["evidence"])) or "-"
         t.add(rubric.item(item).name, f"{v['score']}/6", "rated" if item in s.get("rated", {}) else evidence)

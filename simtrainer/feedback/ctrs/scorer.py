@@ -40,11 +40,9 @@ class CTRSScorer:
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         items = {i: {"score": 0, "evidence": []} for i in ITEMS}
-        n = 0
-        for turn in turns:
+        for n, turn in enumerate(turns, start=1):  # the transcript's turn number, as every view shows it
             if turn.speaker != "trainee":
                 continue
-            n += 1
             for code in turn.codes:
                 if code.rubric == "ctrs" and code.code in items:
                     items[code.code]["evidence"].append(n)

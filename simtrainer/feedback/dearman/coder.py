@@ -38,14 +38,12 @@ class DearManCoder:
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         shown: dict[str, list[int]] = {s: [] for s in SKILLS}
-        trainee_turn = 0
-        for turn in turns:
+        for number, turn in enumerate(turns, start=1):  # the transcript's turn number, as every view shows it
             if turn.speaker != "trainee":
                 continue
-            trainee_turn += 1
             for code in turn.codes:
                 if code.rubric == "dearman" and code.code in shown:
-                    shown[code.code].append(trainee_turn)
+                    shown[code.code].append(number)
         checklist = {s: bool(turns_) for s, turns_ in shown.items()}
         return {
             "checklist": checklist,
