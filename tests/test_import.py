@@ -163,6 +163,9 @@ BAD_FILES = {
     "wrong names": (b"T: Hi.\nC: Hello.\n", ("--speakers", "Ann,Bob"), "Ann: / Bob:", "bad.txt:1"),
     "one name": (b"Ann: Hi.\nBob: Hello.\n", ("--speakers", "Ann"), "two different names", "--speakers"),
     "labels only": (b"T:\nC:\n", (), "no words to code", "bad.txt"),
+    "mistyped label": (b"T: How is the drinking?\nCL: Not great.\nC: A bad week.\n", (), "'CL:'", "bad.txt:2"),
+    "third speaker": (b"Ann: Hi.\nBob: Hello.\nCarl: Sorry I'm late.\n", ("--speakers", "Ann,Bob"), "'Carl:'",
+                      "bad.txt:3"),
     "not utf-8": ("T: Hello.\nC: J'ai peur du café.\n".encode("latin-1"), (), "not UTF-8", "bad.txt:2"),
 }
 

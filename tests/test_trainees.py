@@ -110,3 +110,16 @@ def test_hostile_names_show_as_text(cli, tmp_path):
     assert "&lt;script&gt;x()&lt;/script&gt;" in report.read_text()
     default = cli("trainees", "show", name, "--html").output.strip()
     assert default.endswith("/exports/progress-img-src-x-onerror-alert-1.html")
+
+
+def test_progress_follows_the_review_and_names_match_in_any_case(cli, sessions):
+    ann_mi = sessions["Ann"][0]
+    before = json.loads(cli("trainees", "show", "ann", "--json").output)["sessions"][0]
+    assert before["reviewed"] is None and before["figures"] == before["automatic"]
+    assert cli("sessions", "rate", ann_mi, "--item", "empathy", "--score", "1").exit_code == 0
+    assert cli("sessions", "rate", ann_mi, "--item", "partnership", "--score", "1").exit_code == 0
+    after = json.loads(cli("trainees", "show", "ANN", "--json").output)["sessions"][0]
+    assert after["figures"] == after["reviewed"] and after["figures"]["mi"]["relational"] == 1.0
+    assert after["automatic"] == before["automatic"]  # the coders' figures are kept beside
+    listed = json.loads(cli("trainees", "list", "--json").output)
+    assert listed[0]["trainee"] == "Ann"

@@ -186,7 +186,17 @@ def export(store: Store, session_id: str, fmt: str, *, pseudonymise: bool = Fals
     if pseudonymise:
         record = pseudonymised(record, (record["session"].get("trainee") or "").strip())
     if fmt == "json":
-        return json_safe(json.dumps(record, indent=2, ensure_ascii=False)) + "\n"
+        return json_safe(json.dumps(_one_numbering(record), indent=2, ensure_ascii=False)) + "\n"
     if fmt == "md":
         return to_markdown(record)
     return to_csv(record)
+
+
+def _one_numbering(value: Any) -> Any:
+    """The record without the database's own row ids and 0-based indexes, so `turn` is the only turn number a
+    reader of the export meets."""
+    if isinstance(value, dict):
+        return {k: _one_numbering(v) for k, v in value.items() if k not in ("turn_id", "turn_idx", "idx")}
+    if isinstance(value, list):
+        return [_one_numbering(v) for v in value]
+    return value

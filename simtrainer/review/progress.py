@@ -58,14 +58,15 @@ def _all_sessions(store: Store) -> list[dict[str, Any]]:
 
 
 def _entry(store: Store, session: dict[str, Any]) -> dict[str, Any]:
-    """A session's figures, and (`reviewed`) the same figures as reviewed when a supervisor corrected a code or
-    rated an item (None otherwise)."""
+    """A session's figures: as reviewed where a supervisor corrected a code or rated an item (then also under
+    `reviewed`; None otherwise), else the coders' (always also under `automatic`)."""
     from simtrainer.review.corrections import reviewed_summary
 
     reviewed = reviewed_summary(store, session["id"])
+    automatic = session_figures(session["summary"])
     return {"id": session["id"], "started_at": session["started_at"], "scenario": session["scenario_id"],
             "rubric": MAIN_RUBRIC.get(session["modality"], session["modality"]), "status": session["status"],
-            "figures": session_figures(session["summary"]),
+            "figures": session_figures(reviewed) if reviewed else automatic, "automatic": automatic,
             "reviewed": session_figures(reviewed) if reviewed else None}
 
 
@@ -78,7 +79,9 @@ def trainees(store: Store) -> list[dict[str, Any]]:
         row = rows.setdefault(name, {"trainee": name, "sessions": 0, "last_session": None, "latest": {}})
         row["sessions"] += 1
         row["last_session"] = session["started_at"]
-        row["latest"].update(session_figures(session["summary"]))
+        from simtrainer.review.corrections import reviewed_summary
+
+        row["latest"].update(session_figures(reviewed_summary(store, session["id"]) or session["summary"]))
     return sorted(rows.values(), key=lambda r: (r["trainee"] == NO_NAME, r["trainee"].casefold()))
 
 
@@ -87,7 +90,7 @@ def trainee_progress(store: Store, name: str) -> dict[str, Any]:
     oldest first;
     an unknown name is a `UserError` that lists the known ones."""
     sessions = _all_sessions(store)
-    mine = [s for s in sessions if (s["trainee"] or "").strip() == name.strip()]
+    mine = [s for s in sessions if (s["trainee"] or "").strip().casefold() == name.strip().casefold()]
     if not mine or not name.strip():
         known = sorted({(s["trainee"] or "").strip() for s in sessions} - {""}, key=str.casefold)
         raise UserError(f"No sessions for trainee '{name}'.",

@@ -158,6 +158,11 @@ def parse_text(text: str, path: Path, speakers: str | None = None) -> Transcript
         speaker = labels.get(match["label"].strip().upper()) if match else None
         if speaker is not None:
             turns.append(Turn(speaker, match["text"].strip(), f"{path.name}:{number}"))
+        elif match and _looks_like_a_speaker(match["label"].strip(), named=speakers is not None):
+            raise UserError(f"Line {number} starts with a speaker label this import does not know, "
+                            f"'{match['label'].strip()}:'; its words would be filed under the turn before.",
+                            where=f"{path}:{number}",
+                            fix="Correct the label to one of: " + accepted + " (a transcript with two people only).")
         elif turns:
             turns[-1].text = f"{turns[-1].text} {line.strip()}".strip()
         elif any((m := _LABELLED.match(rest)) and m["label"].strip().upper() in labels for rest in lines[number:]):
@@ -168,6 +173,14 @@ def parse_text(text: str, path: Path, speakers: str | None = None) -> Transcript
             raise UserError(f"No speaker labels found; the first line reads {_quote(line)}.",
                             where=f"{path}:{number}", fix="Start each turn with a speaker label: " + accepted + ".")
     return Transcript([turn for turn in turns if turn.text], "text", trainee=trainee)
+
+
+def _looks_like_a_speaker(label: str, *, named: bool) -> bool:
+    """An unknown label that is surely a speaker's (CL:, PT:, X:; with --speakers, another one-word name), not the
+    first words of a sentence ("So my point is: ...")."""
+    if named:
+        return " " not in label and label[:1].isupper() and len(label) <= 20
+    return label.isupper() and len(label) <= 12
 
 
 def _quote(line: str) -> str:

@@ -110,7 +110,7 @@ class ReviewScreen(Screen):
         return self.app.workspace.store
 
     async def on_mount(self) -> None:
-        self.author = default_author(self.app.workspace.settings.trainee or None)
+        self.author = default_author(None)  # as the CLI: the account, not the name sessions carry
         await self.reload()
 
     async def reload(self) -> None:
