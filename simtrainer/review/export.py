@@ -104,14 +104,15 @@ def to_markdown(record: dict[str, Any]) -> str:
     ]
     if s.get("trainee"):
         lines.append(f"- Trainee: {md(s['trainee'])}")
+    scorers = sorted({c["scorer"] for t in record["turns"] for c in t["codes"] if c.get("scorer")})
+    if scorers:
+        lines.append(f"- Coded by: {md(', '.join(scorers))}")
     lines += ["", "## Transcript", ""]
     for t in record["turns"]:
         who = "**Trainee**" if t["speaker"] == "trainee" else "**Patient**"
         lines.append(f"{t['turn']}. {who}: {md(t['text'])}")
         if t["codes"] or t["corrections"]:
-            scorers = sorted({c["scorer"] for c in t["codes"] if c.get("scorer")})
-            codes = reviewed_code_text(t) + (f" — {', '.join(scorers)}" if scorers else "")
-            lines.append(f"    - codes: {md(codes)}")
+            lines.append(f"    - codes: {md(reviewed_code_text(t))}")
         if t["meta"].get("state"):
             lines.append(f"    - patient state: {md(state_text(t['meta']))}")
         lines += [f"    - note: {md(note_text(a))}" for a in t["notes"]]
