@@ -78,6 +78,7 @@ async def test_t_lists_trainees_and_shows_sessions_and_trends(sessions):
         cr = [s["figures"]["mi"]["pct_cr"] * 100 for s in progress["sessions"]]
         assert labels[1].startswith("MI: complex reflections (%)") and f"latest {cr[-1]:.0f}%" in labels[1]
         assert list(sparks[1].data) == cr and len(cr) == 3
+        assert labels[1].endswith(" → ".join(f"{v:.0f}%" for v in cr))  # the values written out too
         rq = [s["figures"]["mi"]["rq"] for s in progress["sessions"]]
         assert labels[0].startswith("MI: reflections to questions (R:Q)") and list(sparks[0].data) == rq
         assert len(set(rq)) > 1 or len(set(cr)) > 1  # a trend, not one value thrice

@@ -17,6 +17,7 @@ from simtrainer.errors import UserError
 from simtrainer.review.progress import NO_NAME, RUBRIC_NAMES, figures_text, trainee_progress, trainees
 from simtrainer.text_safety import plain
 
+SHOWN = 8  # the last values written out under a trend line's label
 EMPTY = ("No session carries a trainee's name yet. Set one with N on the home screen (or `--trainee NAME` on "
          "the command line); each new session is then listed here under it.")
 
@@ -29,9 +30,9 @@ def _latest_text(latest: dict[str, dict[str, Any]]) -> str:
     return "; ".join(f"{RUBRIC_NAMES.get(r, r)}: {figures_text(r, f)}" for r, f in latest.items())
 
 
-def trends(sessions: list[dict[str, Any]]) -> list[tuple[str, list[float], str]]:
-    """(label, values oldest first, latest value as shown) per figure followed; a figure no session has (or an
-    MI ratio without any question) is left out."""
+def trends(sessions: list[dict[str, Any]]) -> list[tuple[str, list[float], list[str]]]:
+    """(label, values oldest first, the values as shown) per figure followed; a session without the figure (or
+    an R:Q without any question) is left out of its line."""
 
     def values(rubric: str, key: str) -> list[float]:
         return [s["figures"][rubric][key] for s in sessions
@@ -40,16 +41,16 @@ def trends(sessions: list[dict[str, Any]]) -> list[tuple[str, list[float], str]]
     out = []
     rq = values("mi", "rq")
     if rq:
-        out.append(("MI: reflections to questions (R:Q)", rq, f"{rq[-1]:.2f}"))
+        out.append(("MI: reflections to questions (R:Q)", rq, [f"{v:.2f}" for v in rq]))
     cr = [v * 100 for v in values("mi", "pct_cr")]
     if cr:
-        out.append(("MI: complex reflections (%)", cr, f"{cr[-1]:.0f}%"))
+        out.append(("MI: complex reflections (%)", cr, [f"{v:.0f}%" for v in cr]))
     skills = values("dearman", "skills_shown")
     if skills:
-        out.append(("DEAR MAN: skills shown", skills, f"{skills[-1]:g}"))
+        out.append(("DEAR MAN: skills shown", skills, [f"{v:g}" for v in skills]))
     total = values("ctrs", "total")
     if total:
-        out.append(("CTRS: total", total, f"{total[-1]:g}"))
+        out.append(("CTRS: total", total, [f"{v:g}" for v in total]))
     return out
 
 
@@ -136,8 +137,10 @@ class ProgressScreen(Screen):
         box.remove_children()
         found = trends(progress["sessions"])
         widgets = []
-        for label, values, latest in found:
-            widgets.append(Static(Text.assemble((label, "bold"), f" · latest {latest} · {len(values)} sessions"),
+        for label, values, shown in found:
+            recent = " → ".join(shown[-SHOWN:])
+            widgets.append(Static(Text.assemble((label, "bold"), f" · latest {shown[-1]}\n",
+                                                (("… → " if len(shown) > SHOWN else "") + recent, "dim")),
                                   classes="trend-label"))
             widgets.append(Sparkline(values, summary_function=max, classes="trend"))
         if not found:
