@@ -150,3 +150,9 @@ async def test_a_hostile_trainee_name_shows_literally(practise):
         title = screen.query_one("#trainee-sessions", DataTable).border_title
         assert Content.from_markup(title).plain == "[/i]: 1 sessions"  # the title is drawn from markup
 
+
+
+def test_help_lists_the_key():
+    from simtrainer.ui.screens.modals import help_markdown
+
+    assert "**T** (on the home screen) trainees' progress" in help_markdown()
