@@ -21,7 +21,7 @@ from simtrainer.workspace import Workspace
 
 
 class ScenarioCommands(Provider):
-    """Command palette: start any scenario, open history, open help, change the trainee's name."""
+    """Command palette: start any scenario, open history, help or trainees' progress, change the trainee's name."""
 
     async def search(self, query: str) -> Hits:
         app = self.app
@@ -35,6 +35,7 @@ class ScenarioCommands(Provider):
                 yield Hit(score, matcher.highlight(text), partial(app.start_practice, card),
                           help=escape(terminal_safe(card.summary)))
         for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help),
+                             ("Trainees: progress and trends", app.open_progress),
                              ("Your name (stored with new sessions)", app.change_name)):
             score = matcher.match(text)
             if score > 0:
@@ -119,6 +120,11 @@ class SimTrainerApp(App):
         from simtrainer.ui.screens.history import HistoryScreen
 
         self.push_screen(HistoryScreen())
+
+    def open_progress(self) -> None:
+        from simtrainer.ui.screens.progress import ProgressScreen
+
+        self.push_screen(ProgressScreen())
 
     def action_help(self) -> None:
         from simtrainer.ui.screens.modals import HelpScreen

@@ -31,6 +31,7 @@ class HomeScreen(Screen):
         Binding("enter", "start", "Start", id="start", show=True),
         Binding("h", "history", "History", id="history"),
         Binding("n", "name", "Name", id="trainee_name"),
+        Binding("t", "trainees", "Trainees", id="trainees"),
         Binding("f1", "app.help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
@@ -153,3 +154,6 @@ class HomeScreen(Screen):
 
     def action_name(self) -> None:
         self.app.change_name()
+
+    def action_trainees(self) -> None:
+        self.app.open_progress()

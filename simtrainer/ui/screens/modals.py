@@ -26,6 +26,7 @@ def help_markdown(focused_code: str | None = None) -> str:
         "**F8** mute the patient's voice",
         "- **H** history · **E** export · **R** (in History) resume an interrupted session · "
         "**Ctrl+P** command palette · **F1** this help",
+        "- **T** (on the home screen) trainees' progress: each trainee's sessions and trends; Enter opens a session",
         "- Reviewing a session (opened from History or a recent session): **↑/↓** or **J/K** step through the "
         "turns (the focused turn shows each code's confidence and reason) · **C** correct the focused turn's code · "
         "**N** note on it · **G** rate the rubric's global items · **R** mark the session reviewed · "
