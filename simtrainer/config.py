@@ -154,28 +154,34 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
+def config_text(path: Path) -> tuple[str, dict]:
+    """The config file's text and its table ("" and {} when there is none), or a `UserError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except FileNotFoundError:
+        return "", {}
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(
+            f"The config file is not valid TOML: {exc}",
+            where=str(path),
+            fix="Correct the line named above, or delete the file to start from the defaults.",
+        ) from None
+    except UnicodeDecodeError:
+        raise UserError("The config file is not UTF-8 text.", where=str(path), fix="Save it as UTF-8, or delete it.") \
+            from None
+    except OSError as exc:
+        raise UserError(
+            f"Cannot read the config file: {exc.strerror}.",
+            where=str(path),
+            fix="Make it a readable file (a folder or an unreadable file cannot be used), or remove it.",
+        ) from None
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning a broken config file or variable into a `UserError`."""
     path = config_file()
-    if path.exists():
-        try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(
-                f"The config file is not valid TOML: {exc}",
-                where=str(path),
-                fix="Correct the line named above, or delete the file to start from the defaults.",
-            ) from None
-        except UnicodeDecodeError:
-            raise UserError(
-                "The config file is not UTF-8 text.", where=str(path), fix="Save it as UTF-8, or delete it."
-            ) from None
-        except OSError as exc:
-            raise UserError(
-                f"Cannot read the config file: {exc.strerror}.",
-                where=str(path),
-                fix="Make it a readable file (a folder or an unreadable file cannot be used), or remove it.",
-            ) from None
+    config_text(path)
     try:
         return Settings(**overrides)
     except SettingsError as exc:

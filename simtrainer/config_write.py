@@ -18,7 +18,7 @@ from typing import Any
 
 import tomli_w
 
-from simtrainer.config import config_file
+from simtrainer.config import config_file, config_text
 from simtrainer.errors import UserError
 
 _TABLE = re.compile(r"\s*\[")
@@ -27,13 +27,13 @@ _KEY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*=")
 
 def read_config(path: Path | None = None) -> dict[str, Any]:
     """The settings written in the file ({} when there is none); a broken file is a `UserError`."""
-    return _read(path or config_file())[1]
+    return config_text(path or config_file())[1]
 
 
 def save_setting(key: str, value: Any, path: Path | None = None) -> Path:
     """Set top-level `key` to `value` (a string, number or boolean) in the config file; returns its path."""
     path = (path or config_file()).resolve()
-    text, data = _read(path)
+    text, data = config_text(path)
     wanted = {**data, key: value}
     edited = _edit(text, key, tomli_w.dumps({key: value}))
     if _parse(edited) != wanted:
@@ -55,27 +55,6 @@ def save_setting(key: str, value: Any, path: Path | None = None) -> Path:
             fix="Make its folder writable by you, or set the value with the SIMTRAINER_* environment variable.",
         ) from None
     return path
-
-
-def _read(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return "", {}
-    except UnicodeDecodeError:
-        raise UserError("The config file is not UTF-8 text.", where=str(path), fix="Save it as UTF-8, or delete it.") \
-            from None
-    except OSError as exc:
-        raise UserError(f"Cannot read the config file: {exc.strerror}.", where=str(path),
-                        fix="Make it a readable file, or remove it.") from None
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(
-            f"The config file is not valid TOML, so it was left as it is: {exc}",
-            where=str(path),
-            fix="Correct the line named above, then try again.",
-        ) from None
 
 
 def _edit(text: str, key: str, line: str) -> str:

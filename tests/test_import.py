@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 DATA = Path(__file__).parent / "data"
 TEXT = DATA / "mi_walking.txt"
 NAMED = DATA / "named_speakers.txt"
-CSV = DATA / "annomi_one.csv"
+CSV = DATA / "one_transcript_annotated.csv"
 MITI = {"Q", "SR", "CR", "GI", "PERSUADE", "PWP", "SEEK", "AF", "AUTO", "CONFRONT", "NEUTRAL"}
 TALK = {"change", "sustain", "neutral"}
 CSV_HEADER = "transcript_id,utterance_id,interlocutor,utterance_text\n"
