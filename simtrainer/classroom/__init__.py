@@ -1,0 +1,1 @@
+"""Classroom exercises: packs an instructor writes, bundles students hand in, class import and report."""
