@@ -17,6 +17,7 @@ from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientDone, PatientNotice, PatientReset, PatientToken, ReplySaved
+from simtrainer.feedback.shown import shown_codes, shown_rubrics
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.session import Session
 from simtrainer.text_safety import plain, terminal_safe
@@ -62,8 +63,9 @@ def run_turn(session: Session, text: str | None, *, show: bool, speech=None, met
             click.echo(f"notice: {event.text}", err=True)  # beside the JSON, never hidden
         if not show:
             continue
-        if isinstance(event, CodesReady) and event.codes:
-            console.print(_code_badges(event.codes))
+        shown = shown_codes(session.card.modality, event.codes) if isinstance(event, CodesReady) else []
+        if shown:
+            console.print(_code_badges(shown))
         elif isinstance(event, PatientToken):
             if not streaming:
                 console.print(_said(name), end="")
@@ -112,13 +114,13 @@ def session_json(session: Session) -> dict:
         "scenario": session.card.id,
         "trainee": row["trainee"] or "",
         "model": row["model"],
-        "scorers": session.scorers,
+        "scorers": {r: s for r, s in session.scorers.items() if r in shown_rubrics(session.card.modality)},
         "turns": [
             {
                 "turn": turn_number(t["idx"]),
                 "speaker": t["speaker"],
                 "text": t["text"],
-                "codes": t["codes"],
+                "codes": shown_codes(session.card.modality, t["codes"]),
                 **({"meta": t["meta"]} if t["meta"] else {}),
             }
             for t in turns
