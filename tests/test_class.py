@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import sqlite3
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from browser import visit
 from conftest import run_cli
 
 from simtrainer.classroom.bundle import write_bundle
+from simtrainer.review.charts import SVG_NS
 
 EXERCISE = {"id": "mi-first-session", "title": "A first MI session", "pack_sha256": "a1" * 32}
 HOSTILE = '=1+1 <script>alert("x")</script>'
@@ -193,6 +195,12 @@ def test_report_html_in_chromium(cli, bundles, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert "<script" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert cli("class", "report", "Group A", "--format", "html").output.startswith("<!DOCTYPE html>")
+    chart = ET.fromstring("<svg" + html.split("<svg", 1)[1].split("</svg>")[0] + "</svg>")
+    assert chart.find(f"{{{SVG_NS}}}title").text == "Students meeting each goal"
+    bars = [r for r in chart.iter(f"{{{SVG_NS}}}rect") if r.get("class") == "bar"]
+    shares = json.loads(cli("class", "report", "Group A", "--json").output)["goals"]
+    track = float(next(r for r in chart.iter(f"{{{SVG_NS}}}rect") if r.get("class") == "track").get("width"))
+    assert [float(b.get("width")) for b in bars] == [round(g["share"] * track, 1) for g in shares]
     shot = tmp_path / "class.png"
     seen = visit(out, shot, texts=("body", "table.students", "table.goals"))
     for name in (HOSTILE, "Ann", "Bob"):

@@ -25,6 +25,14 @@ from simtrainer.text_safety import csv_cell
 SPREAD = {"mi": ("rq", "pct_cr", "mi_adherent", "mi_non_adherent", "relational", "technical"),
           "dearman": ("skills_shown",), "ctrs": ("total",)}
 TOP_SLIPS = 5
+#: the figures a row shows (see `figures_text`): a bundle whose figure is not a number has that rubric left out
+SHOWN = {"mi": (*SPREAD["mi"],), "dearman": ("skills_shown", "skills_total"), "ctrs": ("total", "max")}
+#: figures that are None when there is nothing to divide (no question, no reflection)
+OPTIONAL = {"rq", "pct_cr"}
+
+
+def _number(value: Any, *, optional: bool) -> bool:
+    return (value is None and optional) or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def _figures(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -37,7 +45,7 @@ def _figures(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
             found = figures(rubric, scores)
         except (KeyError, TypeError):
             continue
-        if found is not None:
+        if found is not None and all(_number(found[k], optional=k in OPTIONAL) for k in SHOWN[rubric]):
             out[rubric] = found
     if "dearman" in out and isinstance(checklist := rubrics["dearman"].get("checklist"), dict):
         out["dearman"]["skills"] = [skill for skill, shown in checklist.items() if shown]
@@ -160,10 +168,13 @@ def report_csv(data: dict[str, Any]) -> str:
 
 def render_class_report(data: dict[str, Any]) -> str:
     """The self-contained HTML page (escaped by the review templates' autoescaping environment)."""
+    from simtrainer.review.charts import Bar, svg_share_chart
     from simtrainer.review.report import render
 
     rubrics = _rubrics(data)
     rows = [{**s, "figures_text": {r: figures_text(r, f) for r, f in s["figures"].items()},
              "met": {g["key"]: g.get("met") is True for g in s["goals"]}} for s in data["students"]]
+    chart = svg_share_chart("Students meeting each goal", [
+        Bar(g["key"], g["share"], f"{g['students_met']} of {g['students']}") for g in data["goals"]])
     return render("class_report.html.j2", **data, students_rows=rows, rubrics=rubrics, rubric_names=RUBRIC_NAMES,
-                  top_slips=data["slips"][:TOP_SLIPS])
+                  top_slips=data["slips"][:TOP_SLIPS], goals_chart=chart if data["goals"] else None)
