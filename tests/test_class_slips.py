@@ -141,3 +141,25 @@ def test_dearman_and_cbt_classes(cli, tmp_path, scenario, lines, rubric):
         assert ("no_feedback" in slips) == (not scores["indicators"]["feedback_asked"])
     html = cli("class", "report", "Lab", "--format", "html").output
     assert "Dee" in html and "Eve" in html and "Students meeting each goal" in html
+
+
+def test_escape_sequences_in_bundles_never_reach_the_terminal(cli, tmp_path):
+    """Names, titles and goal keys are the students' (or anyone's) text: every sink gets them inert."""
+    nasty = "\x1b]0;owned\x07\x1b[2J"
+    path = tmp_path / f"{nasty}.json"
+    write_bundle({"created_at": "2026-12-01T10:00:00+00:00", "simtrainer_version": "0.1.0",
+                  "exercise": {"id": f"ex{nasty}", "title": f"T{nasty}", "pack_sha256": "d4" * 32},
+                  "trainee": f"Eve{nasty}", "session": {"id": "s1"},
+                  "turns": turns(("trainee", f"Do you drink?{nasty}", "Q closed")) * 3,
+                  "summary": {"rubrics": {"mi": {"rq": "high"}}}, "goals": [{"key": f"=rq{nasty}", "met": True}]},
+                 path)
+    outputs = [cli("class", "import", "--class", "Lab", str(path)).output, cli("class", "list").output]
+    outputs += [cli("class", "report", "Lab", *args).output for args in
+                ((), ("--format", "csv"), ("--format", "html"), ("--json",))]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out
+    assert "into 'Lab': Eve\n" in outputs[0] and "Eve" in outputs[2]
+    assert outputs[3].splitlines()[0].endswith(",goal:=rq,slips")  # control sequences dropped from a header cell  # a header cell is neutralised too
+    report = json.loads(outputs[5])
+    assert report["students"][0]["figures"] == {}  # "high" is no R:Q: the rubric is left out, not a crash
+    assert report["slips"][0]["example"]["text"].startswith("Do you drink?")

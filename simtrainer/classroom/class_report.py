@@ -153,7 +153,7 @@ def report_csv(data: dict[str, Any]) -> str:
             *(f"goal:{k}" for k in goal_keys), *(f"{r}_{c}" for r in rubrics for c in columns[r]), "slips"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(head)
+    writer.writerow([csv_cell(c) for c in head])  # goal keys come from the bundles too
     for s in data["students"]:
         met = {g["key"]: g.get("met") is True for g in s["goals"]}
         cells = [s["trainee"], s["sessions"], s["goals_met"], s["goals_total"], s["best_session"],

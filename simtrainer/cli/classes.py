@@ -8,6 +8,12 @@ import click
 
 from simtrainer.cli.output import print_json, table
 from simtrainer.errors import UserError
+from simtrainer.text_safety import terminal_safe
+
+
+def _say(text: str) -> None:
+    """A line that quotes names, titles and file names from the students' bundles: shown inert."""
+    click.echo(terminal_safe(text))
 
 
 def _store():
@@ -41,13 +47,13 @@ def class_import(class_name: str, files: tuple[Path, ...], as_json: bool) -> Non
         return
     exercise = f"{result.exercise['title']} ({result.exercise['id']})"
     if result.created:
-        click.echo(f"Made class '{result.name}' for exercise {exercise}.")
+        _say(f"Made class '{result.name}' for exercise {exercise}.")
     if result.added:
         names = sorted({t or "(no name)" for _, t in result.added}, key=str.casefold)
-        click.echo(f"Imported {len(result.added)} bundle{'s' * (len(result.added) != 1)} into '{result.name}': "
+        _say(f"Imported {len(result.added)} bundle{'s' * (len(result.added) != 1)} into '{result.name}': "
                    + ", ".join(names))
     if result.already:
-        click.echo(f"{len(result.already)} already in '{result.name}', skipped: " + ", ".join(result.already))
+        _say(f"{len(result.already)} already in '{result.name}', skipped: " + ", ".join(result.already))
     if not result.added:
         click.echo("Nothing new was imported.")
 
@@ -101,10 +107,8 @@ def class_report(name: str, as_json: bool, fmt: str | None, out: Path | None) ->
     if out:
         from simtrainer.review.report import write_page
 
-        click.echo(f"Wrote {write_page(text, out)}")
+        _say(f"Wrote {write_page(text, out)}")
     elif fmt == "html":
-        from simtrainer.text_safety import terminal_safe
-
         click.echo(terminal_safe(text), nl=False)
     else:
         click.echo(text, nl=False)
@@ -121,8 +125,11 @@ def _print_table(data: dict) -> None:
             *(figures_text(r, s["figures"][r]) if r in s["figures"] else "-" for r in rubrics), len(s["slips"])]
            for s in students],
           title=f"{data['class']}: {exercise['title']} ({exercise['id']}), {len(students)} students")
+    if data["goals"]:
+        _say("Goals met: " + ", ".join(f"{g['key']} {g['students_met']} of {g['students']}"
+                                              for g in data["goals"]))
     for slip in data["slips"][:5]:
-        click.echo(f"{slip['students']} of {slip['of']} students: {slip['title']}")
+        click.echo(f"Slip, {slip['students']} of {slip['of']} students: {slip['title']}")
 
 
 COMMANDS = [class_group]
