@@ -179,9 +179,13 @@ def test_report_json(cli, bundles, runs):
     assert data["slips"] == sorted(data["slips"], key=lambda p: -p["students"])
 
 
-def test_report_csv_one_row_per_student(cli, bundles):
+def test_report_csv_one_row_per_student(cli, bundles, tmp_path):
     cli("class", "import", "--class", "Group A", *map(str, bundles.values()))
-    rows = list(csv.DictReader(io.StringIO(cli("class", "report", "Group A", "--format", "csv").output)))
+    text = cli("class", "report", "Group A", "--format", "csv").output
+    out = tmp_path / "class.csv"
+    assert cli("class", "report", "Group A", "-o", str(out)).output.strip() == f"Wrote {out}"  # named .csv
+    assert out.read_text(encoding="utf-8") == text
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["trainee"] for r in rows] == ["'" + HOSTILE, "Ann", "Bob"]  # a formula is neutralised
     assert rows[1]["sessions"] == "2" and rows[1]["goals_total"] == "2"
     assert {r["goal:rq_min"] for r in rows} <= {"true", "false"} and "mi_rq" in rows[0]

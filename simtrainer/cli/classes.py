@@ -80,7 +80,7 @@ def class_list(as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json", "table"]),
               help="html: a self-contained page; csv: one row per student; default: a table on the terminal.")
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to this file instead of stdout.")
+              help="Write to this file instead of stdout (a .html, .csv or .json name picks the format).")
 def class_report(name: str, as_json: bool, fmt: str | None, out: Path | None) -> None:
     """A class's report: per student sessions, goals met and rubric figures (their best hand-in); the class's
     spread of each figure and share meeting each goal; and the moments most students slipped."""
@@ -89,7 +89,8 @@ def class_report(name: str, as_json: bool, fmt: str | None, out: Path | None) ->
 
     if as_json and fmt not in (None, "json"):
         raise UserError(f"--json and --format {fmt} ask for two different outputs.", fix="Give one of them.")
-    fmt = "json" if as_json else fmt or ("html" if out and out.suffix.lower() in (".html", ".htm") else "table")
+    by_suffix = {".html": "html", ".htm": "html", ".csv": "csv", ".json": "json"}
+    fmt = "json" if as_json else fmt or (by_suffix.get(out.suffix.lower(), "table") if out else "table")
     data = gather(_store(), name)
     if fmt == "table":
         if out:
