@@ -3,7 +3,7 @@ most students slipped. One data shape feeds `class report --json`, the CSV and t
 
 Which hand-in counts for a student: their best one, the session that met the most goals (the latest of equals),
 so a student who practised again is judged on their best attempt; the row also says how many sessions they
-handed in and which was latest. The same session handed in twice counts once (the later hand-in). Names match
+handed in and which was latest. The same session handed in twice counts once (the copy imported last). Names match
 in any case, as in `trainees`. The rubric figures are those `trainees` follows (`review/progress.py`).
 """
 
@@ -26,7 +26,7 @@ SPREAD = {"mi": ("rq", "pct_cr", "mi_adherent", "mi_non_adherent", "relational",
           "dearman": ("skills_shown",), "ctrs": ("total",)}
 TOP_SLIPS = 5
 #: the figures a row shows (see `figures_text`): a bundle whose figure is not a number has that rubric left out
-SHOWN = {"mi": (*SPREAD["mi"],), "dearman": ("skills_shown", "skills_total"), "ctrs": ("total", "max")}
+SHOWN = {"mi": SPREAD["mi"], "dearman": ("skills_shown", "skills_total"), "ctrs": ("total", "max")}
 #: figures that are None when there is nothing to divide (no question, no reflection)
 OPTIONAL = {"rq", "pct_cr"}
 
@@ -71,7 +71,7 @@ def _students(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         name = row["trainee"].strip() or NO_NAME
         student = by_name.setdefault(name.casefold(), {"trainee": name, "sessions": {}})
         session = _session(row)
-        student["sessions"][session["id"]] = session  # a session handed in again: the later hand-in
+        student["sessions"][session["id"]] = session  # a session handed in again: the copy imported last
     out = []
     for student in by_name.values():
         sessions = sorted(student["sessions"].values(), key=lambda s: s["handed_in"])

@@ -116,7 +116,7 @@ def class_report(name: str, as_json: bool, fmt: str | None, out: Path | None) ->
 
 
 def _print_table(data: dict) -> None:
-    from simtrainer.classroom.class_report import RUBRIC_NAMES, figures_text
+    from simtrainer.classroom.class_report import RUBRIC_NAMES, TOP_SLIPS, figures_text
 
     students = data["students"]
     rubrics = [r for r in RUBRIC_NAMES if any(r in s["figures"] for s in students)]
@@ -129,7 +129,7 @@ def _print_table(data: dict) -> None:
     if data["goals"]:
         _say("Goals met: " + ", ".join(f"{g['key']} {g['students_met']} of {g['students']}"
                                               for g in data["goals"]))
-    for slip in data["slips"][:5]:
+    for slip in data["slips"][:TOP_SLIPS]:
         click.echo(f"Slip, {slip['students']} of {slip['of']} students: {slip['title']}")
 
 
