@@ -210,6 +210,9 @@ def test_report_html_in_chromium(cli, bundles, tmp_path):
     for name in (HOSTILE, "Ann", "Bob"):
         assert name in seen.texts["table.students"] and name in seen.texts["table.goals"]
     assert "rq_min" in seen.texts["table.goals"] and "mi_non_adherent_max" in seen.texts["table.goals"]
+    bob = next(line for line in seen.texts["table.goals"].splitlines() if line.startswith("Bob"))
+    bob_goals = json.loads(bundles["bob"].read_text(encoding="utf-8"))["goals"]
+    assert f"({bob_goals[1]['value']})" in bob and ("not met" in bob) == (not all(g["met"] for g in bob_goals))
     assert "Advice, persuasion or confrontation right after the patient's sustain talk" in seen.texts["body"]
     assert ADVICE in seen.texts["body"]
     assert seen.dialogs == [] and seen.requests == [seen.url]

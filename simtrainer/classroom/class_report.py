@@ -166,6 +166,15 @@ def report_csv(data: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
+def _value(value: Any) -> str:
+    """A goal's figure for a table cell: a number as it reads, yes / no for a flag, nothing when unknown."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:g}"
+    return ""
+
+
 def render_class_report(data: dict[str, Any]) -> str:
     """The self-contained HTML page (escaped by the review templates' autoescaping environment)."""
     from simtrainer.review.charts import Bar, svg_share_chart
@@ -173,7 +182,8 @@ def render_class_report(data: dict[str, Any]) -> str:
 
     rubrics = _rubrics(data)
     rows = [{**s, "figures_text": {r: figures_text(r, f) for r, f in s["figures"].items()},
-             "met": {g["key"]: g.get("met") is True for g in s["goals"]}} for s in data["students"]]
+             "met": {g["key"]: g.get("met") is True for g in s["goals"]},
+             "value": {g["key"]: _value(g.get("value")) for g in s["goals"]}} for s in data["students"]]
     chart = svg_share_chart("Students meeting each goal", [
         Bar(g["key"], g["share"], f"{g['students_met']} of {g['students']}") for g in data["goals"]])
     return render("class_report.html.j2", **data, students_rows=rows, rubrics=rubrics, rubric_names=RUBRIC_NAMES,
