@@ -71,6 +71,7 @@ def _private_by_default() -> None:
 def _register() -> None:
     from simtrainer.cli import (
         bench,
+        classes,
         coding,
         doctor,
         importing,
@@ -83,7 +84,8 @@ def _register() -> None:
         trainees,
     )
 
-    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees):
+    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees,
+                   classes):
         for command in module.COMMANDS:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:
