@@ -72,7 +72,8 @@ class Workspace:
             self._extra_buffers = probe.extra_buffers
         self.store  # noqa: B018 - opening it checks the data folder
 
-    def new_session(self, card: Card, *, resume: str | None = None) -> Session:
+    def new_session(self, card: Card, *, resume: str | None = None, exercise: dict | None = None) -> Session:
+        """A session on `card`; `exercise` is the record of the pack it runs for (`classroom.pack.Pack.record`)."""
         from simtrainer.feedback.registry import coders_for
 
         return Session(
@@ -85,6 +86,7 @@ class Workspace:
             seed=self.settings.seed,
             model_name=self.model_entry.name,
             resume=resume,
+            exercise=exercise,
         )
 
     def resume_session(self, session_id: str) -> Session:

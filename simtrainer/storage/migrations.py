@@ -130,6 +130,13 @@ def m004_review(db: sqlite_utils.Database) -> None:
     db["ratings"].create_index(["session_id"])
 
 
+@migration
+def m005_session_exercise(db: sqlite_utils.Database) -> None:
+    """The exercise pack a session was run for (JSON: id, title, pack hash, limits, goals), so it can be handed
+    in and checked against that pack; NULL for a session without a pack."""
+    db["sessions"].add_column("exercise", str)
+
+
 class NewerSchema(Exception):
     """The database records migrations this version does not have."""
 

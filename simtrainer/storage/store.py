@@ -127,14 +127,17 @@ class Store:
 
     # sessions -------------------------------------------------------------------------------------------
     @_writes
-    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
+    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str,
+                       exercise: dict[str, Any] | None = None) -> str:
+        """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any."""
         for _ in range(20):
             session_id = new_session_id()
             try:
                 self.db.conn.execute(
                     "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, "
-                    "status, owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
+                    "status, owner, exercise) values (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process(),
+                     None if exercise is None else json.dumps(exercise)],
                 )
             except sqlite3.IntegrityError:
                 continue  # a session started in the same second drew the same random tail
@@ -340,6 +343,7 @@ class Store:
 def _session_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["summary"] = json.loads(row["summary"]) if row.get("summary") else None
+    out["exercise"] = json.loads(row["exercise"]) if row.get("exercise") else None
     return out
 
 
