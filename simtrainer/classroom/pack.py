@@ -26,6 +26,7 @@ from simtrainer.scenarios.loader import get_card, load_cards
 SCHEMA_VERSION = 1
 CARDS = "cards"
 MAX_BYTES = 1024 * 1024
+LIST_ITEM = re.compile(r"^([-*•]|\d+[.)])\s")
 
 
 class ServerModel(BaseModel):
@@ -96,7 +97,18 @@ class Pack:
 
     @property
     def instructions(self) -> str:
-        return self.spec.instructions
+        """The instructions reflowed: the TOML file's line breaks inside a paragraph joined, blank lines and list
+        items (lines starting with -, * or a number) kept, so any screen width wraps them well."""
+        out: list[str] = []
+        joining = False
+        for line in self.spec.instructions.strip().splitlines():
+            line = " ".join(line.split())
+            if joining and line and not LIST_ITEM.match(line):
+                out[-1] += " " + line
+            else:
+                out.append(line)
+            joining = bool(line)
+        return "\n".join(out)
 
     @property
     def model_text(self) -> str | None:

@@ -73,6 +73,7 @@ def _register() -> None:
         bench,
         coding,
         doctor,
+        exercise,
         importing,
         info,
         practice,
@@ -83,7 +84,7 @@ def _register() -> None:
         trainees,
     )
 
-    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees):
+    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees, exercise):
         for command in module.COMMANDS:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:
