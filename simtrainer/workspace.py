@@ -90,11 +90,17 @@ class Workspace:
         )
 
     def resume_session(self, session_id: str) -> Session:
-        """Continue an interrupted session with its card and the configured model; refused (with the reason)
-        before the model loads when the session cannot be resumed."""
+        """Continue an interrupted session with its card (an exercise's from its pack, which must be unchanged)
+        and the configured model; refused (with the reason) before the model loads when it cannot be resumed."""
         row = self.store.get_session(session_id)
         check_resumable(row)
-        return self.new_session(self.card(row["scenario_id"]), resume=row["id"])
+        if row.get("exercise"):  # an exercise's card may have come with its pack
+            from simtrainer.classroom.pack import reopen
+
+            card = reopen(row["exercise"], self.settings).card
+        else:
+            card = self.card(row["scenario_id"])
+        return self.new_session(card, resume=row["id"])
 
     def close(self) -> None:
         """Sessions still running here become interrupted (resumable), then the model is released."""

@@ -211,3 +211,38 @@ def test_a_student_runs_the_pack_on_the_real_model_and_hands_in(tmp_path):
     assert by_key["pct_cr_min"]["value"] == mi["pct_cr"]
     assert by_key["mi_non_adherent_max"]["met"] == (mi["mi_non_adherent"] <= 0)
     assert by_key["counts.SR_min"]["value"] == mi["counts"]["SR"]
+
+
+def test_an_interrupted_exercise_session_resumes_with_its_pack(cli, tmp_path):
+    import shutil
+
+    from simtrainer.storage import open_store
+
+    folder = tmp_path / "pack"
+    shutil.copytree(EXERCISES / "cards", folder / "cards")
+    path = Path(shutil.copy(DEARMAN, folder))
+    pack = load_pack(path)
+    store = open_store()
+
+    def interrupted() -> str:
+        sid = store.create_session(scenario_id=pack.card.id, scenario_title=pack.card.title, modality="dearman",
+                                   model="fake", trainee="Di", exercise=pack.record())
+        store.add_turn(sid, "patient", pack.card.opening_line, {"opening": True})
+        store.add_turn(sid, "trainee", "Sam, your slides are not in yet and the talk is on Friday.")
+        store.interrupt_session(sid)
+        return sid
+
+    lines = script(tmp_path, [f"I need the draft by Wednesday evening, point {n}." for n in range(10)])
+    sid = interrupted()
+    result = cli("practice", "--resume", sid, "--script", str(lines), "--json", "-m", "fake")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["scenario"] == "dearman-group-project"  # the pack's own card, found again through the pack
+    assert data["summary"]["trainee_turns"] == 8 and data["exercise"]["stopped"].endswith("8 of your turns")
+    assert cli("exercise", "submit", sid, "-o", str(tmp_path / "di.json")).exit_code == 0
+
+    changed = interrupted()
+    path.write_text(path.read_text(encoding="utf-8") + "\n# edited after the session started\n", encoding="utf-8")
+    refused = cli("practice", "--resume", changed, "--script", str(lines), "-m", "fake")
+    assert refused.exit_code == 2 and "has changed since this session started" in flat(refused.stderr)
+    assert store.get_session(changed)["status"] == "interrupted"

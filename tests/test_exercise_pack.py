@@ -188,3 +188,14 @@ def test_evaluate_and_progress():
     assert evaluate(goals, None)[0]["met"] is False
     line = progress_line(results)
     assert line.startswith("✓ rq – (≥ 1.0)") and "✗ mi_non_adherent 1 (≤ 0)" in line
+
+
+def test_a_shipped_example_is_found_by_name(tmp_path, monkeypatch):
+    example = load_pack("mi-reflect-first")
+    assert example.path == data_folder("exercises") / "mi-reflect-first.toml"
+    assert load_pack("mi-reflect-first.toml").sha256 == example.sha256
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, MI_PACK, "mi-reflect-first.toml")  # a file of that name here wins over the example
+    assert load_pack("mi-reflect-first.toml").id == "mi-reflect"
+    error = error_of(tmp_path / "mi-reflect-firs")
+    assert "no such exercise pack" in error.what and "dearman-group-project" in error.fix

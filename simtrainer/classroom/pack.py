@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from simtrainer.classroom.goals import Goal, parse_goals
 from simtrainer.config import ModelSpec, Settings, load_settings
 from simtrainer.errors import UserError
+from simtrainer.resources import data_folder
 from simtrainer.scenarios.card import Card
 from simtrainer.scenarios.loader import get_card, load_cards
 
@@ -235,8 +236,9 @@ def _read(path: Path) -> tuple[bytes, str, dict[str, Any]]:
                             fix="give the pack's .toml file")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UserError("no such exercise pack", where=str(path), fix="check the path to the pack's .toml file") \
-            from None
+        raise UserError("no such exercise pack", where=str(path),
+                        fix="check the path to the pack's .toml file, or name a shipped example: "
+                            + ", ".join(examples())) from None
     except OSError as exc:
         raise UserError(f"cannot read the pack: {exc.strerror}", where=str(path), fix="check its permissions") \
             from None
@@ -317,10 +319,24 @@ def pack_sha256(pack_bytes: bytes, card_path: Path | None) -> str:
     return digest.hexdigest()
 
 
+def examples() -> dict[str, Path]:
+    """The example packs shipped with simtrainer, by file name without `.toml`."""
+    return {p.stem: p for p in sorted(data_folder("exercises").glob("*.toml"))}
+
+
+def locate(text: Path | str) -> Path:
+    """A pack's file: the path given, or, for a bare name that is no file here, the shipped example of that name."""
+    path = Path(text).expanduser()
+    if not path.exists() and path.name == str(text) and path.stem in examples() and path.suffix in ("", ".toml"):
+        return examples()[path.stem]
+    return path.absolute()
+
+
 def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
     """Read and validate a pack (its card, goals and model included); the first problem is a `UserError`.
-    `settings` supplies the user's own model names and scenario folders."""
-    path = Path(path).expanduser().absolute()
+    `path` may also name a shipped example (`mi-reflect-first`). `settings` supplies the user's own model names
+    and scenario folders."""
+    path = locate(path)
     raw, text, data = _read(path)
     try:
         spec = PackFile(**data)
@@ -334,6 +350,23 @@ def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
     goals = parse_goals(spec.goals, card.modality, lambda key: _where(path, text, f"goals.{key}"))
     pack = Pack(path, spec, card, card_path, tuple(goals), pack_sha256(raw, card_path))
     _check_model(pack, text, settings)
+    return pack
+
+
+def reopen(record: dict[str, Any], settings: Settings | None = None) -> Pack:
+    """The pack a stored session ran with (`Pack.record`), read again from its file to continue the session; a
+    pack that moved or changed since is a `UserError`, since the session's goals and hash are the old pack's."""
+    path = Path(record.get("pack_file") or "")
+    try:
+        pack = load_pack(path, settings)
+    except UserError as error:
+        raise UserError(f"This session ran the exercise pack {path}, which cannot be read now: {error.what}",
+                        where=error.where, fix="Put the pack back where it was, unchanged, to continue the "
+                        "session; or start the exercise again.") from None
+    if pack.sha256 != record.get("pack_sha256"):
+        raise UserError(f"The exercise pack {path} has changed since this session started.", where=str(path),
+                        fix="Put back the version the session started with, or start the exercise again with "
+                            f"`simtrainer practice --exercise {path}`.")
     return pack
 
 

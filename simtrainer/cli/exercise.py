@@ -108,6 +108,24 @@ def exercise_settings(path: Path, settings: Settings, model: str | None) -> tupl
     return pack, settings, model or pack_model
 
 
+def resumed_exercise(settings: Settings, session_id: str,
+                     model: str | None) -> tuple[Pack | None, Settings, str | None, float]:
+    """For `practice --resume`: the pack the session ran (None if none), the settings and model to continue
+    with, and the seconds since the session started (its time limit counts from then, breaks included)."""
+    from datetime import UTC, datetime
+
+    from simtrainer.classroom.pack import reopen
+    from simtrainer.storage import open_store
+
+    row = open_store().get_session(session_id)
+    if not row.get("exercise"):
+        return None, settings, model, 0.0
+    pack = reopen(row["exercise"], settings)
+    settings, pack_model = pack.model_for(settings)
+    elapsed = (datetime.now(UTC) - datetime.fromisoformat(row["started_at"])).total_seconds()
+    return pack, settings, model or pack_model, max(0.0, elapsed)
+
+
 def print_instructions(pack: Pack) -> None:
     console.print(Text.assemble(("Exercise: ", "bold"), plain(pack.title, "bold")))
     console.print(plain(pack.instructions.strip()), soft_wrap=True)
@@ -120,12 +138,17 @@ def print_instructions(pack: Pack) -> None:
 class Tracker:
     """Follows one exercise session: live goal progress after each trainee turn, and the turn and time limits."""
 
-    def __init__(self, pack: Pack, session: Session, *, show: bool):
+    def __init__(self, pack: Pack, session: Session, *, show: bool, elapsed_s: float = 0.0):
         self.pack = pack
         self.session = session
         self.show = show
-        self.started = time.monotonic()
+        self.elapsed_s = elapsed_s  # time already spent (a resumed session)
+        self.started = time.monotonic() - elapsed_s
         self.stopped: str | None = None
+
+    def start(self) -> None:
+        """Start the clock: when the conversation starts, not while the model loads."""
+        self.started = time.monotonic() - self.elapsed_s
 
     def after_turn(self) -> bool:
         """Print the progress line; True (after saying why) when the exercise's turn or time limit is reached."""

@@ -6,7 +6,6 @@ import os
 import secrets
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -230,11 +229,15 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
         )
     overrides = {k: v for k, v in {"seed": seed, "trainee": trainee}.items() if v is not None}
     settings = load_settings(**overrides)
-    pack = None
+    pack, elapsed = None, 0.0
     if exercise_pack is not None:
         from simtrainer.cli.exercise import exercise_settings
 
         pack, settings, model = exercise_settings(exercise_pack, settings, model)
+    elif resume_id is not None:
+        from simtrainer.cli.exercise import resumed_exercise
+
+        pack, settings, model, elapsed = resumed_exercise(settings, resume_id, model)
     lines: list[str] | None = None
     if script is not None:
         try:
@@ -254,10 +257,10 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
 
         if show:
             print_instructions(pack)
-        if not settings.trainee:
+        if not settings.trainee and not session.resumed:
             click.echo("notice: no trainee name is set; give --trainee NAME so your instructor can tell the "
                        "hand-in is yours.", err=True)
-        tracker = Tracker(pack, session, show=show)
+        tracker = Tracker(pack, session, show=show, elapsed_s=elapsed)
     after_turn = tracker.after_turn if tracker is not None else None
     speech = None
     if voice:
@@ -270,6 +273,8 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
         if session.resumed and show:
             console.print(f"[dim]Resuming session {session.id} ({len(session.history)} turns so far).[/]")
         if lines is None:
+            if tracker is not None:
+                tracker.start()
             repl(session, show=show, speech=speech, after_turn=after_turn)
         else:
             if show and session.resumed:
@@ -280,7 +285,7 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
                 run_turn(session, None, show=show, speech=speech)
             session.prime()
             if tracker is not None:
-                tracker.started = time.monotonic()  # the clock starts with the conversation, not the model load
+                tracker.start()
             for number, line in enumerate(lines, start=1):
                 if show:
                     console.print(_said("You", line, "bold"))
