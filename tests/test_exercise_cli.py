@@ -246,3 +246,48 @@ def test_an_interrupted_exercise_session_resumes_with_its_pack(cli, tmp_path):
     refused = cli("practice", "--resume", changed, "--script", str(lines), "-m", "fake")
     assert refused.exit_code == 2 and "has changed since this session started" in flat(refused.stderr)
     assert store.get_session(changed)["status"] == "interrupted"
+
+
+@pytest.mark.model
+def test_a_pack_points_the_class_at_a_shared_server(llama_server, cli, tmp_path):
+    """The pack alone sends the session to a real OpenAI-compatible server (llama.cpp's, on loopback)."""
+    pack = tmp_path / "lab.toml"
+    pack.write_text(MI.read_text(encoding="utf-8").replace(
+        "[goals]", f'[model]\nbase_url = "{llama_server}"\nmodel = "smol"\n\n[goals]'), encoding="utf-8")
+    shown = json.loads(cli("exercise", "show", str(pack), "--json").stdout)
+    assert shown["model"] == llama_server
+    result = cli("practice", "--exercise", str(pack), "--script", str(script(tmp_path, LINES[:1])), "--json",
+                 "--trainee", "Ed")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "exercise-mi-reflect-first"
+    assert data["turns"][-1]["speaker"] == "patient" and data["turns"][-1]["text"].strip()
+    assert cli("exercise", "submit", data["session_id"], "-o", str(tmp_path / "ed.json")).exit_code == 0
+    assert read_bundle(tmp_path / "ed.json")["session"]["model"] == "exercise-mi-reflect-first"
+
+
+def test_the_terminal_loop_stops_at_the_turn_limit(cli, tmp_path):
+    pack = tmp_path / "two.toml"
+    pack.write_text(MI.read_text(encoding="utf-8").replace("min_turns = 4\nmax_turns = 8", "max_turns = 2"),
+                    encoding="utf-8")
+    result = cli("practice", "--exercise", str(pack), "-m", "fake", "--trainee", "Fa",
+                 input="\n".join(LINES[:4]) + "\n")
+    assert result.exit_code == 0
+    out = flat(result.stdout)
+    assert "Stopping: the exercise ends after 2 of your turns." in out and "(2 trainee turns)" in out
+    assert LINES[2] not in out
+
+
+def test_pack_text_reaches_the_terminal_inert(cli, tmp_path):
+    pack = tmp_path / "odd.toml"
+    text = MI.read_text(encoding="utf-8")
+    text = text.replace('title = "Reflect before you ask"', 'title = "Reflect [bold red]first[/] \\u001b[2J now"')
+    text = text.replace("Dana's sister pushed her", "\\u001b]8;;http://x\\u0007link\\u001b]8;;\\u0007 [b]Dana[/b]'s "
+                                                   "sister pushed her")
+    pack.write_text(text, encoding="utf-8")
+    for args in (("exercise", "show", str(pack)), ("exercise", "validate", str(pack)),
+                 ("practice", "--exercise", str(pack), "--script", str(script(tmp_path, LINES[:1])), "-m", "fake")):
+        result = cli(*args)
+        assert result.exit_code == 0 and "\x1b" not in result.stdout and "\x07" not in result.stdout, args
+        assert "[bold red]first[/]" in result.stdout  # shown as written, never parsed as markup
+    assert "[b]Dana[/b]'s sister" in flat(cli("exercise", "show", str(pack)).stdout)
