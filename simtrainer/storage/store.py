@@ -130,14 +130,17 @@ class Store:
     def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str,
                        exercise: dict[str, Any] | None = None) -> str:
         """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any."""
+        row = {"scenario_id": scenario_id, "scenario_title": scenario_title, "modality": modality, "model": model,
+               "trainee": trainee, "status": "active", "owner": owner.this_process()}
+        if exercise is not None:  # the column is written only for exercise sessions
+            row["exercise"] = json.dumps(exercise)
         for _ in range(20):
             session_id = new_session_id()
+            values = {"id": session_id, "started_at": now(), **row}
             try:
                 self.db.conn.execute(
-                    "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, "
-                    "status, owner, exercise) values (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process(),
-                     None if exercise is None else json.dumps(exercise)],
+                    f"insert into sessions ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                    list(values.values()),
                 )
             except sqlite3.IntegrityError:
                 continue  # a session started in the same second drew the same random tail
