@@ -199,3 +199,14 @@ def test_a_shipped_example_is_found_by_name(tmp_path, monkeypatch):
     assert load_pack("mi-reflect-first.toml").id == "mi-reflect"
     error = error_of(tmp_path / "mi-reflect-firs")
     assert "no such exercise pack" in error.what and "dearman-group-project" in error.fix
+
+
+def test_the_examples_ship_in_the_wheel_like_scenarios():
+    import tomllib
+
+    from conftest import REPO
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["build"][
+        "targets"]["wheel"]["force-include"]
+    assert include["exercises"] == "simtrainer/_data/exercises" and include["scenarios"] == "simtrainer/_data/scenarios"
+    assert (data_folder("exercises") / "cards").is_dir()
