@@ -135,9 +135,9 @@ def test_a_shipped_card_session_hands_in(cli, tmp_path):
     assert result.exit_code == 0 and "for Bo" in result.stdout
     bundle = read_bundle(out)
     assert bundle["session"]["scenario"] == "dearman-group-project" and bundle["session"]["model"] == "fake"
-    assert set(bundle["session"]["scorers"]) == {"mi", "dearman"}
+    assert set(bundle["session"]["scorers"]) == {"dearman"}  # a DEAR MAN session is scored on DEAR MAN alone
     assert [g["key"] for g in bundle["goals"]] == ["skills.describe", "skills.express", "skills.assert",
-                                                   "skills_shown_min", "mi_non_adherent_max"]
+                                                   "skills_shown_min", "trainee_turns_min"]
     assert bundle["goals"] == data["exercise"]["goals"]
 
 
@@ -251,6 +251,10 @@ def test_an_interrupted_exercise_session_resumes_with_its_pack(cli, tmp_path):
 @pytest.mark.model
 def test_a_pack_points_the_class_at_a_shared_server(llama_server, cli, tmp_path):
     """The pack alone sends the session to a real OpenAI-compatible server (llama.cpp's, on loopback)."""
+    from simtrainer.config import config_file
+
+    config_file().parent.mkdir(parents=True, exist_ok=True)  # a busy machine serves slowly: wait, don't fail
+    config_file().write_text("timeout_s = 600\nreply_timeout_s = 1800\n", encoding="utf-8")
     pack = tmp_path / "lab.toml"
     pack.write_text(MI.read_text(encoding="utf-8").replace(
         "[goals]", f'[model]\nbase_url = "{llama_server}"\nmodel = "smol"\n\n[goals]'), encoding="utf-8")

@@ -45,8 +45,10 @@ class Goal:
 
 
 def rubrics_for(modality: str) -> tuple[str, ...]:
-    """The rubrics a session of this modality is scored on (as `feedback.registry.coders_for_modality`)."""
-    return ("mi", *({"dearman": ("dearman",), "cbt": ("ctrs",)}.get(modality, ())))
+    """The rubric a session of this modality is scored on: the one that fits it (`feedback/shown.py`)."""
+    from simtrainer.feedback.shown import main_rubric
+
+    return (main_rubric(modality),)
 
 
 @cache
@@ -63,8 +65,10 @@ def _empty_summary(rubric: str) -> dict[str, Any]:
 
         return DearManCoder(None, load_rubric("dearman")).summarize([])  # type: ignore[arg-type]
     from simtrainer.feedback.ctrs.scorer import CTRSScorer
+    from simtrainer.feedback.shown import microskills
 
-    return CTRSScorer(None, load_rubric("ctrs")).summarize([])  # type: ignore[arg-type]
+    empty = CTRSScorer(None, load_rubric("ctrs")).summarize([])  # type: ignore[arg-type]
+    return {**empty, "microskills": microskills([])}  # the session adds the micro-skills to a CBT summary
 
 
 def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, str]:
