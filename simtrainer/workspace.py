@@ -102,6 +102,15 @@ class Workspace:
             card = self.card(row["scenario_id"])
         return self.new_session(card, resume=row["id"])
 
+    def use_model(self, settings: Settings, model: str | None) -> None:
+        """Run the sessions started from now on with another model (an exercise pack's). Only between sessions:
+        the loaded model is released and the new one loads on first use."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+        self.settings, self.model_name, self._extra_buffers = settings, model, None
+        self.__dict__.pop("model_entry", None)
+
     def close(self) -> None:
         """Sessions still running here become interrupted (resumable), then the model is released."""
         if "store" in self.__dict__:

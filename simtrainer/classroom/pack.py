@@ -181,6 +181,15 @@ class Pack:
             "goals": [{**goal.to_dict(), "text": goal.text} for goal in self.goals],
         }
 
+    def limits_text(self) -> str:
+        """E.g. `at least 4 turns; ends after 8 turns or 15 minutes`."""
+        spec = self.spec
+        ends = " or ".join(part for part in (f"{spec.max_turns} turns" if spec.max_turns else "",
+                                             f"{spec.time_limit_min:g} minutes" if spec.time_limit_min else "")
+                           if part)
+        return "; ".join(part for part in (f"at least {spec.min_turns} turns" if spec.min_turns else "",
+                                           f"ends after {ends}") if part)
+
     def summary_line(self) -> str:
         """One line: id, title, scenario, limits, goals."""
         least, most, minutes = self.spec.min_turns, self.spec.max_turns, self.spec.time_limit_min

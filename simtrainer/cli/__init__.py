@@ -7,6 +7,7 @@ message on stderr with exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -43,17 +44,24 @@ class SimGroup(click.Group):
 
 @click.group(cls=SimGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simtrainer")
+@click.option("--exercise", "exercise_pack", type=click.Path(path_type=Path), metavar="PACK",
+              help="Open the app straight into an exercise pack (a file, or a shipped example's name).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, exercise_pack: Path | None) -> None:
     """Practise counseling conversations with a simulated patient, with live rubric feedback.
 
-    Run with no command to start practising. Everything runs on this machine.
+    Run with no command to start practising; --exercise PACK opens the app on an instructor's exercise.
+    Everything runs on this machine.
     """
     _private_by_default()
+    if exercise_pack is not None and ctx.invoked_subcommand is not None:
+        raise UserError(f"--exercise opens the app; it does not go with `{ctx.invoked_subcommand}`.",
+                        where="--exercise", fix=f"Run `simtrainer --exercise {exercise_pack}` alone, or "
+                        f"`simtrainer practice --exercise {exercise_pack}` in the terminal.")
     if ctx.invoked_subcommand is None:
         from simtrainer.cli.practice import start_app
 
-        start_app()
+        start_app(exercise_pack)
 
 
 def _private_by_default() -> None:

@@ -48,7 +48,7 @@ def show(pack: Path, as_json: bool) -> None:
     rows = [("id", loaded.id), ("file", info["file"]), ("sha256", loaded.sha256),
             ("scenario", f"{loaded.card.id} — {loaded.card.title} ({loaded.card.modality_name})"
              + (f", shipped as {info['scenario']['shipped']}" if loaded.card_path else ", built in")),
-            ("limits", limits_text(loaded)), ("model", loaded.model_text or "the configured model")]
+            ("limits", loaded.limits_text()), ("model", loaded.model_text or "the configured model")]
     for label, value in rows:
         console.print(Text.assemble((f"{label:>9}: ", "dim"), plain(value)), soft_wrap=True)
     console.print()
@@ -74,15 +74,6 @@ def submit(session_id: str, output: Path, trainee: str | None) -> None:
                                 plain(bundle["exercise"]["title"]), f", {bundle['goals_met']} of "
                                 f"{bundle['goals_total']} goals met."), soft_wrap=True)
     console.print(plain(f"checksum {bundle['checksum']}", "dim"))
-
-
-def limits_text(pack: Pack) -> str:
-    """E.g. `at least 4 turns; ends after 8 turns or 15 minutes`."""
-    spec = pack.spec
-    ends = " or ".join(part for part in (f"{spec.max_turns} turns" if spec.max_turns else "",
-                                         f"{spec.time_limit_min:g} minutes" if spec.time_limit_min else "") if part)
-    return "; ".join(part for part in (f"at least {spec.min_turns} turns" if spec.min_turns else "",
-                                       f"ends after {ends}") if part)
 
 
 def goals_table(results: list[dict], *, final: bool = True) -> Table:
@@ -129,7 +120,7 @@ def resumed_exercise(settings: Settings, session_id: str,
 def print_instructions(pack: Pack) -> None:
     console.print(Text.assemble(("Exercise: ", "bold"), plain(pack.title, "bold")))
     console.print(plain(pack.instructions.strip()), soft_wrap=True)
-    limits = limits_text(pack)
+    limits = pack.limits_text()
     goals = "; ".join(goal.text for goal in pack.goals)
     console.print(plain(f"Limits: {limits}." + (f" Goals: {goals}." if goals else ""), "dim"), soft_wrap=True)
     console.print()

@@ -317,12 +317,18 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
             tracker.print_results(summary)
 
 
-def start_app() -> None:
-    """Bare `simtrainer`: check config, model and data folder, then open the Textual app."""
+def start_app(exercise_pack: Path | None = None) -> None:
+    """Bare `simtrainer`: check config, model (an exercise pack's, with `--exercise`) and data folder, then open
+    the Textual app (straight into the exercise)."""
     from simtrainer.workspace import Workspace
 
     settings = load_settings()
-    workspace = Workspace(settings)
+    pack, model = None, None
+    if exercise_pack is not None:
+        from simtrainer.cli.exercise import exercise_settings
+
+        pack, settings, model = exercise_settings(exercise_pack, settings, None)
+    workspace = Workspace(settings, model=model)
     workspace.check()
     served = "TEXTUAL_DRIVER" in os.environ  # textual-serve runs the app over pipes with its web driver
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -337,7 +343,7 @@ def start_app() -> None:
     from simtrainer.ui.app import SimTrainerApp
 
     try:
-        SimTrainerApp(workspace).run()
+        SimTrainerApp(workspace, exercise=pack).run()
     finally:
         workspace.close()  # a session still running (Ctrl+Q, a crash) is kept as interrupted
 

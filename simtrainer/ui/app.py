@@ -1,8 +1,11 @@
-"""The Textual app: screens, bindings with ids (remappable by the `keymap` setting), theme, command palette."""
+"""The Textual app: screens, bindings with ids (remappable by the `keymap` setting), theme, command palette;
+exercise packs opened from home (or from the command line) run in the practice screen."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.markup import escape
 
+from simtrainer.classroom.pack import Pack
 from simtrainer.config import Settings, data_dir
 from simtrainer.errors import UserError
 from simtrainer.identity import ENV, needs_asking
@@ -36,6 +40,7 @@ class ScenarioCommands(Provider):
                           help=escape(terminal_safe(card.summary)))
         for text, action in (("Session history", app.open_history), ("Help: codes and keys", app.action_help),
                              ("Trainees: progress and trends", app.open_progress),
+                             ("Exercise: open an exercise pack", app.open_exercise),
                              ("Your name (stored with new sessions)", app.change_name)):
             score = matcher.match(text)
             if score > 0:
@@ -51,11 +56,13 @@ class SimTrainerApp(App):
         Binding("ctrl+q", "quit", "Quit", id="quit_app", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace, *, ask_name: bool = True) -> None:
+    def __init__(self, workspace: Workspace, *, ask_name: bool = True, exercise: Pack | None = None) -> None:
         super().__init__()
         self.workspace = workspace
         self.ask_name = ask_name  # the first-run question for the trainee's name
+        self.exercise = exercise  # `simtrainer --exercise PACK`: opened straight away (its model already in use)
         self.exports_dir = data_dir() / "exports"
+        self.hand_in_dir = data_dir() / "hand-in"
 
     def on_mount(self) -> None:
         from simtrainer.ui.settings_check import check_look
@@ -77,16 +84,25 @@ class SimTrainerApp(App):
         except UserError as error:  # the config file broke since the start; asking would only fail to save
             self.show_error("Cannot read your settings", error)
             first_run = False
+        start = partial(self.start_exercise, self.exercise) if self.exercise is not None else None
         if first_run:
-            self.change_name(first_run=True)
+            self.change_name(first_run=True, then=start)
+        elif start is not None:
+            start()
 
-    def change_name(self, *, first_run: bool = False) -> None:
-        """Ask for the trainee's name; a saved one goes with every session started from now on."""
+    def change_name(self, *, first_run: bool = False, then: Callable[[], None] | None = None) -> None:
+        """Ask for the trainee's name; a saved one goes with every session started from now on. `then` runs
+        after the question, answered or not."""
         from simtrainer.ui.screens.identity import NameScreen
 
-        self.push_screen(NameScreen(self.workspace.settings.trainee, first_run=first_run), self._name_saved)
+        def saved(name: str | None) -> None:
+            self.name_saved(name)
+            if then is not None:
+                then()
 
-    def _name_saved(self, name: str | None) -> None:
+        self.push_screen(NameScreen(self.workspace.settings.trainee, first_run=first_run), saved)
+
+    def name_saved(self, name: str | None) -> None:
         if name is None:
             return
         self.workspace.settings = self.workspace.settings.model_copy(update={"trainee": name})
@@ -105,10 +121,91 @@ class SimTrainerApp(App):
 
         self.push_screen(PracticeScreen(card))
 
-    def show_summary(self, session: Any, summary: dict[str, Any]) -> None:
+    def show_summary(self, session: Any, summary: dict[str, Any], *, stopped: str | None = None) -> None:
         from simtrainer.ui.screens.summary import SummaryScreen
 
-        self.switch_screen(SummaryScreen(session.id, session.card.title, summary))
+        self.switch_screen(SummaryScreen(session.id, session.card.title, summary, stopped=stopped))
+
+    # --- exercises -------------------------------------------------------------------------------------
+    def open_exercise(self) -> None:
+        """Pick a shipped example pack or give a pack's path; a pack with a problem shows it, what/where/fix."""
+        from simtrainer.ui.screens.exercise import OpenExerciseScreen
+
+        self.push_screen(OpenExerciseScreen(), lambda path: self.load_exercise(path) if path else None)
+
+    def load_exercise(self, path: Path | str) -> None:
+        from simtrainer.classroom.pack import load_pack
+
+        try:
+            pack = load_pack(path, self.workspace.settings)
+        except UserError as error:
+            self.show_error("Cannot open this exercise pack", error)
+            return
+        self.start_exercise(pack)
+
+    def start_exercise(self, pack: Pack) -> None:
+        from simtrainer.ui.screens.practice import PracticeScreen
+
+        switched = self._use_pack_model(pack)
+        self.push_screen(PracticeScreen(pack.card, pack=pack, check_model=switched))
+
+    def resume_practice(self, session_id: str) -> None:
+        """Continue an interrupted session; an exercise's with its pack (which must be unchanged), its goals and
+        its limits, the time limit counting from the session's first start. Refusals are `UserError`s."""
+        from simtrainer.session import check_resumable
+        from simtrainer.ui.screens.practice import PracticeScreen
+
+        workspace = self.workspace
+        row = workspace.store.get_session(session_id)
+        check_resumable(row)
+        if not row.get("exercise"):
+            self.push_screen(PracticeScreen(workspace.card(row["scenario_id"]), resume=session_id))
+            return
+        from simtrainer.classroom.pack import reopen
+
+        pack = reopen(row["exercise"], workspace.settings)
+        elapsed = (datetime.now(UTC) - datetime.fromisoformat(row["started_at"])).total_seconds()
+        switched = self._use_pack_model(pack)
+        self.push_screen(PracticeScreen(pack.card, resume=session_id, pack=pack, elapsed_s=max(0.0, elapsed),
+                                        check_model=switched))
+
+    def _use_pack_model(self, pack: Pack) -> bool:
+        """Switch to the model the pack names (a shared server, a name, a file), if it names another; True when
+        switched, so the session checks it before it starts."""
+        settings, model = pack.model_for(self.workspace.settings)
+        if model is None or model == self.workspace.model_name:
+            return False
+        self.workspace.use_model(settings, model)
+        self.notify(terminal_safe(f"This exercise runs on the model {pack.model_text}."), title="Exercise model",
+                    markup=False)
+        from simtrainer.ui.screens.home import HomeScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.show_in_use()
+        return True
+
+    def hand_in(self, session_id: str, trainee: str | None) -> Path | None:
+        """Write the session's hand-in bundle into the data folder's `hand-in/`; its path, or None (shown why)."""
+        from simtrainer.classroom.handin import submit
+
+        store = self.workspace.store
+        try:
+            row = store.get_session(session_id)
+            name = (row.get("trainee") or trainee or "").strip()
+            exercise = (row.get("exercise") or {}).get("id", "exercise")
+            path = self.hand_in_dir / f"{exercise}-{file_part(name)}-{row['id']}.json"
+            self.hand_in_dir.mkdir(parents=True, exist_ok=True)
+            submit(store, session_id, path, trainee=None if row.get("trainee") else trainee)
+        except UserError as error:
+            self.show_error("Cannot hand in this session", error)
+            return None
+        except OSError as exc:
+            self.show_error("Cannot hand in this session", UserError(f"Cannot write the bundle: {exc.strerror or exc}",
+                            where=str(self.hand_in_dir), fix="Check the data folder can be written."))
+            return None
+        self.notify(terminal_safe(f"Saved {path}"), title="Handed in", markup=False, timeout=20)
+        return path
 
     def go_home(self) -> None:
         while len(self.screen_stack) > 2:
@@ -165,7 +262,13 @@ class SimTrainerApp(App):
         return path
 
 
-def make_app(settings: Settings, *, model: str | None = None, ask_name: bool = False) -> SimTrainerApp:
+def file_part(name: str) -> str:
+    """A trainee's name as part of a file name: letters, digits and dashes only."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name).split()) or "trainee"
+
+
+def make_app(settings: Settings, *, model: str | None = None, ask_name: bool = False,
+             exercise: Pack | None = None) -> SimTrainerApp:
     """The factory for tests and the TUI benchmark: no first-run question for the name unless `ask_name`
-    (`simtrainer` itself asks)."""
-    return SimTrainerApp(Workspace(settings, model=model), ask_name=ask_name)
+    (`simtrainer` itself asks); `exercise` opens straight into that pack."""
+    return SimTrainerApp(Workspace(settings, model=model), ask_name=ask_name, exercise=exercise)

@@ -1,4 +1,7 @@
-"""Messages posted from worker threads to the practice screen (never touch widgets from a thread)."""
+"""Messages posted from worker threads to the practice screen (never touch widgets from a thread).
+
+The summaries messages carry, in an exercise session, `progress`: the goals so far (`goals.evaluate`'s results)
+and the trainee's turn count, computed in the worker with the running scores."""
 
 from __future__ import annotations
 
@@ -8,20 +11,25 @@ from textual.message import Message
 
 from simtrainer.feedback.base import Code
 
+Progress = tuple[list[dict[str, Any]], int]  # (a result per goal, trainee turns so far)
+
 
 class SessionReady(Message):
-    def __init__(self, session: Any, summaries: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, session: Any, summaries: dict[str, dict[str, Any]], progress: Progress | None = None) -> None:
         super().__init__()
         self.session = session
         self.summaries = summaries
+        self.progress = progress
 
 
 class TraineeCoded(Message):
-    def __init__(self, turn_id: int, codes: list[Code], summaries: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, turn_id: int, codes: list[Code], summaries: dict[str, dict[str, Any]],
+                 progress: Progress | None = None) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.codes = codes
         self.summaries = summaries
+        self.progress = progress
 
 
 class ReplyToken(Message):
@@ -53,11 +61,13 @@ class ReplyFinished(Message):
 
 
 class PatientCoded(Message):
-    def __init__(self, turn_id: int, codes: list[Code], summaries: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, turn_id: int, codes: list[Code], summaries: dict[str, dict[str, Any]],
+                 progress: Progress | None = None) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.codes = codes
         self.summaries = summaries
+        self.progress = progress
 
 
 class TurnFailed(Message):
@@ -79,3 +89,11 @@ class Transcribed(Message):
         super().__init__()
         self.text = text
         self.meta = meta
+
+
+class TurnComplete(Message):
+    """A trainee turn is answered and coded (or a resumed session caught up): an exercise checks its limits."""
+
+    def __init__(self, trainee_turns: int) -> None:
+        super().__init__()
+        self.trainee_turns = trainee_turns

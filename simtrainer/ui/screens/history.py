@@ -9,7 +9,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from simtrainer.errors import UserError
-from simtrainer.session import check_resumable
 from simtrainer.text_safety import plain
 from simtrainer.ui.screens.review import ReviewScreen
 
@@ -75,19 +74,11 @@ class HistoryScreen(Screen):
             self.app.export_session(session_id)
 
     def action_resume(self) -> None:
-        """Continue the selected interrupted session in the practice screen."""
+        """Continue the selected interrupted session in the practice screen (an exercise's with its pack)."""
         session_id = self._selected()
         if not session_id:
             return
-        workspace = self.app.workspace
         try:
-            row = workspace.store.get_session(session_id)
-            check_resumable(row)
-            card = workspace.card(row["scenario_id"])
+            self.app.resume_practice(session_id)
         except UserError as error:
             self.app.show_error("Cannot resume this session", error)
-            return
-        from simtrainer.ui.screens.practice import PracticeScreen
-
-        self.app.push_screen(PracticeScreen(card, resume=session_id))
-

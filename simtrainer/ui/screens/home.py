@@ -32,6 +32,7 @@ class HomeScreen(Screen):
         Binding("h", "history", "History", id="history"),
         Binding("n", "name", "Name", id="trainee_name"),
         Binding("t", "trainees", "Trainees", id="trainees"),
+        Binding("x", "exercise", "Exercise", id="exercise"),
         Binding("f1", "app.help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="quit"),
     ]
@@ -157,3 +158,6 @@ class HomeScreen(Screen):
 
     def action_trainees(self) -> None:
         self.app.open_progress()
+
+    def action_exercise(self) -> None:
+        self.app.open_exercise()

@@ -36,13 +36,14 @@ class NameScreen(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "skip", "Skip", id="skip_name")]
 
-    def __init__(self, current: str = "", *, first_run: bool = False) -> None:
+    def __init__(self, current: str = "", *, first_run: bool = False, prompt: str | None = None) -> None:
         super().__init__()
         self.current, self.first_run = current, first_run
+        self.prompt = prompt or (FIRST_RUN if first_run else CHANGE)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-box"):
-            yield Static(FIRST_RUN if self.first_run else CHANGE)
+            yield Static(self.prompt)
             yield Input(self.current, placeholder=f"Your name or student id (up to {MAX_LENGTH} characters)",
                         id="name")
             yield Static(id="name-error")

@@ -28,6 +28,8 @@ def help_markdown(focused_code: str | None = None) -> str:
         "- **H** history · **E** export · **R** (in History) resume an interrupted session · "
         "**Ctrl+P** command palette · **F1** this help",
         "- **T** (on the home screen) trainees' progress: each trainee's sessions and trends; Enter opens a session",
+        "- **X** (on the home screen) open an exercise pack (a shipped example or your instructor's file): its "
+        "instructions, live goals beside the conversation, a turn or time limit · **S** (on its summary) hand it in",
         "- Reviewing a session (opened from History or a recent session): **↑/↓** or **J/K** step through the "
         "turns (the focused turn shows each code's confidence and reason) · **C** correct the focused turn's code · "
         "**N** note on it · **G** rate the rubric's global items · **R** mark the session reviewed · "

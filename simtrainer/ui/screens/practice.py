@@ -1,6 +1,9 @@
-"""Practice: the streaming conversation, code badges under each trainee turn, running rubric panels."""
+"""Practice: the streaming conversation, code badges under each trainee turn, running rubric panels; with an
+exercise pack, its instructions first and beside the conversation, live goal progress and its limits."""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual import on, work
@@ -11,6 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from simtrainer.classroom.goals import evaluate
+from simtrainer.classroom.pack import Pack
 from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientNotice, PatientReset, PatientToken, ReplySaved, TraineeSaved
 from simtrainer.feedback.base import Code
@@ -20,6 +25,7 @@ from simtrainer.session import Session, score
 from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.messages import (
     PatientCoded,
+    Progress,
     ReplyFinished,
     ReplyNotice,
     ReplyToken,
@@ -28,8 +34,10 @@ from simtrainer.ui.messages import (
     SpeechReady,
     TraineeCoded,
     Transcribed,
+    TurnComplete,
     TurnFailed,
 )
+from simtrainer.ui.widgets.goals_panel import GoalsPanel
 from simtrainer.ui.widgets.reply_input import ReplyInput
 from simtrainer.ui.widgets.rubric_panel import RubricPanel, panel_for
 from simtrainer.ui.widgets.transcript import TurnBubble
@@ -44,10 +52,17 @@ class PracticeScreen(Screen):
         Binding("f8", "mute", "Mute voice", id="mute", priority=True),
     ]
 
-    def __init__(self, card: Card, *, resume: str | None = None) -> None:
+    def __init__(self, card: Card, *, resume: str | None = None, pack: Pack | None = None,
+                 elapsed_s: float = 0.0, check_model: bool = False) -> None:
         super().__init__()
         self.card = card
         self.resume = resume  # an interrupted session's id, continued instead of a new one
+        self.pack = pack  # the exercise this session runs, if any
+        self.elapsed_s = elapsed_s  # a resumed exercise's time already spent: its time limit counts from the start
+        self.check_model = check_model  # the pack switched the model: check it loads before the session starts
+        self.started: float | None = None  # when the exercise's clock started (the conversation, not the loading)
+        self.instructions_read = resume is not None
+        self.stopped: str | None = None  # why the exercise's limit ended the session
         self.session: Session | None = None
         self.bubbles: dict[int, TurnBubble] = {}  # a resumed session's earlier turns, by turn id
         self.pending_trainee: TurnBubble | None = None
@@ -70,9 +85,23 @@ class PracticeScreen(Screen):
     def on_mount(self) -> None:
         self.title = terminal_safe(self.card.title)
         self.sub_title = terminal_safe(f"{self.card.modality_name} · {self.card.person.name} · {self.card.difficulty}")
-        brief = Static(self._brief(), id="brief")
-        brief.border_title = "Scenario"
-        self.query_one("#side").mount(brief)
+        side = self.query_one("#side")
+        if self.pack is None:
+            brief = Static(self._brief(), id="brief")
+            brief.border_title = "Scenario"
+            side.mount(brief)
+        else:  # the instructions stand in for the scenario's brief (they describe the task)
+            side.mount(GoalsPanel(evaluate(list(self.pack.goals), None), self.pack.spec.max_turns))
+            brief = Static(plain(self.pack.instructions), id="exercise-brief")
+            brief.border_title = terminal_safe(f"Exercise: {self.pack.title}")
+            brief.border_subtitle = self.pack.limits_text()
+            side.mount(brief)
+            if self.pack.spec.time_limit_min:
+                self.set_interval(1.0, self._check_time)
+            if not self.instructions_read:
+                from simtrainer.ui.screens.exercise import InstructionsScreen
+
+                self.app.push_screen(InstructionsScreen(self.pack), self._read_instructions)
         box = self.query_one("#reply", ReplyInput)
         box.border_title = "Your reply — Enter sends, Shift+Enter new line"
         box.focus()
@@ -93,12 +122,18 @@ class PracticeScreen(Screen):
     def open_session(self) -> None:
         workspace = self.app.workspace
         try:
-            session = workspace.resume_session(self.resume) if self.resume else workspace.new_session(self.card)
+            if self.check_model:
+                workspace.check()
+            if self.resume:
+                session = workspace.resume_session(self.resume)
+            else:
+                record = self.pack.record(workspace.settings.seed) if self.pack is not None else None
+                session = workspace.new_session(self.card, exercise=record)
             session.prime()
         except UserError as error:
             self.app.call_from_thread(self.app.show_error, "Cannot start the session", error)
             return
-        self.post_message(SessionReady(session, self._summaries(session)))
+        self.post_message(SessionReady(session, *self._scores(session)))
 
     @work(thread=True, group="speech", exit_on_error=False)
     def setup_speech(self) -> None:
@@ -122,11 +157,14 @@ class PracticeScreen(Screen):
             return
         self.post_message(Transcribed(text, meta))
 
-    @staticmethod
-    def _summaries(session: Session) -> dict[str, dict]:
-        """Running scores, computed in the worker so the UI thread never reads a session mid-turn."""
-        views = session.turn_views()
-        return score(session.coders, views)["rubrics"]
+    def _scores(self, session: Session) -> tuple[dict[str, dict], Progress | None]:
+        """Running scores and, in an exercise, the goals so far: computed in the worker so the UI thread never
+        reads a session mid-turn."""
+        scored = score(session.coders, session.turn_views())
+        progress = None
+        if self.pack is not None:
+            progress = evaluate(list(self.pack.goals), scored), scored["trainee_turns"]
+        return scored["rubrics"], progress
 
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
     def run_turn(self, text: str | None, meta: dict | None = None) -> None:
@@ -141,7 +179,7 @@ class PracticeScreen(Screen):
                 if isinstance(event, CodesReady):
                     speaker = session.history[session.turn_ids.index(event.turn_id)].speaker
                     cls = PatientCoded if speaker == "patient" else TraineeCoded
-                    self.post_message(cls(event.turn_id, event.codes, self._summaries(self.session)))
+                    self.post_message(cls(event.turn_id, event.codes, *self._scores(session)))
                 elif isinstance(event, PatientToken):
                     self.post_message(ReplyToken(event.text))
                 elif isinstance(event, PatientReset):
@@ -158,6 +196,7 @@ class PracticeScreen(Screen):
         else:
             if text is None and not replied:  # nothing was left to answer
                 self.app.call_from_thread(self._unlock)
+            self.post_message(TurnComplete(session.trainee_turns))
 
     # --- message handlers (UI thread) ------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -180,7 +219,9 @@ class PracticeScreen(Screen):
             panel = panel_for(main.rubric, main.scorer)
             panel.id = f"panel-{main.rubric}"
             side.mount(panel, before=0)
-        self._refresh_panels(message.summaries)
+        self._refresh_panels(message.summaries, message.progress)
+        if self.pack is not None and self.instructions_read:
+            self._start_clock()
         if self.session.resumed:
             self.run_turn(None)  # codes lost turns and answers a trainee turn left without a reply
         else:
@@ -231,7 +272,7 @@ class PracticeScreen(Screen):
         bubble = self.bubbles.get(message.turn_id, self.pending_trainee)
         if bubble is not None:
             bubble.set_codes(self._shown(message.codes))
-        self._refresh_panels(message.summaries)
+        self._refresh_panels(message.summaries, message.progress)
 
     def on_reply_token(self, message: ReplyToken) -> None:
         if self.reply is None:
@@ -255,13 +296,14 @@ class PracticeScreen(Screen):
         self.reply.turn_id = message.turn_id
         if not self.muted and self.speech is not None and self.speech.speaker is not None:
             self.speak(message.text)
-        self._unlock()
+        if self.pack is None:
+            self._unlock()  # an exercise unlocks once the turn is coded and its limits checked (`TurnComplete`)
 
     def on_patient_coded(self, message: PatientCoded) -> None:
         bubble = self.bubbles.get(message.turn_id, self.reply)
         if bubble is not None:
             bubble.set_codes(self._shown(message.codes))
-        self._refresh_panels(message.summaries)
+        self._refresh_panels(message.summaries, message.progress)
 
     def on_turn_failed(self, message: TurnFailed) -> None:
         if self.reply is not None:
@@ -277,10 +319,64 @@ class PracticeScreen(Screen):
     def _shown(self, codes: list[Code]) -> list[Code]:
         return shown_codes(self.card.modality, codes)
 
-    def _refresh_panels(self, summaries: dict[str, dict]) -> None:
+    def _refresh_panels(self, summaries: dict[str, dict], progress: Progress | None = None) -> None:
         for panel in self.query(RubricPanel):
             if panel.rubric in summaries:
                 panel.show(summaries[panel.rubric])
+        if progress is not None:
+            self.query_one(GoalsPanel).show(*progress)
+
+    # --- an exercise's clock and limits --------------------------------------------------------------
+    def _read_instructions(self, _: None = None) -> None:
+        self.instructions_read = True
+        if self.session is not None:
+            self._start_clock()
+        self.query_one("#reply", ReplyInput).focus()
+
+    def _start_clock(self) -> None:
+        """The time limit counts from the start of the conversation (a resumed session: from its first start)."""
+        if self.started is None:
+            self.started = time.monotonic() - self.elapsed_s
+
+    def _elapsed(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
+
+    def on_turn_complete(self, message: TurnComplete) -> None:
+        if self.pack is None or self.stopped:
+            return
+        reason = self.pack.stop_reason(message.trainee_turns, self._elapsed())
+        if reason:
+            self._stop(reason)
+        else:
+            self._unlock()
+
+    def _check_time(self) -> None:
+        """Between turns, the time limit ends the session; during a turn it is checked when the turn completes."""
+        if self.session is None or self.busy or self.stopped or self.started is None or self.session.ended:
+            return
+        reason = self.pack.stop_reason(self.session.trainee_turns, self._elapsed()) if self.pack else None
+        if reason:
+            self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
+        """The exercise's limit is reached: lock the reply box, say why, end the session, then the summary."""
+        assert self.session is not None
+        self.stopped = reason
+        self.busy = True
+        box = self.query_one("#reply", ReplyInput)
+        box.read_only = True
+        box.border_title = terminal_safe(f"Locked: {reason}")
+        summary = self.session.end()
+        if summary is None:
+            self.app.notify(terminal_safe(f"Stopped: {reason}. Nothing was said, so the session is not scored."),
+                            title="Exercise over", markup=False)
+            self.app.pop_screen()
+            return
+        from simtrainer.ui.screens.exercise import ExerciseOverScreen
+
+        session = self.session
+        self.app.push_screen(ExerciseOverScreen(reason),
+                             lambda _: self.app.show_summary(session, summary, stopped=reason))
 
     def on_speech_ready(self, message: SpeechReady) -> None:
         self.speech = message.speech

@@ -1,0 +1,270 @@
+"""Exercise packs in the app, driven with Pilot: open a pack from home, read its instructions, follow the goals,
+stop at its turn limit, see a result per goal and hand in a bundle the instructor side verifies."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from test_tui import SIZE, send, settle
+
+from simtrainer.classroom.bundle import read_bundle
+from simtrainer.classroom.pack import load_pack
+from simtrainer.config import load_settings
+from simtrainer.ui.app import make_app
+from simtrainer.ui.screens.exercise import ExerciseOverScreen, InstructionsScreen, OpenExerciseScreen
+from simtrainer.ui.screens.home import HomeScreen
+from simtrainer.ui.screens.identity import NameScreen
+from simtrainer.ui.screens.modals import ErrorScreen
+from simtrainer.ui.screens.practice import PracticeScreen
+from simtrainer.ui.screens.summary import SummaryScreen
+from simtrainer.ui.widgets.goals_panel import GoalsPanel
+from simtrainer.ui.widgets.reply_input import ReplyInput
+
+REFLECTIONS = [
+    "It sounds like coming here was your sister's idea more than yours.",
+    "You want your mornings with the kids to feel calmer.",
+    "So the wine is how you come down after twelve hours of alarms.",
+    "You're not sure it's a problem, and you're also wondering.",
+    "You care a lot about being there for Leo.",
+    "Part of you misses running.",
+    "You've thought about this more than you let on.",
+    "You'd like to feel more like yourself in the mornings.",
+]
+
+
+@pytest.fixture(autouse=True)
+def no_speech(monkeypatch):
+    monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "false")
+
+
+@pytest.fixture
+def fixed_ids(monkeypatch):
+    counter = iter(range(1000))
+    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: f"20260101-000000-{next(counter):04d}")
+
+
+async def open_shipped_pack(pilot, name: str = "mi-reflect-first") -> PracticeScreen:
+    """From home: X, pick the example `name`, Enter; the instructions come first."""
+    app = pilot.app
+    await pilot.pause()
+    assert isinstance(app.screen, HomeScreen)
+    await pilot.press("x")
+    await pilot.pause()
+    picker = app.screen
+    assert isinstance(picker, OpenExerciseScreen)
+    options = picker.query_one("#examples")
+    ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+    assert ids == ["cbt-agenda-and-feedback", "dearman-group-project", "mi-reflect-first"]
+    options.highlighted = ids.index(name)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, InstructionsScreen)
+    return app.screen_stack[-2]
+
+
+async def begin(pilot, name: str = "mi-reflect-first") -> PracticeScreen:
+    screen = await open_shipped_pack(pilot, name)
+    await pilot.press("enter")  # read: start
+    await settle(pilot)
+    assert app_screen(pilot) is screen and screen.started is not None
+    return screen
+
+
+def text_of(widget) -> str:
+    """What a Static shows, tables included, as plain text."""
+    console = Console(width=100, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def app_screen(pilot):
+    return pilot.app.screen
+
+
+async def test_open_a_shipped_pack_follow_goals_stop_at_the_turn_limit_and_hand_in(home, cli):
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_shipped_pack(pilot)
+        pack = screen.pack
+        instructions = str(app.screen.query_one("#instructions").render())
+        assert "Reflect before you ask" in instructions and "Dana's sister" in instructions
+        assert "rq ≥ 1.0" in instructions and "ends after 8 turns" in instructions
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and isinstance(app.focused, ReplyInput)
+        assert "Dana's sister" in str(screen.query_one("#exercise-brief").render())  # kept beside the talk
+        goals = screen.query_one(GoalsPanel)
+        assert [r["key"] for r in goals.results] == [g.key for g in pack.goals]
+        assert not any(r["met"] for r in goals.results) and goals.border_subtitle == "turn 0 of 8"
+
+        await send(pilot, REFLECTIONS[0])
+        by_key = {r["key"]: r for r in goals.results}
+        assert goals.turns == 1 and goals.border_subtitle == "turn 1 of 8"
+        assert by_key["mi_non_adherent_max"]["value"] == 0 and by_key["mi_non_adherent_max"]["met"]
+        assert isinstance(by_key["counts.SR_min"]["value"], int)  # a figure so far, not "–"
+        first = [dict(r) for r in goals.results]
+        await send(pilot, "What do you make of her worry?")
+        assert goals.turns == 2 and goals.results != first  # refreshed after the coded turn
+        assert {r["key"]: r for r in goals.results}["rq_min"]["value"] is not None
+
+        for line in REFLECTIONS[1:6]:
+            await send(pilot, line)
+        assert isinstance(app.screen, PracticeScreen) and not screen.stopped
+        await send(pilot, REFLECTIONS[6])  # the 8th turn: the limit
+        assert screen.stopped == "the exercise ends after 8 of your turns"
+        box = screen.query_one("#reply", ReplyInput)
+        assert box.read_only and "Locked" in str(box.border_title)
+        assert isinstance(app.screen, ExerciseOverScreen) and "8 of your turns" in str(
+            app.screen.query_one("Static").render())
+        assert screen.session.ended
+        stored = app.workspace.store.get_session(screen.session.id)
+        assert stored["status"] == "ended" and stored["exercise"]["pack_sha256"] == pack.sha256
+        assert sum(1 for t in app.workspace.store.turns(screen.session.id) if t["speaker"] == "trainee") == 8
+
+        await pilot.press("enter")
+        await settle(pilot)
+        summary = app.screen
+        assert isinstance(summary, SummaryScreen) and summary.stopped
+        assert [r["key"] for r in summary.goals] == [g.key for g in pack.goals]
+        table = text_of(summary.query_one("#goal-results"))
+        assert "rq_min" in table and "mi_non_adherent_max" in table
+        assert "Stopped: the exercise ends after 8" in str(summary.query_one("#exercise-result").render())
+        assert summary.check_action("hand_in", ()) is True
+
+        await pilot.press("s")  # no name saved: asked first
+        await pilot.pause()
+        assert isinstance(app.screen, NameScreen)
+        name_box = app.screen.query_one("#name")
+        name_box.value = "Ana López"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is summary and summary.handed_in is not None
+        path = summary.handed_in
+        assert path.parent == app.hand_in_dir
+        assert path.name == f"mi-reflect-first-Ana-López-{screen.session.id}.json"
+        assert str(path) in str(summary.query_one("#hand-in").render())
+        assert any(str(path) in n.message for n in app._notifications)
+        bundle = read_bundle(path)
+        assert bundle["trainee"] == "Ana López" and bundle["session"]["id"] == screen.session.id
+        assert bundle["exercise"]["pack_sha256"] == pack.sha256 and bundle["goals_total"] == len(pack.goals)
+        assert [g["met"] for g in bundle["goals"]] == [r["met"] for r in summary.goals]
+        assert len([t for t in bundle["turns"] if t["speaker"] == "trainee"]) == 8
+        assert app.workspace.settings.trainee == "Ana López"  # the name is kept for the next sessions
+
+    out = path.parent / "from-cli.json"  # the CLI hands in an app session too
+    result = cli("exercise", "submit", screen.session.id, "-o", str(out), "--trainee", "Ana López")
+    assert result.exit_code == 0, result.output
+    assert read_bundle(out)["goals_met"] == bundle["goals_met"]
+
+
+async def test_a_bad_pack_path_shows_the_error_modal(home, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "x"\ntitle = "Broken"\n', encoding="utf-8")
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for path, what in ((bad, "field required"), (tmp_path / "gone.toml", "no such exercise pack")):
+            await pilot.press("x")
+            await pilot.pause()
+            app.screen.query_one("#pack-path").value = str(path)
+            app.screen.query_one("#pack-path").focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            error = app.screen
+            assert isinstance(error, ErrorScreen) and error.error_title == "Cannot open this exercise pack"
+            assert what in error.what.lower() and str(path) in error.where and error.fix
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, HomeScreen)
+
+
+async def test_a_pack_given_at_start_and_resumed_from_history_keeps_its_goals(home):
+    """`simtrainer --exercise PACK` opens straight into it; quitting keeps it resumable, and History R brings back
+    the pack's goals and limits."""
+    settings = load_settings()
+    pack = load_pack("dearman-group-project", settings)
+    app = make_app(settings, model="fake", exercise=pack)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, InstructionsScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PracticeScreen) and screen.card.id == "dearman-group-project"
+        await send(pilot, "Sam, the slides were due Monday and I haven't got them. I need your draft by Wednesday.")
+        sid = screen.session.id
+        assert screen.query_one(GoalsPanel).turns == 1
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PracticeScreen) and screen.resume == sid and screen.pack.id == pack.id
+        assert not any(isinstance(s, InstructionsScreen) for s in app.screen_stack)  # beside the talk only
+        goals = screen.query_one(GoalsPanel)
+        assert goals.turns == 1 and {r["key"] for r in goals.results} == {g.key for g in pack.goals}
+        assert screen.started is not None and screen.elapsed_s >= 0
+        await send(pilot, "I feel let down and worried about Friday.")
+        assert goals.turns == 2
+
+
+async def test_the_time_limit_ends_the_session_between_turns(home, tmp_path):
+    pack_file = tmp_path / "quick.toml"
+    pack_file.write_text('id = "quick"\ntitle = "Quick one"\ninstructions = "Say hello and reflect once."\n'
+                         'scenario = "mi-alcohol-nurse"\ntime_limit_min = 1\n[goals]\nrq_min = 1\n',
+                         encoding="utf-8")
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.load_exercise(pack_file)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        await send(pilot, "It sounds like coming here was your sister's idea.")
+        screen.started -= 61  # a minute passes
+        await pilot.pause(1.5)
+        await settle(pilot)
+        assert screen.stopped == "the exercise's time limit of 1 minutes is up"
+        assert isinstance(app.screen, ExerciseOverScreen) and screen.session.ended
+
+
+def test_simtrainer_exercise_refuses_a_bad_pack_and_a_subcommand(cli, tmp_path):
+    result = cli("--exercise", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2 and "no such exercise pack" in result.output
+    result = cli("--exercise", "mi-reflect-first", "scenarios", "list")
+    assert result.exit_code == 2 and "--exercise opens the app" in result.output
+
+
+def test_snapshot_exercise_session(snap_compare, home, fixed_ids):
+    async def run_before(pilot):
+        await begin(pilot)
+        await send(pilot, REFLECTIONS[0])
+        await send(pilot, "What do you make of her worry?")
+
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_exercise_summary(snap_compare, home, fixed_ids):
+    async def run_before(pilot):
+        await begin(pilot)
+        await send(pilot, REFLECTIONS[0])
+        await send(pilot, "What do you make of her worry?")
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+
+    assert snap_compare(make_app(load_settings(), model="fake"), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_cbt_pack_shows_ctrs_goals(home):
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await begin(pilot, "cbt-agenda-and-feedback")
+        await send(pilot, "What would you like to put on our agenda today?")
+        by_key = {r["key"]: r for r in screen.query_one(GoalsPanel).results}
+        assert by_key["indicators.agenda_set"]["met"] and by_key["indicators.agenda_set"]["value"] is True
