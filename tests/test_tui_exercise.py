@@ -161,7 +161,7 @@ async def test_open_a_shipped_pack_follow_goals_stop_at_the_turn_limit_and_hand_
 
 async def test_a_bad_pack_path_shows_the_error_modal(home, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('id = "x"\ntitle = "Broken"\n', encoding="utf-8")
+    bad.write_text('id = "broken-pack"\ntitle = "Broken"\nmax_turns = 3\n', encoding="utf-8")
     app = make_app(load_settings(), model="fake")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
