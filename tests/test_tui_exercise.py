@@ -213,19 +213,23 @@ async def test_a_pack_given_at_start_and_resumed_from_history_keeps_its_goals(ho
         assert goals.turns == 2
 
 
-async def test_the_time_limit_ends_the_session_between_turns(home, tmp_path):
+async def test_the_pack_model_and_time_limit(home, tmp_path):
+    """A pack naming its model switches the app to it; its time limit ends the session between turns."""
     pack_file = tmp_path / "quick.toml"
     pack_file.write_text('id = "quick"\ntitle = "Quick one"\ninstructions = "Say hello and reflect once."\n'
-                         'scenario = "mi-alcohol-nurse"\ntime_limit_min = 1\n[goals]\nrq_min = 1\n',
+                         'scenario = "mi-alcohol-nurse"\ntime_limit_min = 1\nmodel = "fake"\n[goals]\nrq_min = 1\n',
                          encoding="utf-8")
-    app = make_app(load_settings(), model="fake")
+    app = make_app(load_settings())  # the configured model, never loaded here
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        assert app.workspace.model_entry.name != "fake"
         app.load_exercise(pack_file)
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
         screen = app.screen
+        assert app.workspace.model_name == "fake" and screen.session.store.get_session(screen.session.id)["model"] \
+            == "fake"
         await send(pilot, "It sounds like coming here was your sister's idea.")
         screen.started -= 61  # a minute passes
         await pilot.pause(1.5)

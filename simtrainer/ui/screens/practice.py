@@ -93,7 +93,7 @@ class PracticeScreen(Screen):
         else:  # the instructions stand in for the scenario's brief (they describe the task)
             side.mount(GoalsPanel(evaluate(list(self.pack.goals), None), self.pack.spec.max_turns))
             brief = Static(plain(self.pack.instructions), id="exercise-brief")
-            brief.border_title = terminal_safe(f"Exercise: {self.pack.title}")
+            brief.border_title = plain(f"Exercise: {self.pack.title}")
             brief.border_subtitle = self.pack.limits_text()
             side.mount(brief)
             if self.pack.spec.time_limit_min:
@@ -365,7 +365,7 @@ class PracticeScreen(Screen):
         self.busy = True
         box = self.query_one("#reply", ReplyInput)
         box.read_only = True
-        box.border_title = terminal_safe(f"Locked: {reason}")
+        box.border_title = plain(f"Locked: {reason}")
         summary = self.session.end()
         if summary is None:
             self.app.notify(terminal_safe(f"Stopped: {reason}. Nothing was said, so the session is not scored."),
