@@ -231,11 +231,19 @@ async def test_the_pack_model_and_time_limit(home, tmp_path):
         assert app.workspace.model_name == "fake" and screen.session.store.get_session(screen.session.id)["model"] \
             == "fake"
         await send(pilot, "It sounds like coming here was your sister's idea.")
+        await pilot.pause(1.5)
+        assert screen.query_one(GoalsPanel).border_subtitle == "turn 1 · 1 min left"
+        await pilot.press("f1")  # a modal open when the time is up is closed for the notice
+        await pilot.pause()
         screen.started -= 61  # a minute passes
         await pilot.pause(1.5)
         await settle(pilot)
         assert screen.stopped == "the exercise's time limit of 1 minutes is up"
         assert isinstance(app.screen, ExerciseOverScreen) and screen.session.ended
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SummaryScreen) and "time limit" in app.screen.stopped
+        assert not any(isinstance(s, PracticeScreen) for s in app.screen_stack)
 
 
 def test_simtrainer_exercise_refuses_a_bad_pack_and_a_subcommand(cli, tmp_path):

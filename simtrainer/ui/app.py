@@ -146,7 +146,11 @@ class SimTrainerApp(App):
     def start_exercise(self, pack: Pack) -> None:
         from simtrainer.ui.screens.practice import PracticeScreen
 
-        switched = self._use_pack_model(pack)
+        try:
+            switched = self._use_pack_model(pack)
+        except UserError as error:
+            self.show_error("Cannot open this exercise pack", error)
+            return
         self.push_screen(PracticeScreen(pack.card, pack=pack, check_model=switched))
 
     def resume_practice(self, session_id: str) -> None:
@@ -172,9 +176,16 @@ class SimTrainerApp(App):
     def _use_pack_model(self, pack: Pack) -> bool:
         """Switch to the model the pack names (a shared server, a name, a file), if it names another; True when
         switched, so the session checks it before it starts."""
+        from simtrainer.ui.screens.practice import PracticeScreen
+
         settings, model = pack.model_for(self.workspace.settings)
         if model is None or model == self.workspace.model_name:
             return False
+        if any(isinstance(s, PracticeScreen) and s.session is not None and not s.session.ended
+               for s in self.screen_stack):
+            raise UserError(f"This exercise runs on another model ({pack.model_text}), and a session is still "
+                            "running on this one.", where=str(pack.path),
+                            fix="End the session you are in (Ctrl+E), then open the exercise from the home screen.")
         self.workspace.use_model(settings, model)
         self.notify(terminal_safe(f"This exercise runs on the model {pack.model_text}."), title="Exercise model",
                     markup=False)

@@ -351,10 +351,15 @@ class PracticeScreen(Screen):
             self._unlock()
 
     def _check_time(self) -> None:
-        """Between turns, the time limit ends the session; during a turn it is checked when the turn completes."""
-        if self.session is None or self.busy or self.stopped or self.started is None or self.session.ended:
+        """Show the minutes left; between turns the time limit ends the session (during a turn, it is checked
+        when the turn completes)."""
+        if self.pack is None or self.started is None or self.stopped:
             return
-        reason = self.pack.stop_reason(self.session.trainee_turns, self._elapsed()) if self.pack else None
+        minutes = self.pack.spec.time_limit_min or 0
+        self.query_one(GoalsPanel).show_time_left(max(0.0, minutes - self._elapsed() / 60))
+        if self.session is None or self.busy or self.session.ended:
+            return
+        reason = self.pack.stop_reason(self.session.trainee_turns, self._elapsed())
         if reason:
             self._stop(reason)
 
@@ -362,6 +367,8 @@ class PracticeScreen(Screen):
         """The exercise's limit is reached: lock the reply box, say why, end the session, then the summary."""
         assert self.session is not None
         self.stopped = reason
+        while self.app.screen is not self:  # help or another modal was open: the notice comes on this screen
+            self.app.pop_screen()
         self.busy = True
         box = self.query_one("#reply", ReplyInput)
         box.read_only = True

@@ -3,6 +3,7 @@ every coded turn from the same `goals.evaluate` results the CLI prints."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.table import Table
@@ -37,6 +38,7 @@ class GoalsPanel(Static):
         self.results = results
         self.max_turns = max_turns
         self.turns = 0
+        self.minutes_left: float | None = None
         self.border_title = "Goals"
 
     def on_mount(self) -> None:
@@ -46,5 +48,14 @@ class GoalsPanel(Static):
         self.results, self.turns = results, turns
         met, total = counts(results)
         self.border_title = f"Goals — {met} of {total} met"
-        self.border_subtitle = f"turn {turns}" + (f" of {self.max_turns}" if self.max_turns else "")
+        self._subtitle()
         self.update(goals_table(results) if results else Text("This exercise sets no goals.", style="dim"))
+
+    def show_time_left(self, minutes: float) -> None:
+        self.minutes_left = minutes
+        self._subtitle()
+
+    def _subtitle(self) -> None:
+        turns = f"turn {self.turns}" + (f" of {self.max_turns}" if self.max_turns else "")
+        left = f" · {math.ceil(self.minutes_left):.0f} min left" if self.minutes_left is not None else ""
+        self.border_subtitle = turns + left
