@@ -280,3 +280,71 @@ async def test_the_cbt_pack_shows_ctrs_goals(home):
         await send(pilot, "What would you like to put on our agenda today?")
         by_key = {r["key"]: r for r in screen.query_one(GoalsPanel).results}
         assert by_key["indicators.agenda_set"]["met"] and by_key["indicators.agenda_set"]["value"] is True
+
+
+def test_simtrainer_exercise_in_a_real_terminal(home):
+    """`simtrainer --exercise PACK` in a pseudo-terminal: straight into the instructions, one turn, end, hand in
+    (the name from SIMTRAINER_TRAINEE), quit; the bundle verifies."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "SIMTRAINER_MODEL": "fake", "SIMTRAINER_TRAINEE": "Bo", "TERM": "xterm-256color",
+           "SIMTRAINER_SPEECH__ENABLED": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "simtrainer", "--exercise", "mi-reflect-first"], stdin=slave,
+                            stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen = bytearray()
+
+    def wait_for(text: str, limit: float = 300, again: bytes = b"") -> None:
+        """Read the screen until `text` shows; `again` is typed every few seconds meanwhile (a key that is
+        refused while the patient is still answering)."""
+        end = time.monotonic() + limit  # only catches a hang: a busy machine is slow
+        tried = time.monotonic()
+        while text not in re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]", "", seen.decode(errors="replace")):
+            assert time.monotonic() < end and proc.poll() is None, f"{text!r} never shown"
+            if again and time.monotonic() - tried > 3:
+                os.write(master, again)
+                tried = time.monotonic()
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen.extend(os.read(master, 65536))
+                except OSError:
+                    break
+
+    try:
+        wait_for("Start (Enter)")
+        assert b"Reflect before you ask" in seen
+        os.write(master, b"\r")
+        wait_for("Dana:")  # the patient's opening line: the session is ready
+        seen.clear()
+        os.write(master, b"It sounds like coming here was your sister's idea.\r")
+        wait_for("turn 1")  # coded, and the goals refreshed
+        os.write(master, b"\x05")  # Ctrl+E, again until the reply is complete
+        wait_for("Press S to hand it in", again=b"\x05")
+        os.write(master, b"s")
+        wait_for("Handed in")
+        os.write(master, b"\x11")  # Ctrl+Q
+        end = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < end:  # drain the screen, or the app blocks writing it
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    (bundle,) = (home / "data" / "hand-in").glob("mi-reflect-first-Bo-*.json")
+    assert read_bundle(bundle)["trainee"] == "Bo" and read_bundle(bundle)["goals_total"] == 4
