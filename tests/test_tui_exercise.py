@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from conftest import REPO
 from rich.console import Console
 from test_tui import SIZE, send, settle
 
@@ -348,3 +349,27 @@ def test_simtrainer_exercise_in_a_real_terminal(home):
         os.close(master)
     (bundle,) = (home / "data" / "hand-in").glob("mi-reflect-first-Bo-*.json")
     assert read_bundle(bundle)["trainee"] == "Bo" and read_bundle(bundle)["goals_total"] == 4
+
+
+async def test_resuming_after_the_pack_changed_is_refused_with_the_fix(home, tmp_path):
+    pack_file = tmp_path / "mine.toml"
+    pack_file.write_text((REPO / "exercises" / "mi-reflect-first.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.load_exercise(pack_file)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await send(pilot, REFLECTIONS[0])
+    pack_file.write_text(pack_file.read_text(encoding="utf-8").replace("max_turns = 8", "max_turns = 20"),
+                         encoding="utf-8")
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen) and "has changed" in app.screen.what
+        assert str(pack_file) in app.screen.where and "Put back" in app.screen.fix
