@@ -239,7 +239,7 @@ def bench_classroom(settings, *, students: int, turns: int, scenario_id: str, se
         folder = Path(work)
         if server is not None:
             base = server.rstrip("/")
-            wait_ready(base, None, None, 30.0)
+            wait_ready(base, None, None, 5.0)
             name = server_model or served_model(base)
             result = _run(settings, card, base, name, students, turns, folder)
             result.update(server=base, server_started=False)
