@@ -157,3 +157,21 @@ def test_ctrl_c_stops_the_server(home):
     assert bench.returncode != 0
     for pid in servers:
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_server_figures_read_llama_cpp_timing_lines():
+    from simtrainer.bench.classroom import server_figures
+
+    log = """INFO:     127.0.0.1:5 - "POST /v1/completions HTTP/1.1" 200 OK
+llama_perf_context_print:        load time =       0.46 ms
+llama_perf_context_print: prompt eval time =    1000.00 ms /   400 tokens (    2.50 ms per token, 400 tokens per second)
+llama_perf_context_print:        eval time =    2000.00 ms /    20 runs   (  100.00 ms per token,    10.00 tokens per second)
+llama_perf_context_print:       total time =    3100.00 ms /   420 tokens
+llama_perf_context_print: prompt eval time =       0.00 ms /     1 tokens (    0.00 ms per token,      inf tokens per second)
+llama_perf_context_print:        eval time =    3000.00 ms /    30 runs   (  100.00 ms per token,    10.00 tokens per second)
+"""
+    figures_ = server_figures(log)
+    assert figures_["server_requests"] == 2 and figures_["server_busy_s"] == 6.0
+    assert figures_["server_service_mean_s"] == 3.0 and figures_["server_prompt_tokens_mean"] == 200.5
+    assert figures_["server_tokens_per_s"] == 10.0
+    assert server_figures("no timing here") == {"server_requests": 0}

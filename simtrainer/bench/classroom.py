@@ -15,6 +15,7 @@ llama-cpp-python's server cuts a streaming answer short when another request arr
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -162,6 +163,31 @@ def figures(runs: list[StudentRun], wall_s: float, saved: dict[str, int], turns:
     }
 
 
+_PERF = re.compile(r"llama_perf_context_print:\s+(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+)")
+
+
+def server_figures(log: str) -> dict[str, Any]:
+    """Per request, from llama.cpp's own timing lines in the server's log: prompt tokens evaluated and seconds
+    of prompt and generation work. Every request the server worked on counts, also those whose student had
+    already given up waiting, so this is the server's service time, queueing excluded."""
+    prompt: list[tuple[float, int]] = []
+    generate: list[tuple[float, int]] = []
+    for kind, ms, count in _PERF.findall(log):
+        (prompt if kind == "prompt eval" else generate).append((float(ms) / 1000, int(count)))
+    service = [p[0] + g[0] for p, g in zip(prompt, generate, strict=False)]
+    if not service:
+        return {"server_requests": 0}
+    return {
+        "server_requests": len(service),
+        "server_service_p50_s": round(_percentile(service, 0.5), 3),
+        "server_service_mean_s": round(sum(service) / len(service), 3),
+        "server_busy_s": round(sum(service), 3),
+        "server_prompt_tokens_mean": round(sum(c for _, c in prompt) / len(prompt), 1),
+        "server_prompt_s_mean": round(sum(t for t, _ in prompt) / len(prompt), 3),
+        "server_tokens_per_s": round(sum(c for _, c in generate) / max(sum(t for t, _ in generate), 1e-9), 2),
+    }
+
+
 # --- the server --------------------------------------------------------------------------------------------
 def _free_port() -> int:
     import socket
@@ -249,9 +275,13 @@ def bench_classroom(settings, *, students: int, turns: int, scenario_id: str, se
             raise UserError(f"The model '{entry.name}' is not a local GGUF file this bench can serve.",
                             where="setting `model`", fix="Use the default model, or bench a running server with "
                                                           "--server URL.")
+        log = folder / "server.log"
         with local_server(entry.path, alias=entry.name, n_ctx=entry.spec.n_ctx or settings.n_ctx,
-                          n_threads=settings.n_threads, log=folder / "server.log") as base:
+                          n_threads=settings.n_threads, log=log) as base:
             result = _run(settings, card, base, entry.name, students, turns, folder)
+        result.update(server_figures(log.read_text(encoding="utf-8", errors="replace")))
+        if result.get("server_busy_s"):
+            result["server_busy_share"] = round(result["server_busy_s"] / result["wall_s"], 3)
         result.update(server="llama.cpp (llama-cpp-python server, started for this bench, requests queued)",
                       server_started=True, model=entry.name)
         return result
