@@ -20,6 +20,8 @@ from simtrainer.scenarios import get_card
 from simtrainer.session import Session
 from simtrainer.storage import Store
 
+PATIENT = {"SIMTRAINER_TIMEOUT_S": "900"}  # a busy machine queues two students' requests slowly; no error from that
+
 
 class MeetingBackend(FakeBackend):
     """A fake whose first call waits until every student has made one: the run fails unless they overlap."""
@@ -109,7 +111,7 @@ def test_user_mistakes_exit_2(cli):
 
 
 def test_real_server_started_by_the_bench(home):
-    result = run_cli("bench", "classroom", "--students", "2", "--turns", "2", "--json")
+    result = run_cli("bench", "classroom", "--students", "2", "--turns", "2", "--json", env=PATIENT)
     assert result.returncode == 0, result.stderr
     figures_ = json.loads(result.stdout)
     assert figures_["server_started"] is True and figures_["model"] == "smollm2-135m"
@@ -120,7 +122,8 @@ def test_real_server_started_by_the_bench(home):
 
 
 def test_an_existing_server_is_benched_with_the_model_it_lists(llama_server):
-    result = run_cli("bench", "classroom", "--students", "2", "--turns", "1", "--server", llama_server, "--json")
+    result = run_cli("bench", "classroom", "--students", "2", "--turns", "1", "--server", llama_server, "--json",
+                     env=PATIENT)
     assert result.returncode == 0, result.stderr
     figures_ = json.loads(result.stdout)
     assert figures_["server_started"] is False and figures_["model"] == "smol" and figures_["server"] == llama_server
