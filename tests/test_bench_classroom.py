@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import free_port, run_cli
 
 from simtrainer.bench.classroom import StudentRun, count_saved, figures, run_classroom, student_lines
 from simtrainer.config import PatientSettings
@@ -108,6 +108,8 @@ def test_user_mistakes_exit_2(cli):
     assert result.returncode == 2 and "not a server address" in result.stderr + result.stdout
     result = run_cli("bench", "classroom", "--server-model", "x")
     assert result.returncode == 2 and "--server-model needs --server" in result.stderr + result.stdout
+    result = run_cli("bench", "classroom", "--server", f"http://127.0.0.1:{free_port()}/v1")
+    assert result.returncode == 2 and "did not answer" in result.stderr and "Start the server" in result.stderr
 
 
 def test_real_server_started_by_the_bench(home):

@@ -211,8 +211,9 @@ def wait_ready(base_url: str, proc: subprocess.Popen | None, log: Path | None, t
             raise UserError(f"The model server exited while starting (code {proc.returncode}).",
                             where=str(log or base_url), fix=f"Read its log: {tail}")
         time.sleep(0.25)
-    raise UserError(f"The model server did not answer within {timeout_s:g} s.", where=base_url,
-                    fix="Check the model file loads (`simtrainer doctor`), or try again on a less busy machine.")
+    fix = ("Check the model file loads (`simtrainer doctor`), or try again on a less busy machine." if proc else
+           "Start the server, or correct --server: its OpenAI API root, usually ending in /v1.")
+    raise UserError(f"The model server did not answer within {timeout_s:g} s.", where=base_url, fix=fix)
 
 
 @contextmanager
