@@ -56,3 +56,24 @@ def test_the_session_footer_shows_the_session_keys_after_the_model_loads(home, t
         assert "Talk" in footer and "History" not in footer and "Trainees" not in footer
     finally:
         subprocess.run([TMUX, "-L", socket, "kill-server"], capture_output=True)
+
+
+async def test_a_session_that_cannot_start_shows_why(home, monkeypatch):
+    """The repaint on the failure path (the model may have half loaded) still ends in the error, read in full."""
+    from simtrainer.config import load_settings
+    from simtrainer.ui.app import make_app
+    from simtrainer.ui.screens.modals import ErrorScreen
+
+    monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "false")
+    monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
+    settings = load_settings(models={"classroom": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                                   "model": "m", "api_key_env": "NO_SUCH_KEY_VARIABLE"}})
+    app = make_app(settings, model="classroom")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.screen.error_title == "Cannot start the session" and "NO_SUCH_KEY_VARIABLE" in app.screen.what
