@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from simtrainer.patient.judge import judge
 from simtrainer.resources import data_folder
 from simtrainer.scenarios import load_cards
 from simtrainer.scenarios.loader import parse_card
@@ -23,24 +24,30 @@ def test_shipped_cards_are_valid_and_diverse():
         assert (card.cbt is not None) == (card.modality == "cbt")
 
 
+def spoken_lines(card) -> list[str]:
+    return [line.text for line in card.lines] + [text for reaction in card.reactions for text in reaction.lines]
+
+
 @pytest.mark.parametrize("card", load_cards([data_folder("scenarios")])[0], ids=lambda c: c.id)
 def test_shipped_card_has_lines_for_a_long_session(card):
     """Enough distinct lines per leaning that a 20-turn session need not repeat a kind of line; every trigger has
-    its scripted reaction; the card's own lines never contradict its facts."""
+    its scripted reaction; the card's own lines are in character and never contradict its facts."""
     per_leaning = Counter(line.leaning for line in card.lines)
     assert len(card.lines) >= 36
     assert per_leaning["change"] >= 12 and per_leaning["sustain"] >= 12 and per_leaning["neutral"] >= 8, per_leaning
-    texts = [line.text.casefold() for line in card.lines]
+    texts = [text.casefold() for text in spoken_lines(card)]
     assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
+    elsewhere = card.voice.examples + card.voice.change_examples + card.voice.sustain_examples
+    elsewhere += [card.opening_line, *card.reveal_when_trusted, *card.pressure_reactions]
+    assert set(texts).isdisjoint(text.casefold() for text in elsewhere)  # new lines, not copies of the card's others
     themes = Counter(line.theme for line in card.lines)
     assert len(themes) >= 6 and sum(1 for n in themes.values() if n >= 2) >= 4  # spread out, tags reused
     reacted = {r.trigger: r.lines for r in card.reactions}
     assert set(reacted) == set(card.triggers)
     assert all(len(lines) >= 3 for lines in reacted.values())
     assert card.facts
-    spoken = [line.text for line in card.lines] + [x for r in card.reactions for x in r.lines]
-    spoken += card.voice.examples + card.voice.change_examples + card.voice.sustain_examples
-    spoken += [card.opening_line, *card.reveal_when_trusted, *card.pressure_reactions]
+    assert [(text, why) for text in spoken_lines(card) if (why := judge(card, text))] == []  # in character
+    spoken = spoken_lines(card) + elsewhere
     for fact in card.facts:
         for pattern in fact.contradicted_by:
             compiled = re.compile(pattern, re.IGNORECASE)
