@@ -1,6 +1,7 @@
 """Multi-label DEAR MAN classifier, NumPy at run time: one logistic output per skill and per flag (threat, insult,
-ultimatum) over the whole turn. Features: the frozen all-MiniLM-L6-v2 sentence embedding (the MI coder's encoder,
-shared with it, so a turn both coders see is embedded once), TF-IDF word uni- and bigrams (with "I", "you" and
+ultimatum) over the whole turn. Features: the frozen all-MiniLM-L6-v2 encoder's mean-pooled output at its last layer
+and at a middle one, which keeps more of the wording (the MI coder's encoder, shared with it, so a turn both
+coders see is embedded once), TF-IDF word uni- and bigrams (with "I", "you" and
 contractions kept: they carry who the sentence is about), and two surface cues (hedging, a question mark).
 Each output has its own cut-off, chosen by cross-validation grouped by situation in training. The evidence for a
 code is the sentence whose words push that output furthest."""
@@ -36,9 +37,10 @@ def cues(text: str) -> np.ndarray:
     return np.array([bool(HEDGE.search(text)), "?" in text], dtype=np.float32)
 
 
-def dense(encoder: Encoder, text: str) -> np.ndarray:
-    """The dense block: sentence embedding, then the cues."""
-    return np.concatenate([encoder(text), cues(text)])
+def dense(encoder: Encoder, text: str, layers: list[int]) -> np.ndarray:
+    """The dense block: the pooled output of each of `layers` (meta.json), then the cues."""
+    pooled = encoder.layers(text)
+    return np.concatenate([*(pooled[k] for k in layers), cues(text)])
 
 
 class DearManModel:
@@ -47,12 +49,13 @@ class DearManModel:
             vocab = json.loads((folder / "vocab.json").read_text())["word"]
             meta = json.loads((folder / "meta.json").read_text())
             self.thresholds = np.array([float(meta["thresholds"][name]) for name in OUTPUTS])
+            self.layers = [int(k) for k in meta["layers"]]
             with np.load(folder / "weights.npz", allow_pickle=False) as weights:
                 self.idf, coef, self.intercept = weights["idf_word"], weights["coef"], weights["intercept"]
         except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             raise UserError(f"The DEAR MAN coder model is missing or corrupt ({exc}).", where=str(folder),
                             fix="Reinstall simtrainer, or rebuild it with `simtrainer train dearman-coder`.") from None
-        if coef.shape != (len(OUTPUTS), len(vocab) + encoder.dim + 2):
+        if coef.shape != (len(OUTPUTS), len(vocab) + len(self.layers) * encoder.dim + 2):
             raise UserError(f"The DEAR MAN coder weights do not fit its vocabulary and encoder ({coef.shape}).",
                             where=str(folder), fix="Rebuild it with `simtrainer train dearman-coder`.")
         self.encoder = encoder
@@ -66,7 +69,7 @@ class DearManModel:
 
     def probabilities(self, text: str) -> np.ndarray:
         """P(output) for every name in OUTPUTS, for one turn."""
-        z = self.intercept.astype(np.float64) + self.dense_coef @ dense(self.encoder, text)
+        z = self.intercept.astype(np.float64) + self.dense_coef @ dense(self.encoder, text, self.layers)
         idx, val = self._words(text)
         if len(idx):
             z += self.word_coef[:, idx] @ val
