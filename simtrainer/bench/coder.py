@@ -28,6 +28,7 @@ DEARMAN_LINES = [
     "I hear you, and I still need those evenings off.",
     "Could we try it for a month and see?",
     "Sorry, um, maybe it could be a bit quieter, if that's okay?",
+    "Fix it by Monday or I'm reporting you.",
 ]
 CTRS_LINES = [
     "What would you like to put on the agenda today?",
@@ -83,7 +84,7 @@ def bench_coder(rounds: int = 3) -> dict[str, Any]:
     from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer
     from simtrainer.feedback.dearman.coder import load_dearman_coder
 
-    dearman = _time(load_dearman_coder().code, [(line, "", "") for line in DEARMAN_LINES], rounds)
+    dearman = _time(load_dearman_coder().code, [(line, "", "") for line in DEARMAN_LINES], rounds, forget)
     ctrs = _time(load_ctrs_scorer().code, [(line, "", "") for line in CTRS_LINES], rounds, forget)
     return {
         "scorer": coder.scorer,

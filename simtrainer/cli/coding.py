@@ -103,7 +103,8 @@ def train() -> None:
 @train.command("dearman-coder")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/dearman-coder).")
 def train_dearman_cmd(out: Path | None) -> None:
-    """Rebuild the DEAR MAN coder from the project's labelled sentences (models/dearman-coder/sentences.toml)."""
+    """Rebuild the DEAR MAN coder from the project's labelled data (models/dearman-coder/corpus-*.csv and
+    sentences.toml); thresholds by cross-validation grouped by situation."""
     from simtrainer.feedback.dearman.data import folder
     from simtrainer.feedback.dearman.train import train_dearman
 
@@ -141,15 +142,21 @@ def eval_ctrs(path: Path | None, use_llm: bool, as_json: bool) -> None:
 @click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
 def eval_dearman(path: Path | None, use_llm: bool, as_json: bool) -> None:
-    """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario)."""
+    """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario). PATH: a CSV with
+    `utterance`, `skills` (names separated by ; or |) and optionally `flag` (threat, insult, ultimatum)."""
     from simtrainer.feedback.dearman.evaluate import evaluate
 
     report = evaluate(path, _judge("dearman") if use_llm else None)
     if as_json:
         print_json(report)
         return
-    console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f}")
-    table(["skill", "F1"], [[k, f"{v:.3f}"] for k, v in report["per_skill_f1"].items()])
+    console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f} over the seven skills")
+    table(["skill", "precision", "recall", "F1"],
+          [[k, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}"] for k, v in report["per_skill"].items()])
+    if report["flags"]:
+        table(["flag", "gold", "found", "precision", "recall"],
+              [[k, str(v["gold"]), str(v["predicted"]), f"{v['precision']:.3f}", f"{v['recall']:.3f}"]
+               for k, v in report["flags"].items()])
 
 
 def _judge(rubric: str):
