@@ -73,6 +73,10 @@ class SessionModel:
         self.detector = CueDetector(arrays, meta["cues"], encoder) if encoder is not None else None
         self._cues: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
 
+    def forget(self, speaker: str, text: str) -> None:
+        """Drop a turn's cues (benchmarks time the uncached path a new turn takes)."""
+        self._cues.pop((speaker, text), None)
+
     def cue_of(self, speaker: str, text: str) -> dict[str, float]:
         """A turn's cues, cached: the live estimate re-reads the whole session after every turn."""
         key = (speaker, text)
