@@ -17,8 +17,9 @@ import numpy as np
 
 PRIOR = 3  # empty turns added to every rate's denominator: early and very short sessions are not extrapolated
 
-FILLER = re.compile(r"^(mm+(-hmm)?|m-hm+|uh-huh|hmm+|ok(ay)?|right|sure|yeah|yes|no|i see|go on|fine|alright|"
-                    r"not really|maybe|thanks|thank you|ah|oh|sorry)[.!?,]*$", re.I)
+_BACKCHANNEL = (r"(mm+(-hmm)?|m-hm+|uh-huh|hmm+|ok(ay)?|right|sure|yeah|yep|yes|no|i see|go on|fine|alright|"
+                r"not really|maybe|thanks|thank you|ah|oh|sorry|so|well|um+|uh+|and)")
+FILLER = re.compile(rf"^{_BACKCHANNEL}([,.!?…]*\s*{_BACKCHANNEL})*[.!?,…]*$", re.I)
 
 
 def _re(pattern: str) -> re.Pattern[str]:
