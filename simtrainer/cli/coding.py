@@ -114,7 +114,7 @@ def train_dearman_cmd(out: Path | None) -> None:
 @train.command("ctrs-scorer")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/ctrs-scorer).")
 def train_ctrs_cmd(out: Path | None) -> None:
-    """Rebuild the CTRS scorer from the project's labelled lines (models/ctrs-scorer/lines.toml)."""
+    """Rebuild the CTRS scorer from the project's rated sessions (models/ctrs-scorer/sessions-both-*.json)."""
     from simtrainer.feedback.ctrs.data import folder
     from simtrainer.feedback.ctrs.train import train_ctrs
 
@@ -126,15 +126,18 @@ def train_ctrs_cmd(out: Path | None) -> None:
 @click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
 def eval_ctrs(path: Path | None, use_llm: bool, as_json: bool) -> None:
-    """Score the CTRS scorer on scored sessions (default: the held-out scripted sessions)."""
+    """Score the CTRS scorer on rated sessions, with both speakers or trainee turns only (default: the project's
+    held-out sessions)."""
     from simtrainer.feedback.ctrs.evaluate import evaluate
 
     report = evaluate(path, _judge("ctrs") if use_llm else None)
     if as_json:
         print_json(report)
         return
-    console.print(f"{report['n']} sessions: total-score r {report['total_r']:.3f}, item MAE "
-                  f"{report['item_mae']:.2f}, competence accuracy {report['competence_accuracy']:.3f}")
+    low, high = report["predicted_total_range"]
+    console.print(f"{report['n']} sessions: total-score r {report['total_r']:.3f}, competence (>= 40) agreement "
+                  f"{report['competence_agreement']}, item MAE {report['item_mae']:.2f}, predicted totals {low}-{high}")
+    table(["item", "MAE"], [[k, f"{v:.2f}"] for k, v in report["per_item_mae"].items()])
 
 
 @eval_group.command("dearman")
