@@ -68,13 +68,15 @@ def test_dearman_assert_before_describe_and_threats():
     assert "assert_before_describe" not in found(ordered, dearman)
     same = turns(("trainee", "It was loud till one, so please keep it down.", "dearman:describe", "dearman:assert"))
     assert "assert_before_describe" not in found(same, dearman)
-    for line in ("If you don't turn it down, I'll call the landlord.", "Keep it down or else.",
-                 "If you won’t stop I’m going to move out."):
-        hit = found(turns(("patient", "It's my flat too.", "sustain"), ("trainee", line)), dearman)
+    # the DEAR MAN coder's threat, insult and ultimatum flags mark the moment
+    for line, flag in (("If you don't turn it down, I'll call the landlord.", "threat"),
+                       ("Keep it down or else.", "ultimatum"), ("You're a selfish slob.", "insult")):
+        hit = found(turns(("patient", "It's my flat too.", "sustain"), ("trainee", line, f"dearman:{flag}")), dearman)
         assert hit["threat"] == {"turn": 2, "before": "It's my flat too.", "text": line}, line
     for line in ("If you don't mind, could we agree on eleven?", "I'll appreciate it a lot."):
-        assert "threat" not in found(turns(("trainee", line)), dearman), line
-    assert "threat" not in found(turns(("trainee", "If you don't stop, I'll leave.")))  # not a DEAR MAN session
+        assert "threat" not in found(turns(("trainee", line, "dearman:reinforce")), dearman), line
+    loud = turns(("trainee", "If you don't stop, I'll leave.", "dearman:threat"))
+    assert "threat" not in found(loud)  # not a DEAR MAN session
 
 
 def test_cbt_agenda_and_feedback_from_the_summary():

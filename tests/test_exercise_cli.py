@@ -137,7 +137,7 @@ def test_a_shipped_card_session_hands_in(cli, tmp_path):
     assert bundle["session"]["scenario"] == "dearman-group-project" and bundle["session"]["model"] == "fake"
     assert set(bundle["session"]["scorers"]) == {"dearman"}  # a DEAR MAN session is scored on DEAR MAN alone
     assert [g["key"] for g in bundle["goals"]] == ["skills.describe", "skills.express", "skills.assert",
-                                                   "skills_shown_min", "trainee_turns_min"]
+                                                   "skills_shown_min", "hardening_total_max"]
     assert bundle["goals"] == data["exercise"]["goals"]
 
 

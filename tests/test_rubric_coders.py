@@ -64,6 +64,66 @@ def test_eval_dearman_default_and_own_file(cli, tmp_path):
     assert result.exit_code == 2 and "Unknown skill 'charm' on line 2" in result.output
 
 
+# The issue's near-misses (kept out of the training corpus) and two lines of the same kinds written for the test.
+THREAT = "I'll just report you to the council."
+HOLDING_FIRM = "I need it working by Friday at the latest, whatever happens."
+OFFER = "If Friday's impossible, could you do Monday morning? I'll be home all day to let you in."
+FACTS = "The washing machine has been broken since the 3rd of March and the engineer hasn't come."
+
+
+def test_dearman_near_misses_from_the_issue():
+    coder = load_dearman_coder()
+    threat = {c.code: c for c in coder.code(THREAT)}
+    assert "threat" in threat and "reinforce" not in threat
+    assert threat["threat"].label == "Threat" and threat["threat"].reason.startswith("Threat: ")
+    firm = {c.code for c in coder.code(HOLDING_FIRM)}
+    assert "negotiate" not in firm and "assert" in firm
+    assert "negotiate" in {c.code for c in coder.code(OFFER)}
+    facts = {c.code for c in coder.code(FACTS)}
+    assert "describe" in facts and "express" not in facts
+
+
+def test_dearman_summary_counts_a_threat_apart_and_it_hardens_the_counterpart():
+    from simtrainer.patient.state import PatientState
+    from simtrainer.review.summary_view import VIEWS
+
+    coder = load_dearman_coder()
+    turns = [TurnView("trainee", FACTS, coder.code(FACTS)), TurnView("patient", "Not my problem."),
+             TurnView("trainee", THREAT, coder.code(THREAT))]
+    summary = coder.summarize(turns)
+    assert summary["hardening"]["threat"] == [3] and summary["hardening_total"] == 1
+    assert "threat" not in summary["checklist"] and summary["skills_total"] == 7
+    assert summary["skills_shown"] == sum(summary["checklist"].values())
+    assert "threat" in summary["tip"]
+    rows = VIEWS["dearman"](summary).rows
+    assert ["Threat, insult, ultimatum (hardens them)", "threat at 3"] in rows
+    calm = PatientState.start("moderate", awaits_request=True)
+    threatened = calm.after([c.code for c in turns[2].codes], [""] * len(turns[2].codes), "moderate")
+    assert threatened.resistance > calm.resistance and threatened.openness < calm.openness
+
+
+def test_eval_dearman_reads_situation_columns_and_scores_flags(cli, tmp_path):
+    own = tmp_path / "situations.csv"
+    with own.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["situation", "relationship", "register", "utterance", "skills", "flag"])
+        w.writerow(["plumber", "customer", "spoken", THREAT, "", "threat"])
+        w.writerow(["plumber", "customer", "spoken", FACTS, "describe", ""])
+        w.writerow(["plumber", "customer", "email", OFFER, "negotiate", ""])
+        w.writerow(["plumber", "customer", "curt", HOLDING_FIRM, "assert; appear confident", ""])
+    report = json.loads(cli("eval", "dearman", str(own), "--json").output)
+    assert report["n"] == 4 and set(report["per_skill_f1"]) == {
+        "describe", "express", "assert", "reinforce", "mindful", "appear_confident", "negotiate"}
+    assert report["per_skill"]["describe"]["gold"] == 1 and report["per_skill"]["appear_confident"]["gold"] == 1
+    assert report["flags"]["threat"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "gold": 1, "predicted": 1}
+    assert report["flags"]["any"]["recall"] == 1.0 and report["flags"]["insult"]["gold"] == 0
+    shown = cli("eval", "dearman", str(own)).output
+    assert "macro-F1" in shown and "threat" in shown and "precision" in shown
+    own.write_text("utterance,skills,flag\nGet lost,,rudeness\n")
+    result = cli("eval", "dearman", str(own))
+    assert result.exit_code == 2 and "Unknown flag 'rudeness' on line 2" in result.output
+
+
 def test_ctrs_scores_items_with_evidence():
     scorer = load_ctrs_scorer()
     turns = ["What would you like to put on the agenda today?", "Go on.",

@@ -28,6 +28,7 @@ DEARMAN_LINES = [
     "I hear you, and I still need those evenings off.",
     "Could we try it for a month and see?",
     "Sorry, um, maybe it could be a bit quieter, if that's okay?",
+    "Fix it by Monday or I'm reporting you.",
 ]
 CTRS_LINES = [
     "What would you like to put on the agenda today?",
@@ -66,6 +67,30 @@ def _time(fn, items: list[tuple[str, str, str]], rounds: int, forget=lambda _tex
     }
 
 
+def _time_ctrs_updates(scorer, forget, rounds: int, turns: int = 40) -> dict[str, Any]:
+    """The live CTRS update after each trainee turn of a 40-turn session: code the new turn, then re-score the
+    whole session so far (the running estimate). The new turn is never cached; earlier turns are, as live."""
+    from simtrainer.feedback.base import TurnView
+
+    lines = CTRS_LINES + GENERIC_TRAINEE_LINES
+    times = []
+    started = time.perf_counter()
+    for r in range(rounds):
+        views: list[TurnView] = []
+        for n in range(turns // 2):
+            text = f"{lines[n % len(lines)]} ({r}.{n})"  # a new line each turn, as in a session
+            forget(text)
+            scorer.session_model.forget("therapist", text)
+            t0 = time.perf_counter()
+            views.append(TurnView("trainee", text, scorer.code(text)))
+            scorer.summarize(views)
+            times.append((time.perf_counter() - t0) * 1000)
+            views.append(TurnView("patient", f"{PATIENT_LINES[n % len(PATIENT_LINES)]} ({r}.{n})"))
+    total = time.perf_counter() - started
+    return {"n": len(times), "p50_ms": round(statistics.median(times), 2), "p95_ms": round(_percentile(times, 0.95), 2),
+            "max_ms": round(max(times), 2), "throughput_per_s": round(len(times) / total, 1)}
+
+
 def bench_coder(rounds: int = 3) -> dict[str, Any]:
     from simtrainer.feedback.mi import load_mi_coder
 
@@ -83,13 +108,16 @@ def bench_coder(rounds: int = 3) -> dict[str, Any]:
     from simtrainer.feedback.ctrs.scorer import load_ctrs_scorer
     from simtrainer.feedback.dearman.coder import load_dearman_coder
 
-    dearman = _time(load_dearman_coder().code, [(line, "", "") for line in DEARMAN_LINES], rounds)
-    ctrs = _time(load_ctrs_scorer().code, [(line, "", "") for line in CTRS_LINES], rounds, forget)
+    dearman = _time(load_dearman_coder().code, [(line, "", "") for line in DEARMAN_LINES], rounds, forget)
+    ctrs_scorer = load_ctrs_scorer()
+    ctrs = _time(ctrs_scorer.code, [(line, "", "") for line in CTRS_LINES], rounds, forget)
+    update = _time_ctrs_updates(ctrs_scorer, forget, rounds)
     return {
         "scorer": coder.scorer,
         "load_s": round(load_s, 3),
         "p50_ms": mi["p50_ms"],
         "p95_ms": mi["p95_ms"],
         "throughput_per_s": mi["throughput_per_s"],
-        "rubrics": {"mi": mi, "mi_client_talk": talk, "dearman": dearman, "ctrs": ctrs},
+        "rubrics": {"mi": mi, "mi_client_talk": talk, "dearman": dearman, "ctrs": ctrs,
+                     "ctrs_update": update},
     }

@@ -2,14 +2,12 @@
 
 Each detector reads one session (its turns with their codes, and its summary) and returns the first moment that
 shows the pattern, or None. They read the coders' codes as handed in, so they are as good as the coders: a
-pointer to where an instructor might look, not a verdict. The threat pattern is a plain wording rule, as the
-DEAR MAN coder has no code for a threat.
+pointer to where an instructor might look, not a verdict.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +16,6 @@ EXAMPLE_CHARS = 160
 PUSH = {"PERSUADE", "CONFRONT"}
 REFLECTIONS = {"SR", "CR"}
 CLOSED_RUN = 3
-_THREAT = re.compile(
-    r"\bif you (?:don[’']?t|do not|won[’']?t|will not|refuse)\b.{0,80}?\b(?:i[’']ll|i will|i[’']m going to|"
-    r"i am going to|we[’']ll|you[’']ll regret)\b|\bor (?:else|i[’']ll|i will)\b",
-    re.IGNORECASE | re.DOTALL,
-)
 
 
 @dataclass
@@ -108,11 +101,14 @@ def assert_before_describe(turns: list[Turn], summary: dict[str, Any]) -> dict[s
     return None
 
 
+HARDENING = ("threat", "insult", "ultimatum")  # the DEAR MAN coder's flags: moves that harden the other
+
+
 def threat(turns: list[Turn], summary: dict[str, Any]) -> dict[str, Any] | None:
     if not _dearman(summary):
         return None
     for n, t in enumerate(turns):
-        if t.speaker == "trainee" and _THREAT.search(t.text):
+        if t.speaker == "trainee" and any(t.has("dearman", flag) for flag in HARDENING):
             before = turns[n - 1] if n and turns[n - 1].speaker == "patient" else None
             return moment(t, before)
     return None
@@ -147,7 +143,8 @@ PATTERNS = (
             "not a reflection", "the trainee's reply to change talk", change_talk_passed_over),
     Pattern("assert_before_describe", "DEAR MAN: asked (Assert) before describing the facts",
             "the request made before any Describe", assert_before_describe),
-    Pattern("threat", "DEAR MAN: a threat where Reinforce should offer something", "the threatening line", threat),
+    Pattern("threat", "DEAR MAN: a threat, insult or ultimatum where Reinforce should offer something", "the line",
+            threat),
     Pattern("no_agenda", "CBT: no agenda set", "how the session opened",
             _ctrs_missing("agenda_set", lambda said: said[0])),
     Pattern("no_feedback", "CBT: the patient's feedback never asked for", "how the session ended",

@@ -103,7 +103,8 @@ def train() -> None:
 @train.command("dearman-coder")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/dearman-coder).")
 def train_dearman_cmd(out: Path | None) -> None:
-    """Rebuild the DEAR MAN coder from the project's labelled sentences (models/dearman-coder/sentences.toml)."""
+    """Rebuild the DEAR MAN coder from the project's labelled data (models/dearman-coder/corpus-*.csv and
+    sentences.toml); thresholds by cross-validation grouped by situation."""
     from simtrainer.feedback.dearman.data import folder
     from simtrainer.feedback.dearman.train import train_dearman
 
@@ -113,7 +114,7 @@ def train_dearman_cmd(out: Path | None) -> None:
 @train.command("ctrs-scorer")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/ctrs-scorer).")
 def train_ctrs_cmd(out: Path | None) -> None:
-    """Rebuild the CTRS scorer from the project's labelled lines (models/ctrs-scorer/lines.toml)."""
+    """Rebuild the CTRS scorer from the project's rated sessions (models/ctrs-scorer/sessions-both-*.json)."""
     from simtrainer.feedback.ctrs.data import folder
     from simtrainer.feedback.ctrs.train import train_ctrs
 
@@ -125,15 +126,18 @@ def train_ctrs_cmd(out: Path | None) -> None:
 @click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
 def eval_ctrs(path: Path | None, use_llm: bool, as_json: bool) -> None:
-    """Score the CTRS scorer on scored sessions (default: the held-out scripted sessions)."""
+    """Score the CTRS scorer on rated sessions, with both speakers or trainee turns only (default: the project's
+    held-out sessions)."""
     from simtrainer.feedback.ctrs.evaluate import evaluate
 
     report = evaluate(path, _judge("ctrs") if use_llm else None)
     if as_json:
         print_json(report)
         return
-    console.print(f"{report['n']} sessions: total-score r {report['total_r']:.3f}, item MAE "
-                  f"{report['item_mae']:.2f}, competence accuracy {report['competence_accuracy']:.3f}")
+    low, high = report["predicted_total_range"]
+    console.print(f"{report['n']} sessions: total-score r {report['total_r']:.3f}, competence (>= 40) agreement "
+                  f"{report['competence_agreement']}, item MAE {report['item_mae']:.2f}, predicted totals {low}-{high}")
+    table(["item", "MAE"], [[k, f"{v:.2f}"] for k, v in report["per_item_mae"].items()])
 
 
 @eval_group.command("dearman")
@@ -141,15 +145,21 @@ def eval_ctrs(path: Path | None, use_llm: bool, as_json: bool) -> None:
 @click.option("--llm", "use_llm", is_flag=True, help="Score the LLM judge (the configured model) instead.")
 @click.option("--json", "as_json", is_flag=True)
 def eval_dearman(path: Path | None, use_llm: bool, as_json: bool) -> None:
-    """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario)."""
+    """Score the DEAR MAN coder on labelled utterances (default: the held-out roommate scenario). PATH: a CSV with
+    `utterance`, `skills` (names separated by ; or |) and optionally `flag` (threat, insult, ultimatum)."""
     from simtrainer.feedback.dearman.evaluate import evaluate
 
     report = evaluate(path, _judge("dearman") if use_llm else None)
     if as_json:
         print_json(report)
         return
-    console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f}")
-    table(["skill", "F1"], [[k, f"{v:.3f}"] for k, v in report["per_skill_f1"].items()])
+    console.print(f"{report['n']} utterances: macro-F1 {report['macro_f1']:.3f} over the seven skills")
+    table(["skill", "precision", "recall", "F1"],
+          [[k, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}"] for k, v in report["per_skill"].items()])
+    if report["flags"]:
+        table(["flag", "gold", "found", "precision", "recall"],
+              [[k, str(v["gold"]), str(v["predicted"]), f"{v['precision']:.3f}", f"{v['recall']:.3f}"]
+               for k, v in report["flags"].items()])
 
 
 def _judge(rubric: str):

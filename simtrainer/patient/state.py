@@ -34,6 +34,10 @@ EFFECTS = {
     "mindful": (0.05, -0.02),
     "appear_confident": (0.04, -0.02),
     "negotiate": (0.08, -0.05),
+    # DEAR MAN flags, not skills: a threat, insult or ultimatum makes the counterpart dig in
+    "threat": (-0.06, 0.20),
+    "insult": (-0.10, 0.25),
+    "ultimatum": (-0.04, 0.15),
     # CTRS items (a CBT patient opens up under guided discovery and accurate understanding)
     "guided_discovery": (0.08, -0.03),
     "focus_on_key_cognitions": (0.08, -0.03),

@@ -236,7 +236,7 @@ def _apply_ratings(rubric_id: str, summary: dict[str, Any], rated: dict[str, int
 
         summary["checklist"].update({item: bool(score) for item, score in rated.items()})
         summary["skills_shown"] = sum(summary["checklist"].values())
-        summary["tip"] = tip(summary["checklist"], rubric)
+        summary["tip"] = tip(summary["checklist"], rubric, summary.get("hardening"))
     else:
         for item, score in rated.items():
             summary["items"][item]["score"] = score

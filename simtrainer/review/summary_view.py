@@ -61,6 +61,10 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
         if skill in s.get("rated", {}):
             turns = "rated " + ("shown" if shown else "not shown")
         t.add(rubric.item(skill).name, turns or "not yet", mark="shown" if shown else "missing")
+    hardening = {name: at for name, at in s.get("hardening", {}).items() if at}
+    if hardening:  # not skills: counted apart, as what makes the other side dig in
+        t.add("Threat, insult, ultimatum (hardens them)",
+              "; ".join(f"{name} at {', '.join(map(str, at))}" for name, at in hardening.items()), mark="missing")
     t.caption = f"{s['skills_shown']} of {s['skills_total']} skills. Next: {s['tip']}"
     return t
 

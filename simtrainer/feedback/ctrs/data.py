@@ -1,13 +1,15 @@
-"""The project's CTRS-labelled data: trainee lines per item and level, composed into scored sessions.
+"""The project's CTRS-labelled data: hand-written CBT sessions with both speakers, rated on all 11 items
+(models/ctrs-scorer/sessions-both-*.json, the training set; sessions-heldout-both.json, kept out of training), and
+trainee lines per item and level (lines.toml) for the per-turn badges.
 
-Session file format for `simtrainer eval ctrs PATH` (JSON): a list of sessions, each
-`{"id": "...", "trainee_turns": ["...", ...], "scores": {"agenda": 0-6, ... all 11 items}}`.
+Session file format for `simtrainer eval ctrs PATH` (JSON): a list of sessions, each either
+`{"id": "...", "turns": [{"speaker": "therapist"|"patient", "text": "..."}, ...], "scores": {...}}` or the older
+`{"id": "...", "trainee_turns": ["...", ...], "scores": {...}}`, with "scores" giving all 11 items 0-6.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import tomllib
 from pathlib import Path
 
@@ -17,8 +19,8 @@ from simtrainer.resources import data_folder
 ITEMS = ("agenda", "feedback", "understanding", "interpersonal_effectiveness", "collaboration", "pacing",
          "guided_discovery", "focus_on_key_cognitions", "strategy_for_change", "application_of_cb_techniques",
          "homework")
-OPENING = ("agenda",)
-CLOSING = ("strategy_for_change", "pacing", "feedback", "homework")
+SPEAKERS = {"therapist": "therapist", "trainee": "therapist", "patient": "patient"}
+FORMAT_FIX = "See the README's CTRS data format."
 
 
 def folder() -> Path:
@@ -35,25 +37,15 @@ def line_rows(pool: dict) -> list[tuple[str, str, int]]:
             for line in lines]
 
 
-def compose_sessions(lines: dict, pool: str, count: int, seed: int) -> list[dict]:
-    """Scripted sessions from poor to excellent: per item a level (0, 2, 4 or 6) around a session quality."""
-    rng = random.Random(seed)
-    pools, fillers = lines[pool], lines["fillers"][pool]
-    sessions = []
-    for n in range(count):
-        quality = n / max(1, count - 1)  # 0 = poor ... 1 = excellent
-        scores, chosen = {}, {}
-        for item in ITEMS:
-            level = min(6, max(0, 2 * round(3 * quality + rng.uniform(-1.2, 1.2))))
-            scores[item] = level
-            if level:
-                chosen[item] = rng.choice(pools[item][str(level)])
-        middle = [chosen[i] for i in ITEMS if i in chosen and i not in OPENING + CLOSING]
-        middle += rng.sample(fillers, 3)
-        rng.shuffle(middle)
-        turns = [chosen[i] for i in OPENING if i in chosen] + middle + [chosen[i] for i in CLOSING if i in chosen]
-        sessions.append({"id": f"{pool}-{n:02d}", "trainee_turns": turns, "scores": scores})
-    return sessions
+def training_sessions() -> list[dict]:
+    return [s for path in sorted(folder().glob("sessions-both-*.json")) for s in read_sessions(path)]
+
+
+def session_turns(session: dict) -> list[tuple[str, str]]:
+    """(speaker, text) pairs, speaker "therapist" or "patient", from either session format."""
+    if "turns" in session:
+        return [(SPEAKERS[t["speaker"]], t["text"]) for t in session["turns"]]
+    return [("therapist", t) for t in session["trainee_turns"]]
 
 
 def read_sessions(path: Path) -> list[dict]:
@@ -61,14 +53,40 @@ def read_sessions(path: Path) -> list[dict]:
         sessions = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError("The sessions file does not exist.", where=str(path), fix="Check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"The sessions file cannot be read ({exc}).", where=str(path), fix="Check the file.") from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"Not valid JSON: {exc}", where=str(path), fix="See the README's CTRS data format.") from None
-    for i, s in enumerate(sessions if isinstance(sessions, list) else [None]):
-        if not isinstance(s, dict) or not {"trainee_turns", "scores"} <= set(s):
-            raise UserError(f"Session {i} needs `trainee_turns` and `scores`.", where=str(path),
-                            fix="See the README's CTRS data format.")
-        missing = set(ITEMS) - set(s["scores"])
+        raise UserError(f"Not valid JSON: {exc}", where=str(path), fix=FORMAT_FIX) from None
+    if not isinstance(sessions, list) or not sessions:
+        raise UserError("Expected a non-empty JSON list of sessions.", where=str(path), fix=FORMAT_FIX)
+    for i, s in enumerate(sessions):
+        name = f"Session {i}" + (f" ({s['id']})" if isinstance(s, dict) and isinstance(s.get("id"), str) else "")
+        if not isinstance(s, dict) or "scores" not in s or not ({"turns", "trainee_turns"} & set(s)):
+            raise UserError(f"{name} needs `turns` (or `trainee_turns`) and `scores`.", where=str(path),
+                            fix=FORMAT_FIX)
+        _check_turns(s, name, path)
+        scores = s["scores"]
+        missing = set(ITEMS) - set(scores) if isinstance(scores, dict) else set(ITEMS)
         if missing:
-            raise UserError(f"Session {i} lacks scores for {sorted(missing)}.", where=str(path),
+            raise UserError(f"{name} lacks scores for {sorted(missing)}.", where=str(path),
+                            fix="Score all 11 items, 0-6.")
+        bad = [i for i in ITEMS if not isinstance(scores[i], int) or isinstance(scores[i], bool)
+               or not 0 <= scores[i] <= 6]
+        if bad:
+            raise UserError(f"{name}: scores for {bad} are not whole numbers 0-6.", where=str(path),
                             fix="Score all 11 items, 0-6.")
     return sessions
+
+
+def _check_turns(s: dict, name: str, path: Path) -> None:
+    if "turns" in s:
+        turns = s["turns"]
+        ok = isinstance(turns, list) and all(
+            isinstance(t, dict) and t.get("speaker") in SPEAKERS and isinstance(t.get("text"), str) for t in turns)
+        what = 'a list of {"speaker": "therapist" or "patient", "text": "..."}'
+    else:
+        turns = s["trainee_turns"]
+        ok = isinstance(turns, list) and all(isinstance(t, str) for t in turns)
+        what = "a list of strings"
+    if not ok:
+        raise UserError(f"{name}: its turns must be {what}.", where=str(path), fix=FORMAT_FIX)

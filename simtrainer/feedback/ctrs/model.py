@@ -1,6 +1,6 @@
 """Per line: which CTRS item it serves (or none) and at what level of skill, from the MI coder's sentence
-embedding and TF-IDF n-grams (NumPy at run time). Per session: each item's score is the best level shown for
-it; a session structured from agenda to homework lifts pacing."""
+embedding and TF-IDF n-grams (NumPy at run time). These are the live badges on trainee turns; the item scores
+come from the whole-session model (session_model.py)."""
 
 from __future__ import annotations
 
@@ -49,13 +49,3 @@ class CTRSModel:
         level = int(np.clip(round(float(self.level_coef @ x + self.level_b)), 1, 6))
         item = ITEM_CLASSES[k] if p[k] >= self.threshold else "none"
         return item, float(p[k]), level
-
-    def score_session(self, turns: list[str]) -> dict[str, dict]:
-        """{item: {"score": 0-6, "evidence": [turn numbers]}} from a session's trainee turns."""
-        out = {item: {"score": 0, "evidence": []} for item in ITEMS}
-        for n, text in enumerate(turns, 1):
-            item, _conf, level = self.line(text)
-            if item != "none":
-                out[item]["evidence"].append(n)
-                out[item]["score"] = max(out[item]["score"], level)
-        return out

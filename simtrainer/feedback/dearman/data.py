@@ -1,9 +1,10 @@
-"""The project's DEAR MAN-labelled data: sentences per scenario and skill, composed into utterances.
+"""The project's DEAR MAN-labelled data: the hand-written corpus, and sentences per scenario composed into utterances.
 
-File format for `simtrainer eval dearman PATH` (also what `labelled.csv` uses): a CSV with a column
-`utterance` and a column `skills` holding the skills shown, separated by `|` (empty when none), e.g.
-`"The heating's been off nine days. I need it fixed by Friday.",describe|assert|appear_confident`.
-Other columns (scenario, split) are ignored.
+File format for `simtrainer eval dearman PATH` (also what the corpus and `labelled.csv` use): a CSV with a column
+`utterance` and a column `skills` holding the skills shown, separated by `;` or `|` (empty when none), e.g.
+`"The heating's been off nine days. I need it fixed by Friday.",describe;assert;appear_confident`. An optional
+column `flag` names a threat, insult or ultimatum (empty when none): not a skill, a move that hardens the other
+side. Other columns (situation, relationship, register, scenario, split) are kept for grouping or ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from simtrainer.errors import UserError
 from simtrainer.resources import data_folder
 
 SKILLS = ("describe", "express", "assert", "reinforce", "mindful", "appear_confident", "negotiate")
-SENTENCE_CLASSES = ("describe", "express", "assert", "reinforce", "mindful", "negotiate", "none")
+FLAGS = ("threat", "insult", "ultimatum")
 HELD_OUT = "roommate"  # the scenario kept entirely for evaluation
 HEDGE = re.compile(
     r"\b(sorry|um+|uh+|maybe|possibly|i guess|kind of|sort of|just wondering|i was wondering|"
@@ -33,16 +34,6 @@ def folder() -> Path:
 
 def load_sentences() -> dict[str, dict[str, list[str]]]:
     return tomllib.loads((folder() / "sentences.toml").read_text(encoding="utf-8"))
-
-
-def sentence_rows(scenarios: dict[str, dict[str, list[str]]]) -> list[tuple[str, str, str]]:
-    """(scenario, sentence, sentence class); hedged requests are asserts."""
-    rows = []
-    for scenario, pools in scenarios.items():
-        for kind, sentences in pools.items():
-            label = "assert" if kind == "hedged" else kind
-            rows += [(scenario, s, label) for s in sentences]
-    return rows
 
 
 def compose(scenarios: dict[str, dict[str, list[str]]], seed: int = 7) -> list[dict[str, str]]:
@@ -69,25 +60,45 @@ def compose(scenarios: dict[str, dict[str, list[str]]], seed: int = 7) -> list[d
     return out
 
 
-def read_labelled(path: Path) -> list[tuple[str, set[str]]]:
-    """(utterance, skills) from a labelled CSV (see the module docstring)."""
+def _names(cell: str | None) -> set[str]:
+    """Skill or flag names from one cell: `;`, `|` or `,` between them, any case, "appear confident" spelled
+    with a space or hyphen too; "none" means none."""
+    names = {re.sub(r"[\s-]+", "_", n.strip().lower()) for n in re.split(r"[;|,]", cell or "")}
+    return names - {"", "none"}
+
+
+def read_labelled(path: Path) -> list[dict]:
+    """Rows of a labelled CSV (see the module docstring): {"utterance", "skills", "flags", "group"}; "flags" is
+    None when the file has no `flag` column, "group" the situation (or scenario) when it names one."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if not {"utterance", "skills"} <= set(reader.fieldnames or []):
+            columns = set(reader.fieldnames or [])
+            if not {"utterance", "skills"} <= columns:
                 raise UserError("The CSV needs the columns `utterance` and `skills`.", where=str(path),
-                                fix="See the README's DEAR MAN data format.")
+                                fix="See docs/validity.md for the DEAR MAN data format.")
             rows = []
             for n, row in enumerate(reader, 2):
-                skills = {s.strip() for s in (row["skills"] or "").split("|") if s.strip()}
-                unknown = skills - set(SKILLS)
-                if unknown:
-                    raise UserError(f"Unknown skill {sorted(unknown)[0]!r} on line {n}.", where=str(path),
-                                    fix=f"Use: {', '.join(SKILLS)}.")
-                rows.append((row["utterance"], skills))
+                skills = _names(row["skills"])
+                flags = _names(row.get("flag")) if "flag" in columns else None
+                for found, known, what in ((skills, SKILLS, "skill"), (flags or set(), FLAGS, "flag")):
+                    unknown = found - set(known)
+                    if unknown:
+                        raise UserError(f"Unknown {what} {sorted(unknown)[0]!r} on line {n}.", where=str(path),
+                                        fix=f"Use: {', '.join(known)}.")
+                rows.append({"utterance": row["utterance"] or "", "skills": skills, "flags": flags,
+                             "group": row.get("situation") or row.get("scenario") or ""})
             return rows
     except FileNotFoundError:
         raise UserError("The labelled CSV does not exist.", where=str(path), fix="Check the path.") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"The labelled CSV cannot be read ({exc}).", where=str(path),
+                        fix="Save it as UTF-8 CSV with a header row.") from None
+
+
+def corpus_paths() -> list[Path]:
+    """The hand-written training corpus, one file per batch (models/dearman-coder/corpus-*.csv)."""
+    return sorted(folder().glob("corpus-*.csv"))
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -1,60 +1,93 @@
-"""Sentence classifier for DEAR MAN skills: TF-IDF word and character n-grams -> logistic regression (NumPy at
-run time). A turn shows a skill when one of its sentences is classified as that skill; that sentence is the
-evidence. "Appear confident" is an assert with no hedging anywhere in the turn."""
+"""Multi-label DEAR MAN classifier, NumPy at run time: one logistic output per skill and per flag (threat, insult,
+ultimatum) over the whole turn. Features: the frozen all-MiniLM-L6-v2 encoder's mean-pooled output at its last layer
+and at a middle one, which keeps more of the wording (the MI coder's encoder, shared with it, so a turn both
+coders see is embedded once), TF-IDF word uni- and bigrams (with "I", "you" and
+contractions kept: they carry who the sentence is about), and two surface cues (hedging, a question mark).
+Each output has its own cut-off, chosen by cross-validation grouped by situation in training. The evidence for a
+code is the sentence whose words push that output furthest."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simtrainer.errors import UserError
-from simtrainer.feedback.dearman.data import HEDGE, SENTENCE_CLASSES, split_sentences
-from simtrainer.feedback.mi.features import char_ngrams, tfidf, word_ngrams
+from simtrainer.feedback.dearman.data import FLAGS, HEDGE, SKILLS, split_sentences
+from simtrainer.feedback.mi.features import tfidf
 
-BLOCKS = (("word", word_ngrams), ("char", char_ngrams))
+if TYPE_CHECKING:
+    from simtrainer.feedback.mi.model import Encoder
+
+OUTPUTS = SKILLS + FLAGS
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def word_grams(text: str) -> list[str]:
+    """Lowercased words (one letter ones too) as unigrams and bigrams; curly apostrophes read as straight."""
+    tokens = _WORD.findall(text.lower().replace("\u2019", "'"))
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
+def cues(text: str) -> np.ndarray:
+    """Surface cues the embedding blurs: a hedge or apology anywhere, and a question."""
+    return np.array([bool(HEDGE.search(text)), "?" in text], dtype=np.float32)
+
+
+def dense(encoder: Encoder, text: str, layers: list[int]) -> np.ndarray:
+    """The dense block: the pooled output of each of `layers` (meta.json), then the cues."""
+    pooled = encoder.layers(text)
+    return np.concatenate([*(pooled[k] for k in layers), cues(text)])
 
 
 class DearManModel:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, encoder: Encoder):
         try:
-            vocab = json.loads((folder / "vocab.json").read_text())
-            # the sentence-probability cut-off, chosen by leave-one-scenario-out cross-validation in training
-            self.threshold = float(json.loads((folder / "meta.json").read_text())["threshold"])
+            vocab = json.loads((folder / "vocab.json").read_text())["word"]
+            meta = json.loads((folder / "meta.json").read_text())
+            self.thresholds = np.array([float(meta["thresholds"][name]) for name in OUTPUTS])
+            self.layers = [int(k) for k in meta["layers"]]
             with np.load(folder / "weights.npz", allow_pickle=False) as weights:
-                self.idf = {name: weights[f"idf_{name}"] for name, _ in BLOCKS}
-                self.coef, self.intercept = weights["coef"], weights["intercept"]
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+                self.idf, coef, self.intercept = weights["idf_word"], weights["coef"], weights["intercept"]
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             raise UserError(f"The DEAR MAN coder model is missing or corrupt ({exc}).", where=str(folder),
                             fix="Reinstall simtrainer, or rebuild it with `simtrainer train dearman-coder`.") from None
-        self.vocab = {name: {t: i for i, t in enumerate(vocab[name])} for name, _ in BLOCKS}
-        self.offsets = {"word": 0, "char": len(self.idf["word"])}
+        if coef.shape != (len(OUTPUTS), len(vocab) + len(self.layers) * encoder.dim + 2):
+            raise UserError(f"The DEAR MAN coder weights do not fit its vocabulary and encoder ({coef.shape}).",
+                            where=str(folder), fix="Rebuild it with `simtrainer train dearman-coder`.")
+        self.encoder = encoder
+        self.vocab = {term: i for i, term in enumerate(vocab)}
+        # contiguous blocks: a strided view makes every product slower
+        self.word_coef = np.ascontiguousarray(coef[:, : len(vocab)])
+        self.dense_coef = np.ascontiguousarray(coef[:, len(vocab) :])
 
-    def sentence_probs(self, sentence: str) -> dict[str, float]:
-        z = self.intercept.astype(np.float64).copy()
-        for name, analyzer in BLOCKS:
-            idx, val = tfidf(analyzer(sentence), self.vocab[name], self.idf[name])
-            if len(idx):
-                z += self.coef[:, idx + self.offsets[name]] @ val
-        p = np.exp(z - z.max())
-        p /= p.sum()
-        return dict(zip(SENTENCE_CLASSES, map(float, p), strict=True))
+    def _words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return tfidf(word_grams(text), self.vocab, self.idf)
 
-    def skills(self, text: str) -> dict[str, tuple[float, str]]:
-        """{skill: (confidence, evidence sentence)} for one trainee turn."""
-        found: dict[str, tuple[float, str]] = {}
-        asserts: list[tuple[float, str]] = []
-        for start, end in split_sentences(text):
-            sentence = text[start:end]
-            probs = self.sentence_probs(sentence)
-            label = max(probs, key=probs.get)
-            if label != "none" and probs[label] >= self.threshold:
-                if label not in found or probs[label] > found[label][0]:
-                    found[label] = (probs[label], sentence)
-                if label == "assert":
-                    asserts.append((probs[label], sentence))
-        # confident: the request is made plainly at least once and never hedged
-        if asserts and not any(HEDGE.search(sentence) for _, sentence in asserts):
-            found["appear_confident"] = max(asserts)
-        return found
+    def probabilities(self, text: str) -> np.ndarray:
+        """P(output) for every name in OUTPUTS, for one turn."""
+        z = self.intercept.astype(np.float64) + self.dense_coef @ dense(self.encoder, text, self.layers)
+        idx, val = self._words(text)
+        if len(idx):
+            z += self.word_coef[:, idx] @ val
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def codes(self, text: str) -> dict[str, tuple[float, str]]:
+        """{skill or flag: (probability, evidence sentence)} for the outputs over their cut-offs."""
+        p = self.probabilities(text)
+        on = [i for i in range(len(OUTPUTS)) if p[i] >= self.thresholds[i]]
+        if not on:
+            return {}
+        spans = split_sentences(text) or [(0, len(text))]
+        sentences = [text[a:b] for a, b in spans]
+        if len(sentences) == 1:
+            return {OUTPUTS[i]: (float(p[i]), sentences[0]) for i in on}
+        pushes = []
+        for sentence in sentences:
+            idx, val = self._words(sentence)
+            pushes.append(self.word_coef[on][:, idx] @ val if len(idx) else np.zeros(len(on)))
+        best = np.argmax(np.array(pushes), axis=0)
+        return {OUTPUTS[i]: (float(p[i]), sentences[best[k]]) for k, i in enumerate(on)}

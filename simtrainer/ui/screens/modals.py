@@ -59,6 +59,8 @@ def _rubric_sections() -> list[str]:
     lines = [f"## {dearman.name}: skills under your turns (DEAR MAN sessions)", ""]
     for item in dearman.items:
         lines.append(f"- **{code_label('dearman', item.id)}** — {item.name}: {item.description}")
+    lines.append("- **Threat**, **Insult**, **Ultimatum** — not skills: moves that make the other person dig in; "
+                 "the summary counts them apart.")
     lines += ["", f"## {ctrs.name}: items under your turns (CBT sessions)", ""]
     for item in ctrs.items:
         lines.append(f"- **{code_label('ctrs', item.id)}** — {item.name}: {item.description}")

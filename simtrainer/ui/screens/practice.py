@@ -131,6 +131,7 @@ class PracticeScreen(Screen):
                 session = workspace.new_session(self.card, exercise=record)
             session.prime()
         except UserError as error:
+            self.app.call_from_thread(self.refresh)  # see on_session_ready
             self.app.call_from_thread(self.app.show_error, "Cannot start the session", error)
             return
         self.post_message(SessionReady(session, *self._scores(session)))
@@ -222,6 +223,10 @@ class PracticeScreen(Screen):
         self._refresh_panels(message.summaries, message.progress)
         if self.pack is not None and self.instructions_read:
             self._start_clock()
+        # llama-cpp-python points this process's stdout and stderr at /dev/null while it loads a model, so what
+        # the app drew meanwhile never reached the terminal or the browser tab: the footer (built just after this
+        # screen opened) stayed blank or kept the home screen's keys. Draw the whole screen again.
+        self.call_after_refresh(self.refresh)
         if self.session.resumed:
             self.run_turn(None)  # codes lost turns and answers a trainee turn left without a reply
         else:

@@ -117,7 +117,8 @@ class SummaryScreen(Screen):
                 self.app.name_saved(name)
                 self._write(name)
 
-        self.app.push_screen(NameScreen(self.app.workspace.settings.trainee, prompt=HAND_IN_NAME), named)
+        self.app.push_screen(NameScreen(self.app.workspace.settings.trainee, shared=self.app.shared,
+                                        prompt=HAND_IN_NAME), named)
 
     def _write(self, trainee: str | None) -> None:
         path = self.app.hand_in(self.session_id, trainee)
