@@ -130,6 +130,14 @@ def m004_review(db: sqlite_utils.Database) -> None:
     db["ratings"].create_index(["session_id"])
 
 
+@migration
+def m005_code_uncertainty(db: sqlite_utils.Database) -> None:
+    """Whether a code is uncertain (its confidence under the coder's measured threshold) and the coder's
+    runner-up code, so the app and exports can show them after the session."""
+    db["codes"].add_column("uncertain", int)
+    db["codes"].add_column("runner_up", str)
+
+
 class NewerSchema(Exception):
     """The database records migrations this version does not have."""
 
