@@ -4,6 +4,10 @@ Sessions carry the name so a supervisor can follow one trainee's progress. The a
 trainee who skips gets `trainee = ""` written to the config file, so "asked" is simply "the file has a
 `trainee` key" (or SIMTRAINER_TRAINEE is set) and nobody is asked again at every start. The name can be
 changed later from the home screen.
+
+A machine several students share (`simtrainer serve`, one browser tab each) is different: the file belongs to
+the machine, not to the student in this tab. There the app asks at every start and keeps the name for that app
+alone (`ASK_ENV`), never in the file.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from simtrainer.errors import UserError
 
 MAX_LENGTH = 60
 ENV = "SIMTRAINER_TRAINEE"
+#: Set (to 1) by `simtrainer serve` for every app it runs: ask each student's name, keep it in that app only.
+ASK_ENV = "SIMTRAINER_ASK_NAME"
 
 
 def check_name(text: str) -> str:
@@ -36,6 +42,11 @@ def check_name(text: str) -> str:
 def needs_asking(settings: Settings) -> bool:
     """True on first run: no name set, none in the environment, and never asked (no `trainee` in the file)."""
     return not settings.trainee and ENV not in os.environ and "trainee" not in read_config()
+
+
+def asks_every_start() -> bool:
+    """True where several students share this machine's settings (a served app): ask the name at every start."""
+    return os.environ.get(ASK_ENV, "") not in ("", "0")
 
 
 def save_name(text: str) -> str:

@@ -19,6 +19,7 @@ from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientDone, ReplySaved, SessionEvent, TraineeSaved
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.feedback.labels import stored_code
+from simtrainer.feedback.shown import microskills
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
 from simtrainer.patient.prompt import clean_utterance, latest, speaker_labels
@@ -46,6 +47,7 @@ class Session:
         seed: int | None = None,
         model_name: str | None = None,
         resume: str | None = None,
+        exercise: dict[str, Any] | None = None,
     ):
         self.store = store
         self.card = card
@@ -70,6 +72,7 @@ class Session:
             modality=card.modality,
             model=model_name or backend.label,
             trainee=trainee,
+            exercise=exercise,
         )
         self._add("patient", card.opening_line, {"opening": True})
 
@@ -237,11 +240,18 @@ class Session:
 
 
 def score(coders: list[Coder], views: list[TurnView]) -> dict[str, Any]:
-    """A session's summary: every coder scores all its turns. Imported transcripts are scored the same way."""
-    return {
-        "trainee_turns": sum(1 for view in views if view.speaker == "trainee"),
-        "rubrics": {coder.rubric: {"scorer": coder.scorer, **coder.summarize(views)} for coder in coders},
-    }
+    """A session's summary, scored by the rubric that fits it (`feedback/shown.py`): the last coder is the
+    scenario's rubric (the MI coder comes first and alone in an MI session). A CBT summary carries the question
+    and reflection counts as micro-skills. Without a trainee turn there is nothing to score, so no rubric is.
+    Imported transcripts are scored the same way."""
+    trainee_turns = sum(1 for view in views if view.speaker == "trainee")
+    rubrics: dict[str, Any] = {}
+    if trainee_turns and coders:
+        main = coders[-1]
+        rubrics[main.rubric] = {"scorer": main.scorer, **main.summarize(views)}
+        if main.rubric == "ctrs":
+            rubrics["ctrs"]["microskills"] = microskills(views)
+    return {"trainee_turns": trainee_turns, "rubrics": rubrics}
 
 
 def check_resumable(row: dict[str, Any]) -> None:

@@ -143,10 +143,14 @@ def test_coded_as_the_live_session_was(cli, tmp_path):
 
 def test_rubric_chooses_the_coders(cli):
     data = imported(cli, str(TEXT), "--rubric", "dearman")
-    assert set(data["summary"]["rubrics"]) == {"mi", "dearman"} and data["modality"] == "dearman"
+    # the rubric that fits the session scores it: DEAR MAN alone; CTRS with question / reflection micro-skills
+    assert set(data["summary"]["rubrics"]) == {"dearman"} and data["modality"] == "dearman"
     assert stored(cli, data["session_id"])["session"]["modality"] == "dearman"
     cbt = imported(cli, str(TEXT), "--scenario", "cbt-seminar-anxiety")
-    assert set(cbt["summary"]["rubrics"]) == {"mi", "ctrs"} and cbt["scenario"] == "cbt-seminar-anxiety"
+    assert set(cbt["summary"]["rubrics"]) == {"ctrs"} and cbt["scenario"] == "cbt-seminar-anxiety"
+    skills = cbt["summary"]["rubrics"]["ctrs"]["microskills"]
+    assert skills["questions"] == skills["questions_open"] + skills["questions_closed"]
+    assert skills["questions"] + skills["reflections"] > 0
     result = cli("sessions", "import", str(TEXT), "--scenario", "mi-alcohol-nurse", "--rubric", "ctrs")
     assert result.exit_code == 2 and "--rubric" in result.stderr
 

@@ -233,7 +233,7 @@ def test_practice_codes_every_trainee_turn(cli, tmp_path):
     assert mi["counts"]["Q"] == 1 and "globals_estimate" in mi and mi["scorer"].startswith("mi-coder")
     assert data["scorers"]["mi"] == mi["scorer"]
     md = cli("sessions", "export", data["session_id"], "--format", "md").output
-    assert "codes: Q (open)" in md
+    assert "codes: Q open" in md  # the badge label
     # the summary reads as tables, each measure against MITI's fair / good bands
     assert "| measure | value | against fair / good |" in md
     assert f"| R:Q | {mi['rq']:.2f} | {mi['rq_band']} |" in md and f"Scorer: {mi['scorer']}" in md

@@ -95,7 +95,7 @@ def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
     assert [(c["code"], c["author"], c["turn"]) for c in data["corrections"]] == [("CR", "ann", 2), ("change", "bob", 3)]
     assert data["turns"][1]["corrections"][0]["code"] == "CR"
     shown = cli("sessions", "show", sid).output
-    assert "Q (open) → CR (ann)" in shown and "→ change (client talk) (bob)" in shown
+    assert "Q open → CR (ann)" in shown and "→ CT (bob)" in shown  # codes by their badge labels
     assert "## Summary as reviewed" in shown
 
     mi, reviewed = data["session"]["summary"]["rubrics"]["mi"], data["reviewed"]["rubrics"]["mi"]
@@ -110,7 +110,7 @@ def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
     assert len(data["corrections"]) == 3
     assert data["reviewed"]["rubrics"]["mi"]["questions_closed"] == 1
     csv_rows = list(csv.DictReader(io.StringIO(cli("sessions", "export", sid, "--format", "csv").output)))
-    assert csv_rows[1]["corrected"] == "Q (open) → Q (closed) (ann)" and csv_rows[1]["codes"] == "Q (open)"
+    assert csv_rows[1]["corrected"] == "Q open → Q closed (ann)" and csv_rows[1]["codes"] == "Q open"
 
     from simtrainer.review.report import report_data
 

@@ -98,3 +98,24 @@ def test_sigkill_during_a_reply_keeps_every_completed_turn(tmp_path, home):
     from simtrainer.review.export import export
 
     assert json.loads(export(store, session["id"], "json"))["turns"][3]["text"] == "Second line."
+
+
+def test_the_rubric_that_fits_scores_and_nothing_without_a_trainee_turn():
+    """The scenario's rubric (the last coder) scores the session; the MI coder before it only codes turns (the
+    patient's steering reads them). Without a trainee turn nothing is scored."""
+    from simtrainer.feedback.base import TurnView
+    from simtrainer.feedback.shown import shown_codes
+    from simtrainer.session import score
+
+    class Rubric(EchoLengthCoder):
+        rubric = "dearman"
+
+    views = [TurnView("patient", "Hello."), TurnView("trainee", "A long request about the heating.",
+                                                     [Code("mi", "GI", "GI"), Code("dearman", "describe", "D")])]
+    summary = score([EchoLengthCoder(), Rubric()], views)
+    assert set(summary["rubrics"]) == {"dearman"} and summary["trainee_turns"] == 1
+    assert score([EchoLengthCoder(), Rubric()], views[:1]) == {"trainee_turns": 0, "rubrics": {}}
+    assert [c.code for c in shown_codes("dearman", views[1].codes)] == ["describe"]
+    assert [c.code for c in shown_codes("mi", views[1].codes)] == ["GI", "describe"]
+    q = {"rubric": "mi", "code": "Q", "detail": "open"}
+    assert shown_codes("cbt", [q, {"rubric": "mi", "code": "PERSUADE"}, {"rubric": "mi", "code": "change"}]) == [q]

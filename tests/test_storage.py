@@ -15,7 +15,7 @@ def test_blank_database_schema(tmp_path):
             "turns_fts"} <= set(db.table_names())
     assert set(db["sessions"].columns_dict) == {
         "id", "scenario_id", "scenario_title", "modality", "model", "trainee", "started_at", "ended_at",
-        "status", "summary", "owner", "reviewed_at", "reviewed_by",
+        "status", "summary", "owner", "reviewed_at", "reviewed_by", "exercise",
     }
     assert set(db["turns"].columns_dict) == {"id", "session_id", "idx", "speaker", "text", "created_at", "meta"}
     assert set(db["codes"].columns_dict) == {
@@ -27,6 +27,10 @@ def test_blank_database_schema(tmp_path):
         "id", "session_id", "turn_idx", "rubric", "code", "detail", "author", "created_at",
     }
     assert set(db["ratings"].columns_dict) == {"id", "session_id", "rubric", "item", "score", "author", "created_at"}
+    assert set(db["classes"].columns_dict) == {"id", "name", "exercise_id", "exercise_title", "pack_sha256",
+                                               "created_at"}
+    assert set(db["class_bundles"].columns_dict) == {"id", "class_id", "checksum", "trainee", "session_id", "source",
+                                                     "imported_at", "bundle"}
     assert [r["name"] for r in db["_migrations"].rows] == [name for name, _ in MIGRATIONS]
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert migrate(db) == []  # idempotent

@@ -243,26 +243,39 @@ async def test_push_to_talk_without_a_device_and_a_reviewed_transcript(home, mon
         assert screen.muted
 
 
+def badges(screen) -> list[str]:
+    return [str(badge.code.label) for badge in screen.query(CodeBadge)]
+
+
 async def test_dearman_and_ctrs_panels(home):
-    from simtrainer.ui.widgets.rubric_panel import CTRSPanel, DearManPanel
+    """Each session shows the rubric that fits it: DEAR MAN alone; the CTRS with question and reflection
+    micro-skills; no MI panel, bands or patient-talk badges outside MI."""
+    from simtrainer.ui.widgets.rubric_panel import CTRSPanel, DearManPanel, MIPanel, RubricPanel
 
     app = make_app(load_settings(), model="fake")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.start_practice(app.workspace.card("dearman-landlord-heating"))
         await settle(pilot)
+        assert "first turn" in str(app.screen.query_one(DearManPanel).render())  # nothing scored yet
         await send(pilot, "The heating has been off for nine days. I need it repaired by Friday.")
         panel = app.screen.query_one(DearManPanel)
         assert panel.summary["checklist"]["assert"] and "tip" in panel.summary
+        assert [type(p) for p in app.screen.query(RubricPanel)] == [DearManPanel]
+        dearman_labels = {"D", "E", "A", "R", "M", "Conf", "Neg"}
+        assert badges(app.screen) and set(badges(app.screen)) <= dearman_labels
         await pilot.press("ctrl+e")
         await pilot.pause()
-        assert "dearman" in app.screen.summary["rubrics"]
+        assert set(app.screen.summary["rubrics"]) == {"dearman"}
         app.go_home()
         await pilot.pause()
         app.start_practice(app.workspace.card("cbt-panic-supermarket"))
         await settle(pilot)
         await send(pilot, "What would you like to put on the agenda today?")
-        assert app.screen.query_one(CTRSPanel).summary["indicators"]["agenda_set"]
+        ctrs = app.screen.query_one(CTRSPanel)
+        assert ctrs.summary["indicators"]["agenda_set"] and ctrs.summary["microskills"]["questions"] == 1
+        assert not app.screen.query(MIPanel)
+        assert "Q open" in badges(app.screen) and not {"CT", "ST", "N"} & set(badges(app.screen))
 
 
 async def test_a_card_line_standing_in_for_a_failed_model_is_announced(home):

@@ -88,11 +88,12 @@ def read_bundle(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise UserError(f"could not read the file: {exc.strerror}", where=where, fix="check its permissions") from None
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        payload = json.loads(text)
     except UnicodeDecodeError:
         raise UserError("not a bundle: the file is not UTF-8 text", where=where, fix=resend) from None
-    except json.JSONDecodeError as exc:
-        cut = exc.pos >= len(raw.rstrip()) - 1
+    except json.JSONDecodeError as exc:  # a string left open runs to the end: cut there too
+        cut = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
         what = "the bundle is truncated (the JSON ends early)" if cut else f"the bundle is not valid JSON ({exc.msg})"
         raise UserError(what, where=f"{where}, line {exc.lineno}", fix=resend) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -71,8 +71,10 @@ def _private_by_default() -> None:
 def _register() -> None:
     from simtrainer.cli import (
         bench,
+        classes,
         coding,
         doctor,
+        exercise,
         importing,
         info,
         practice,
@@ -83,7 +85,8 @@ def _register() -> None:
         trainees,
     )
 
-    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees):
+    for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees,
+                   exercise, classes):
         for command in module.COMMANDS:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:

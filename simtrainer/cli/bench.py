@@ -6,6 +6,7 @@ import click
 
 from simtrainer.cli.output import print_json, table
 from simtrainer.config import load_settings
+from simtrainer.errors import UserError
 
 
 @click.group()
@@ -97,7 +98,6 @@ def bench_speech_cmd(as_json: bool) -> None:
 def bench_llama_cmd(model: str | None, rounds: int, as_json: bool) -> None:
     """Prompt and generation tokens/s with llama.cpp's extra buffer types on and off, and their ratio."""
     from simtrainer.bench.llama import bench_llama
-    from simtrainer.errors import UserError
     from simtrainer.llm import resolve_model
     from simtrainer.llm.probe import check_model_runs
 
@@ -111,6 +111,38 @@ def bench_llama_cmd(model: str | None, rounds: int, as_json: bool) -> None:
         print_json(result)
     else:
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench llama")
+
+
+@bench.command("classroom")
+@click.option("--students", default=5, show_default=True, type=click.IntRange(1, 200),
+              help="Scripted students practising at once.")
+@click.option("--turns", default=3, show_default=True, type=click.IntRange(1, 30), help="Turns each student sends.")
+@click.option("-s", "--scenario", "scenario_id", default="mi-alcohol-nurse", show_default=True)
+@click.option("--server", metavar="URL",
+              help="Bench this running OpenAI-compatible server (its API root, e.g. http://HOST:8080/v1) instead "
+                   "of starting llama.cpp's with the configured model.")
+@click.option("--server-model", metavar="NAME", help="The model name to ask --server for (default: the first it "
+                                                       "lists).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_classroom_cmd(students: int, turns: int, scenario_id: str, server: str | None, server_model: str | None,
+                        as_json: bool) -> None:
+    """N students at once on one shared model: p50/p95 first-token and reply time, errors, turns saved.
+
+    Starts llama.cpp's OpenAI-compatible server on 127.0.0.1 with the configured GGUF (stopped at the end, on
+    Ctrl-C too), or uses --server. Each student runs a real scripted session in its own data folder."""
+    from simtrainer.bench.classroom import bench_classroom
+
+    if server is not None and "://" not in server:
+        raise UserError(f"'{server}' is not a server address.", where="--server",
+                        fix="Give its OpenAI API root, e.g. http://127.0.0.1:8080/v1")
+    if server_model is not None and server is None:
+        raise UserError("--server-model needs --server.", fix="Add --server URL, or leave --server-model out.")
+    result = bench_classroom(load_settings(), students=students, turns=turns, scenario_id=scenario_id,
+                             server=server, server_model=server_model)
+    if as_json:
+        print_json(result)
+    else:
+        table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench classroom")
 
 
 COMMANDS = [bench]

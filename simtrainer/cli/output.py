@@ -20,8 +20,9 @@ def print_json(value: Any) -> None:
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *, whole: tuple[str, ...] = ()) -> None:
     """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold. Cells
-    are shown as written: no markup in them is parsed, no control character reaches the terminal."""
-    t = Table(title=title, show_edge=False, header_style="bold")
+    and the title (it often holds a name) are shown as written: no markup in them is parsed, no control character
+    reaches the terminal."""
+    t = Table(title=plain(title) if title else None, show_edge=False, header_style="bold")
     for column in columns:
         t.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in rows:

@@ -3,7 +3,8 @@
 Plain textual-serve accepts a WebSocket from any page the browser has open (that page could then drive the
 app and read transcripts), answers to any Host name (so DNS rebinding reaches it), and its page loads fonts
 from Google. This server refuses foreign origins and hosts, asks for an access token when it listens beyond
-this machine, and serves a page whose every asset, fonts included, comes from this machine.
+this machine, and serves a page whose every asset, fonts included, comes from this machine. Every app it runs
+asks the student in that tab for their name (several students share one machine and its settings file).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,6 +21,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from rich.logging import RichHandler
 from textual_serve.server import Server
+
+from simtrainer.identity import ASK_ENV
 
 COOKIE = "simtrainer_token"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,6 +55,12 @@ class GuardedServer(Server):
         super().__init__(command, host=host, port=port, title=title, templates_path=TEMPLATES)
         self.token = token
         self.local_only = is_loopback(host)
+
+    def serve(self, debug: bool = False) -> None:
+        """Serve until Ctrl-C; every app started from here (one per tab) inherits `ASK_ENV`, so it asks its
+        student's name and keeps it for that app, whatever the shared settings file says."""
+        os.environ[ASK_ENV] = "1"
+        super().serve(debug=debug)
 
     def initialize_logging(self) -> None:
         super().initialize_logging()

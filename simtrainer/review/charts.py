@@ -130,3 +130,39 @@ def svg_line_chart(chart: Chart) -> Markup:
                                     **style})
         ET.SubElement(svg, "text", {"x": str(left + 30), "y": str(key_y + 4)}).text = series.name
     return Markup(ET.tostring(svg, encoding="unicode"))
+
+
+@dataclass
+class Bar:
+    label: str
+    #: a share, 0 to 1
+    share: float
+    #: written after the bar, e.g. "2 of 3"
+    note: str = ""
+
+
+def svg_share_chart(title: str, bars: list[Bar], width: int = 640) -> Markup:
+    """Shares (of students, of sessions) as horizontal bars from 0 to 100%, each labelled above its bar and its
+    figure written after it, so the chart reads in greyscale print and to a screen reader (each bar's title)."""
+    left, right, top, row = 8, 120, 28, 40
+    h = top + row * max(len(bars), 1) + 8
+    plot_w = width - left - right
+    svg = ET.Element("svg", {"xmlns": SVG_NS, "viewBox": f"0 0 {width} {h}", "width": str(width), "height": str(h),
+                             "role": "img", "class": "chart", "font-family": "sans-serif", "font-size": "12"})
+    ET.SubElement(svg, "title").text = title
+    ET.SubElement(svg, "text", {"x": str(left), "y": "16", "font-weight": "bold"}).text = title
+    if not bars:
+        ET.SubElement(svg, "text", {"x": str(left), "y": str(top + 16)}).text = "Nothing to draw yet."
+    colour = PALETTE[0][0]
+    for n, bar in enumerate(bars):
+        y = top + row * n
+        share = min(max(bar.share, 0.0), 1.0)
+        ET.SubElement(svg, "text", {"x": str(left), "y": str(y + 12)}).text = bar.label
+        ET.SubElement(svg, "rect", {"class": "track", "x": str(left), "y": str(y + 17), "width": str(plot_w),
+                                    "height": "14", "fill": "#eee"})
+        rect = ET.SubElement(svg, "rect", {"class": "bar", "x": str(left), "y": str(y + 17),
+                                           "width": str(round(share * plot_w, 1)), "height": "14", "fill": colour})
+        figure = f"{bar.note} ({share:.0%})" if bar.note else f"{share:.0%}"
+        ET.SubElement(rect, "title").text = f"{bar.label}: {figure}"
+        ET.SubElement(svg, "text", {"x": str(left + plot_w + 6), "y": str(y + 28)}).text = figure
+    return Markup(ET.tostring(svg, encoding="unicode"))

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from simtrainer.feedback.labels import code_label
+from simtrainer.feedback.shown import shown_codes
 from simtrainer.review.corrections import Review, reviewed_summary, turn_number
 from simtrainer.review.pseudonym import pseudonymised
 from simtrainer.review.summary_view import markdown_table, summary_tables
@@ -44,7 +45,7 @@ def session_record(store: Store, session_id: str) -> dict[str, Any]:
                 "speaker": t["speaker"],
                 "text": t["text"],
                 "created_at": t["created_at"],
-                "codes": t["codes"],
+                "codes": shown_codes(session["modality"], t["codes"]),
                 "corrections": [c for (idx, _), c in latest.items() if idx == t["idx"]],
                 "notes": [a for a in annotations if a["turn_id"] == t["id"]],
                 "meta": t["meta"],
@@ -59,9 +60,8 @@ def session_record(store: Store, session_id: str) -> dict[str, Any]:
 
 
 def _code_text(codes: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        f"{c['code']}" + (f" ({c['detail']})" if c.get("detail") else "") for c in codes
-    )
+    """Codes by the labels the app's badges show, so a code reads the same everywhere."""
+    return ", ".join(code_label(c["rubric"], c["code"], c.get("detail")) for c in codes)
 
 
 def reviewed_code_text(turn: dict[str, Any]) -> str:
@@ -72,7 +72,7 @@ def reviewed_code_text(turn: dict[str, Any]) -> str:
         auto = _code_text([c for c in turn["codes"] if c["rubric"] == rubric]) or "no code"
         fix = corrected.get(rubric)
         if fix:
-            new = fix["code"] + (f" ({fix['detail']})" if fix.get("detail") else "")
+            new = code_label(fix["rubric"], fix["code"], fix.get("detail"))
             parts.append(f"{auto} → {new} ({fix['author'] or 'supervisor'})")
         else:
             parts.append(auto)

@@ -16,6 +16,7 @@ import jinja2
 
 from simtrainer.errors import UserError
 from simtrainer.feedback.labels import code_label
+from simtrainer.feedback.shown import shown_codes
 from simtrainer.review.charts import Chart, Series, svg_line_chart
 from simtrainer.review.corrections import NONE, latest_corrections, reviewed_summary, turn_number
 from simtrainer.review.export import state_text
@@ -36,8 +37,9 @@ def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
 
 
-def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The transcript with codes and notes at their turns, and the notes on the session as a whole."""
+def _turns(store: Store, session_id: str, modality: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The transcript with the codes shown for the session's rubric and notes at their turns, and the notes on the
+    session as a whole."""
     notes: dict[int | None, list[dict[str, Any]]] = {}
     for a in store.annotations(session_id):
         notes.setdefault(a["turn_id"], []).append({"author": a["author"] or "", "body": a["body"],
@@ -51,7 +53,7 @@ def _turns(store: Store, session_id: str) -> tuple[list[dict[str, Any]], list[di
             "text": t["text"],
             "codes": [{"rubric": c["rubric"], "code": c["code"], "detail": c["detail"] or "",
                        "label": code_label(c["rubric"], c["code"], c["detail"]), "confidence": c["confidence"],
-                       "reason": c["reason"] or "", "scorer": c["scorer"] or ""} for c in t["codes"]],
+                       "reason": c["reason"] or "", "scorer": c["scorer"] or ""} for c in shown_codes(modality, t["codes"])],
             "corrections": [{"rubric": rubric, "code": c["code"], "author": c["author"] or "",
                              "label": code_label(rubric, c["code"], c["detail"]) if c["code"] != NONE else NONE}
                             for (idx, rubric), c in corrected.items() if idx == t["idx"]],
@@ -96,7 +98,7 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
     """Everything the report shows, as JSON-ready data; `pseudonymise`: the trainee's name, wherever it
     appears, as its code."""
     s = store.get_session(session_id)
-    turns, session_notes = _turns(store, s["id"])
+    turns, session_notes = _turns(store, s["id"], s["modality"])
     trainee = (s["trainee"] or "").strip()
     summary = s["summary"]
     reviewed = reviewed_summary(store, s["id"])

@@ -38,7 +38,8 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
           mark=s["pct_cr_band"])
     t.add("MI-adherent (AF, Seek, Auto)", str(s["mi_adherent"]), "")
     t.add("MI-non-adherent (Confront, Persuade)", str(s["mi_non_adherent"]), "")
-    t.add("Code counts", ", ".join(f"{k} {v}" for k, v in s["counts"].items() if v) or "-", "")
+    labels = {code.id: code.label if code.label != "—" else "Neutral" for code in load_rubric("mi").codes}
+    t.add("Code counts", ", ".join(f"{labels.get(k, k)} {v}" for k, v in s["counts"].items() if v) or "-", "")
     talk = s["client_talk"]
     t.add("Patient talk", f"{talk['change']} change / {talk['sustain']} sustain / {talk['neutral']} neutral", "")
     rated = s.get("rated", {})  # hand ratings from a supervisor's review replace estimates
@@ -48,7 +49,7 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
     how = "rated" if len(rated) == len(s["globals_estimate"]) else "estimate"
     t.add(f"Relational ({how})", f"{s['relational']:.2f}", s["relational_band"], mark=s["relational_band"])
     t.add(f"Technical ({how})", f"{s['technical']:.2f}", s["technical_band"], mark=s["technical_band"])
-    t.caption = s.get("note", "")
+    t.caption = " ".join(part for part in (s.get("note", ""), f"Next: {s['tip']}" if s.get("tip") else "") if part)
     return t
 
 
@@ -70,6 +71,10 @@ def _ctrs(s: dict[str, Any]) -> SummaryTable:
     for item, v in s["items"].items():
         evidence = ", ".join(map(str, v["evidence"])) or "-"
         t.add(rubric.item(item).name, f"{v['score']}/6", "rated" if item in s.get("rated", {}) else evidence)
+    skills = s.get("microskills")
+    if skills:  # counselling micro-skills from the MI coder, counted without MITI's thresholds
+        t.add("Questions (micro-skill)", str(skills["questions"]), f"{skills['questions_open']} open")
+        t.add("Reflections (micro-skill)", str(skills["reflections"]), f"{skills['reflections_complex']} complex")
     verdict = "competent" if s["competent"] else "below the competence mark"
     t.caption = f"Total {s['total']}/{s['max']}: {verdict} ({s['competence_threshold']})."
     return t

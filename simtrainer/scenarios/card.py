@@ -44,6 +44,24 @@ class Voice(_Strict):
     )
 
 
+class Line(_Strict):
+    """A line the person could say, written in the card so a reply can come from the card and still answer the
+    trainee: `theme` says what it speaks to, so it is chosen by fit to what was just said, never twice."""
+
+    text: str = Field(min_length=2, max_length=400)
+    leaning: Literal["change", "sustain", "neutral"] = Field(
+        description="MI: for / against change; DEAR MAN: toward yes / holding out; CBT: opening up / avoiding."
+    )
+    theme: str = Field(min_length=2, max_length=120, description="What the line speaks to, e.g. 'sleep after shifts'.")
+
+
+class Reaction(_Strict):
+    """How the person reacts when the trainee hits one of the card's triggers."""
+
+    trigger: str = Field(min_length=2, description="One of the card's `triggers`, word for word.")
+    lines: list[str] = Field(min_length=1)
+
+
 class Fact(_Strict):
     """Something true of the person, and phrases that would contradict it (regular expressions)."""
 
@@ -103,6 +121,8 @@ class Card(_Strict):
         default_factory=list, description="How the person answers confrontation or pressure."
     )
     facts: list[Fact] = Field(default_factory=list, description="Checked in every reply (on-persona rate).")
+    lines: list[Line] = Field(default_factory=list, description="Card lines by leaning and theme (see Line).")
+    reactions: list[Reaction] = Field(default_factory=list, description="Scripted reactions to the triggers.")
     dearman: DearMan | None = None
     cbt: CognitiveModel | None = None
 
@@ -112,6 +132,14 @@ class Card(_Strict):
             raise ValueError("a dearman card needs a [dearman] table (counterpart, trainee_role, request, ...)")
         if self.modality == "cbt" and self.cbt is None:
             raise ValueError("a cbt card needs a [cbt] table (situation, automatic_thoughts, core_belief, ...)")
+        return self
+
+    @model_validator(mode="after")
+    def _reactions_name_triggers(self) -> Card:
+        for reaction in self.reactions:
+            if reaction.trigger not in self.triggers:
+                raise ValueError(f"reaction for {reaction.trigger!r}, which is not one of the card's triggers "
+                                 f"({'; '.join(self.triggers)})")
         return self
 
     @property

@@ -131,7 +131,33 @@ def m004_review(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m005_code_uncertainty(db: sqlite_utils.Database) -> None:
+def m005_session_exercise(db: sqlite_utils.Database) -> None:
+    """The exercise pack a session was run for (JSON: id, title, pack hash, limits, goals), so it can be handed
+    in and checked against that pack; NULL for a session without a pack."""
+    db["sessions"].add_column("exercise", str)
+
+
+@migration
+def m006_classes(db: sqlite_utils.Database) -> None:
+    """An instructor's classes and the hand-in bundles imported into each. A class is tied to one exercise
+    (id and pack hash) at its first import; each bundle is kept whole, as the student's file held it, so the
+    class report can always be rebuilt, and is keyed on its checksum, so importing it again adds nothing."""
+    db.conn.execute(
+        "create table classes (id integer primary key, name text not null collate nocase unique, "
+        "exercise_id text not null, exercise_title text, pack_sha256 text not null, created_at text not null)"
+    )
+    db["class_bundles"].create(
+        {"id": int, "class_id": int, "checksum": str, "trainee": str, "session_id": str, "source": str,
+         "imported_at": str, "bundle": str},
+        pk="id",
+        foreign_keys=[("class_id", "classes", "id")],
+        not_null={"class_id", "checksum", "trainee", "imported_at", "bundle"},
+    )
+    db["class_bundles"].create_index(["class_id", "checksum"], unique=True)
+
+
+@migration
+def m007_code_uncertainty(db: sqlite_utils.Database) -> None:
     """Whether a code is uncertain (its confidence under the coder's measured threshold) and the coder's
     runner-up code, so the app and exports can show them after the session."""
     db["codes"].add_column("uncertain", int)

@@ -127,14 +127,20 @@ class Store:
 
     # sessions -------------------------------------------------------------------------------------------
     @_writes
-    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
+    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str,
+                       exercise: dict[str, Any] | None = None) -> str:
+        """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any."""
+        row = {"scenario_id": scenario_id, "scenario_title": scenario_title, "modality": modality, "model": model,
+               "trainee": trainee, "status": "active", "owner": owner.this_process()}
+        if exercise is not None:  # the column is written only for exercise sessions
+            row["exercise"] = json.dumps(exercise)
         for _ in range(20):
             session_id = new_session_id()
+            values = {"id": session_id, "started_at": now(), **row}
             try:
                 self.db.conn.execute(
-                    "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, "
-                    "status, owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
+                    f"insert into sessions ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                    list(values.values()),
                 )
             except sqlite3.IntegrityError:
                 continue  # a session started in the same second drew the same random tail
@@ -328,6 +334,53 @@ class Store:
         self.db.conn.execute("update sessions set reviewed_at = ?, reviewed_by = ? where id = ?",
                              [now(), author, session_id])
 
+    # an instructor's classes: hand-in bundles kept whole (see `classroom/roster.py`) --------------------------
+    @_reads
+    def find_class(self, name: str) -> dict[str, Any] | None:
+        """The class of this name (any case), or None."""
+        rows = self._rows("select * from classes where name = ?", [name])
+        return rows[0] if rows else None
+
+    @_reads
+    def classes(self) -> list[dict[str, Any]]:
+        """Every class with its bundle count and how many distinct trainee names (any case) handed in."""
+        return self._rows(
+            "select c.*, count(b.id) as bundles, count(distinct lower(trim(b.trainee))) as students "
+            "from classes c left join class_bundles b on b.class_id = c.id group by c.id order by c.name"
+        )
+
+    @_writes
+    def add_class_bundles(self, name: str, exercise: dict[str, str], bundles: list[dict[str, Any]]) -> list[str]:
+        """In one transaction: create the class tied to `exercise` (id, title, pack_sha256) unless it exists, then
+        store each bundle (dicts with checksum, trainee, session_id, source, bundle) not already in it; returns
+        the checksums stored. A class tied to another pack is refused (the caller checks first; this re-check
+        covers another import that created the class meanwhile)."""
+        found = self._rows("select * from classes where name = ?", [name])
+        if not found:
+            self.db.conn.execute(
+                "insert into classes (name, exercise_id, exercise_title, pack_sha256, created_at) values (?, ?, ?, ?, ?)",
+                [name, exercise["id"], exercise["title"], exercise["pack_sha256"], now()])
+            found = self._rows("select * from classes where name = ?", [name])
+        tied = found[0]
+        if (tied["exercise_id"], tied["pack_sha256"]) != (exercise["id"], exercise["pack_sha256"]):
+            raise UserError(f"Class '{tied['name']}' was tied to another exercise meanwhile.",
+                            fix="Run the import again to see which bundles fit.")
+        stored = []
+        for b in bundles:
+            cursor = self.db.conn.execute(
+                "insert or ignore into class_bundles (class_id, checksum, trainee, session_id, source, imported_at, "
+                "bundle) values (?, ?, ?, ?, ?, ?, ?)",
+                [tied["id"], b["checksum"], b["trainee"], b["session_id"], b["source"], now(), b["bundle"]])
+            if cursor.rowcount:
+                stored.append(b["checksum"])
+        return stored
+
+    @_reads
+    def class_bundles(self, class_id: int) -> list[dict[str, Any]]:
+        """A class's bundles in import order, each with its stored JSON parsed under `bundle`."""
+        rows = self._rows("select * from class_bundles where class_id = ? order by id", [class_id])
+        return [{**row, "bundle": json.loads(row["bundle"])} for row in rows]
+
     @_writes
     def delete_session(self, session_id: str) -> dict[str, int]:
         """Delete a session and everything about it (turns, codes, notes, corrections, ratings) in one
@@ -342,6 +395,7 @@ class Store:
 def _session_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["summary"] = json.loads(row["summary"]) if row.get("summary") else None
+    out["exercise"] = json.loads(row["exercise"]) if row.get("exercise") else None
     return out
 
 

@@ -14,7 +14,7 @@ from textual.markup import escape
 
 from simtrainer.config import Settings, data_dir
 from simtrainer.errors import UserError
-from simtrainer.identity import ENV, needs_asking
+from simtrainer.identity import ENV, asks_every_start, needs_asking
 from simtrainer.scenarios import Card
 from simtrainer.text_safety import terminal_safe
 from simtrainer.workspace import Workspace
@@ -55,6 +55,7 @@ class SimTrainerApp(App):
         super().__init__()
         self.workspace = workspace
         self.ask_name = ask_name  # the first-run question for the trainee's name
+        self.shared = asks_every_start()  # a served tab: ask at every start, keep the name in this app only
         self.exports_dir = data_dir() / "exports"
 
     def on_mount(self) -> None:
@@ -73,7 +74,7 @@ class SimTrainerApp(App):
 
         self.push_screen(HomeScreen())
         try:
-            first_run = self.ask_name and needs_asking(settings)
+            first_run = self.ask_name and (self.shared or needs_asking(settings))
         except UserError as error:  # the config file broke since the start; asking would only fail to save
             self.show_error("Cannot read your settings", error)
             first_run = False
@@ -84,14 +85,15 @@ class SimTrainerApp(App):
         """Ask for the trainee's name; a saved one goes with every session started from now on."""
         from simtrainer.ui.screens.identity import NameScreen
 
-        self.push_screen(NameScreen(self.workspace.settings.trainee, first_run=first_run), self._name_saved)
+        current = "" if self.shared and first_run else self.workspace.settings.trainee  # not the machine's name
+        self.push_screen(NameScreen(current, first_run=first_run, shared=self.shared), self._name_saved)
 
     def _name_saved(self, name: str | None) -> None:
         if name is None:
             return
         self.workspace.settings = self.workspace.settings.model_copy(update={"trainee": name})
         self.notify(terminal_safe(f"New sessions carry the name {name}."), title="Name saved", markup=False)
-        if os.environ.get(ENV) is not None:
+        if os.environ.get(ENV) is not None and not self.shared:
             self.notify(f"{ENV} is set and overrides the saved name the next time simtrainer starts.",
                         title="Name", severity="warning", markup=False, timeout=20)
         from simtrainer.ui.screens.home import HomeScreen

@@ -89,7 +89,25 @@ def miti_summary(turns: list[TurnView], rubric: Rubric) -> dict[str, Any]:
         "technical": technical,
         "technical_band": band(technical, th["technical"].fair, th["technical"].good),
         "note": _note(trainee_turns),
+        "tip": _tip(mina, rq, pct_cr, mia, talk, th),
     }
+
+
+def _tip(mina: int, rq: float | None, pct_cr: float | None, mia: int, talk: Counter[str], th: dict) -> str:
+    """One next step, for the weakest part first: pushing, then too few reflections, then their depth, then
+    partnership, then evoking."""
+    if mina:
+        return ("when the urge to advise or correct comes, reflect what you heard first, and ask before you "
+                "offer advice.")
+    if rq is None or rq < th["rq"].fair:
+        return "follow a question with a reflection; aim for at least one reflection for each question."
+    if pct_cr is None or pct_cr < th["pct_cr"].fair:
+        return "go beyond repeating: name the feeling, the meaning, or both sides of what the person is torn about."
+    if not mia:
+        return "affirm an effort or strength you hear, and ask what the person would like to do."
+    if talk["sustain"] > talk["change"]:
+        return "draw out the person's own reasons: ask why the change might matter to them, and reflect the answer."
+    return "keep the balance, and gather the change talk you heard into a summary."
 
 
 # MITI rates the globals over a 20-minute segment; a practice session of a few turns shows much less

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
+from simtrainer.feedback.labels import code_label
 from simtrainer.rubrics import load_rubric
 from simtrainer.text_safety import markdown_inline, plain
 
@@ -44,8 +45,24 @@ def help_markdown(focused_code: str | None = None) -> str:
     lines += ["", "## Thresholds (fair / good)", ""]
     for key, t in mi.thresholds.items():
         lines.append(f"- {t.description or key}: {t.fair} / {t.good}")
-    lines += ["", "Globals are estimates computed from the coded turns, not a trained rater's judgement."]
+    lines += ["", "Globals are estimates computed from the coded turns, not a trained rater's judgement.", ""]
+    lines += _rubric_sections()
     return "\n".join(lines)
+
+
+def _rubric_sections() -> list[str]:
+    """DEAR MAN and CTRS badges, by the labels the badges show (an MI session shows only MI codes, a DEAR MAN
+    session only DEAR MAN, a CBT session the CTRS and its question and reflection counts)."""
+    dearman, ctrs = load_rubric("dearman"), load_rubric("ctrs")
+    lines = [f"## {dearman.name}: skills under your turns (DEAR MAN sessions)", ""]
+    for item in dearman.items:
+        lines.append(f"- **{code_label('dearman', item.id)}** — {item.name}: {item.description}")
+    lines += ["", f"## {ctrs.name}: items under your turns (CBT sessions)", ""]
+    for item in ctrs.items:
+        lines.append(f"- **{code_label('ctrs', item.id)}** — {item.name}: {item.description}")
+    lines += ["", "CBT sessions also count your questions (**Q**) and reflections (**SR**, **CR**) as micro-skills, "
+              "without MI's thresholds."]
+    return lines
 
 
 class HelpScreen(ModalScreen[None]):

@@ -13,8 +13,10 @@ from textual.worker import Worker, WorkerState
 
 from simtrainer.errors import UserError
 from simtrainer.events import CodesReady, PatientNotice, PatientReset, PatientToken, ReplySaved, TraineeSaved
+from simtrainer.feedback.base import Code
+from simtrainer.feedback.shown import shown_codes
 from simtrainer.scenarios import Card
-from simtrainer.session import Session
+from simtrainer.session import Session, score
 from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.messages import (
     PatientCoded,
@@ -94,6 +96,7 @@ class PracticeScreen(Screen):
             session = workspace.resume_session(self.resume) if self.resume else workspace.new_session(self.card)
             session.prime()
         except UserError as error:
+            self.app.call_from_thread(self.refresh)  # see on_session_ready
             self.app.call_from_thread(self.app.show_error, "Cannot start the session", error)
             return
         self.post_message(SessionReady(session, self._summaries(session)))
@@ -124,7 +127,7 @@ class PracticeScreen(Screen):
     def _summaries(session: Session) -> dict[str, dict]:
         """Running scores, computed in the worker so the UI thread never reads a session mid-turn."""
         views = session.turn_views()
-        return {coder.rubric: coder.summarize(views) for coder in session.coders}
+        return score(session.coders, views)["rubrics"]
 
     @work(thread=True, exclusive=True, group="patient", exit_on_error=False)
     def run_turn(self, text: str | None, meta: dict | None = None) -> None:
@@ -173,11 +176,16 @@ class PracticeScreen(Screen):
         else:
             self._add_turn("patient", self.card.opening_line)
         side = self.query_one("#side")
-        for rubric, scorer in self.session.scorers.items():
-            panel = panel_for(rubric, scorer)
-            panel.id = f"panel-{rubric}"
+        if self.session.coders:  # one panel: the rubric that fits the session (feedback/shown.py)
+            main = self.session.coders[-1]
+            panel = panel_for(main.rubric, main.scorer)
+            panel.id = f"panel-{main.rubric}"
             side.mount(panel, before=0)
         self._refresh_panels(message.summaries)
+        # llama-cpp-python points this process's stdout and stderr at /dev/null while it loads a model, so what
+        # the app drew meanwhile never reached the terminal or the browser tab: the footer (built just after this
+        # screen opened) stayed blank or kept the home screen's keys. Draw the whole screen again.
+        self.call_after_refresh(self.refresh)
         if self.session.resumed:
             self.run_turn(None)  # codes lost turns and answers a trainee turn left without a reply
         else:
@@ -188,7 +196,7 @@ class PracticeScreen(Screen):
             bubble = self._add_turn(line.speaker, line.text)
             bubble.turn_id = turn_id
             if codes:
-                bubble.set_codes(codes)
+                bubble.set_codes(self._shown(codes))
             self.bubbles[turn_id] = bubble
         if session.awaits_reply:
             self.pending_trainee = self.bubbles[session.turn_ids[-1]]
@@ -227,7 +235,7 @@ class PracticeScreen(Screen):
     def on_trainee_coded(self, message: TraineeCoded) -> None:
         bubble = self.bubbles.get(message.turn_id, self.pending_trainee)
         if bubble is not None:
-            bubble.set_codes(message.codes)
+            bubble.set_codes(self._shown(message.codes))
         self._refresh_panels(message.summaries)
 
     def on_reply_token(self, message: ReplyToken) -> None:
@@ -257,7 +265,7 @@ class PracticeScreen(Screen):
     def on_patient_coded(self, message: PatientCoded) -> None:
         bubble = self.bubbles.get(message.turn_id, self.reply)
         if bubble is not None:
-            bubble.set_codes(message.codes)
+            bubble.set_codes(self._shown(message.codes))
         self._refresh_panels(message.summaries)
 
     def on_turn_failed(self, message: TurnFailed) -> None:
@@ -270,6 +278,9 @@ class PracticeScreen(Screen):
         self.app.notify(terminal_safe(f"{message.error}\n{message.fix or ''}"), title="Reply failed", severity="error",
                         markup=False)
         self._unlock()
+
+    def _shown(self, codes: list[Code]) -> list[Code]:
+        return shown_codes(self.card.modality, codes)
 
     def _refresh_panels(self, summaries: dict[str, dict]) -> None:
         for panel in self.query(RubricPanel):

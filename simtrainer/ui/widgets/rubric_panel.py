@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -24,11 +25,15 @@ class RubricPanel(Static):
         self.summary: dict[str, Any] = {}
         self.border_title = self.title
 
+    def on_mount(self) -> None:
+        if not self.summary:  # nothing is scored before the trainee's first turn
+            self.update(Text("Scores appear after your first turn.", style="dim"))
+
     def show(self, summary: dict[str, Any]) -> None:
         self.summary = summary
         self.update(self.render_summary(summary))
 
-    def render_summary(self, summary: dict[str, Any]) -> Table | Text:
+    def render_summary(self, summary: dict[str, Any]) -> Group | Table | Text:
         return Text(str(summary))
 
 
@@ -36,7 +41,7 @@ class MIPanel(RubricPanel):
     rubric = "mi"
     title = "MI (MITI 4.2.1)"
 
-    def render_summary(self, s: dict[str, Any]) -> Table:
+    def render_summary(self, s: dict[str, Any]) -> Group:
         table = Table.grid(padding=(0, 1))
         table.add_column(justify="left")
         table.add_column(justify="right")
@@ -53,9 +58,8 @@ class MIPanel(RubricPanel):
         row("Reflections", f"{c['SR']} SR / {c['CR']} CR")
         talk = s["client_talk"]
         row("Client talk", f"{talk['change']} CT / {talk['sustain']} ST")
-        table.add_row("", "")
-        table.add_row(plain(f"scorer: {self.scorer}", "dim"), "")
-        return table
+        tip = plain(f"Next: {s['tip']}\n", "italic") if s.get("tip") else Text()
+        return Group(table, Text(), tip, plain(f"scorer: {self.scorer}", "dim"))
 
 
 class DearManPanel(RubricPanel):
@@ -95,6 +99,12 @@ class CTRSPanel(RubricPanel):
         flag("Feedback asked", ind["feedback_asked"])
         flag("Homework agreed", ind["homework_agreed"])
         table.add_row(Text(str(ind["guided_discovery_questions"]), style="bold"), "guided-discovery questions")
+        skills = s.get("microskills")
+        if skills:
+            table.add_row(Text(str(skills["questions"]), style="bold"),
+                          f"questions ({skills['questions_open']} open)")
+            table.add_row(Text(str(skills["reflections"]), style="bold"),
+                          f"reflections ({skills['reflections_complex']} complex)")
         table.add_row("", f"running total {s['total']}/{s['max']} (competence {s['competence_threshold']})")
         table.add_row("", plain(f"scorer: {self.scorer}", "dim"))
         return table
