@@ -82,10 +82,10 @@ def eval_annomi(path: Path, as_json: bool) -> None:
               [[g, *[r["confusion"][g][c] for c in cols], f"{r['per_class_f1'][g]:.3f}"] for g in labels])
 
 
-def _print_head_report(report: dict, title: str) -> None:
+def _print_head_report(report: dict, title: str, column: str) -> None:
     console.print(plain(f"{title}: {report['n']} lines from {report['file']}, scorer: {report['scorer']}"))
     console.print(f"[bold]macro-F1 {report['macro_f1']:.3f}[/]  accuracy {report['accuracy']:.3f}")
-    table(["code", "precision", "recall", "F1", "n"],
+    table([column, "precision", "recall", "F1", "n"],
           [[k, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", v["support"]]
            for k, v in report["per_label"].items()])
     if report["confusions"]:
@@ -98,6 +98,7 @@ def _print_head_report(report: dict, title: str) -> None:
 
 
 def _head_eval(path: Path | None, kind: str, as_json: bool, title: str) -> None:
+    """`eval mi-codes` (kind "code") and `eval client-talk` (kind "talk")."""
     from simtrainer.feedback.mi import load_mi_coder
     from simtrainer.feedback.mi.code_eval import default_path, evaluate
 
@@ -105,7 +106,7 @@ def _head_eval(path: Path | None, kind: str, as_json: bool, title: str) -> None:
     if as_json:
         print_json(report)
     else:
-        _print_head_report(report, title)
+        _print_head_report(report, title, kind)
 
 
 @eval_group.command("mi-codes")
