@@ -166,3 +166,10 @@ def test_train_codes_only_on_a_small_slice(tmp_path):
     assert coder.code("What brings you in today?")[0].code in CODES
     # the shipped model folder was only read
     assert {p.name: p.stat().st_mtime_ns for p in default_model_dir().iterdir() if p.is_file()} == shipped
+
+
+def test_a_seek_phrased_as_a_question_is_also_a_question():
+    """Agenda setting is Seek by MITI; asked as a question it also counts as one (R:Q, CBT micro-skills)."""
+    codes = load_mi_coder().code("What would you like to put on the agenda today?")
+    assert [c.code for c in codes] == ["SEEK", "Q"] and codes[1].detail in ("open", "closed")
+    assert [c.code for c in load_mi_coder().code("Let's work out together what to look at first.")] == ["SEEK"]

@@ -67,7 +67,8 @@ class MICoder:
         p = self.code_probabilities(text, context)
         top, second = sorted(p, key=p.get, reverse=True)[:2]
         detail = ""
-        if top == "Q":
+        asked = top == "SEEK" and text.rstrip().endswith("?")
+        if top == "Q" or asked:
             sub = self.model.probabilities(text, "therapist", context or "", earlier or "")["question"]
             detail = max(sub, key=sub.get)
         elif top in ("SR", "CR"):
@@ -77,8 +78,12 @@ class MICoder:
         runner_up = self.rubric_def.code(second).name
         reason = (f"{'uncertain: ' if uncertain else ''}{WHY[top]} ({p[top]:.0%}; next {runner_up} {p[second]:.0%})"
                   + (f': "{phrase}"' if phrase else ""))
-        definition = self.rubric_def.code(top)
-        label = f"Q {detail}" if top == "Q" and detail else definition.label
+        if asked:  # a Seek phrased as a question also counts as one (R:Q, CBT micro-skills), as in MI coder v6
+            return [Code("mi", "SEEK", self.rubric_def.code("SEEK").label, round(p[top], 3), "", self.scorer, reason,
+                         uncertain, second),
+                    Code("mi", "Q", f"Q {detail}", round(p[top], 3), detail, self.scorer,
+                         f"{detail} question: {WHY['Q']}", uncertain)]
+        label = f"Q {detail}" if top == "Q" and detail else self.rubric_def.code(top).label
         return [Code("mi", top, label, round(p[top], 3), detail, self.scorer, reason, uncertain, second)]
 
     def _talk(self, text: str, context: str | None) -> tuple[dict[str, float], dict[str, str]]:
