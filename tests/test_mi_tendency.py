@@ -48,21 +48,16 @@ def test_batch_form_matches_a_live_session():
     assert np.allclose(batch, live)
 
 
-def test_each_session_gets_its_own_coder_state():
-    first, second = load_mi_coder(), load_mi_coder()
-    assert set(first.seen) == set(tendencies(first.model.meta)) == {"therapist_behaviour"}
-    first.code("You should really cut down, you know it's bad for you.")
-    first.code_patient("I could maybe try.", "What would you like to do?")
-    assert first.seen["therapist_behaviour"].count == 1 and second.seen["therapist_behaviour"].count == 0
-
-
 def test_a_session_of_advice_tilts_an_ambiguous_turn_toward_input():
+    """The AnnoMI model's session prior (what `eval annomi` applies; since v7 the learned code head decides a
+    session's codes without it)."""
+    model = load_mi_coder().model
     line, context = "Some people find it helps to keep a drink diary.", "I don't know what to do about it."
-    fresh = load_mi_coder()
-    alone = fresh.model.probabilities(line, "therapist", context)["therapist_behaviour"]
-    coder = load_mi_coder()
+    alone = model.probabilities(line, "therapist", context)["therapist_behaviour"]
+    seen = tendencies(model.meta)
+    assert set(seen) == {"therapist_behaviour"}
     for advice in ("You need to cut down to two drinks a night.", "You should stop drinking before your shifts.",
                    "The guideline is no more than fourteen units a week.", "You have to tell your doctor about this."):
-        coder.code(advice, context)
-    tilted = coder.seen["therapist_behaviour"].observe(alone)
+        seen["therapist_behaviour"].observe(model.probabilities(advice, "therapist", context)["therapist_behaviour"])
+    tilted = seen["therapist_behaviour"].observe(alone)
     assert tilted["therapist_input"] > alone["therapist_input"]

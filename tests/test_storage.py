@@ -19,7 +19,8 @@ def test_blank_database_schema(tmp_path):
     }
     assert set(db["turns"].columns_dict) == {"id", "session_id", "idx", "speaker", "text", "created_at", "meta"}
     assert set(db["codes"].columns_dict) == {
-        "id", "turn_id", "session_id", "rubric", "code", "detail", "confidence", "scorer", "reason",
+        "id", "turn_id", "session_id", "rubric", "code", "detail", "confidence", "scorer", "reason", "uncertain",
+        "runner_up",
     }
     assert set(db["annotations"].columns_dict) == {"id", "session_id", "turn_id", "author", "body", "created_at"}
     assert set(db["corrections"].columns_dict) == {
@@ -56,11 +57,15 @@ def test_turns_codes_search_and_annotations(tmp_path):
     t0 = store.add_turn(sid, "patient", "I drink wine after shifts.")
     t1 = store.add_turn(sid, "trainee", "Wine helps you unwind.", {"k": 1})
     store.add_codes(sid, t1, [{"rubric": "mi", "code": "SR", "detail": "", "confidence": 0.9, "scorer": "s",
-                                "reason": "r"}])
+                                "reason": "r"},
+                               {"rubric": "mi", "code": "AF", "detail": "", "confidence": 0.31, "scorer": "s",
+                                "reason": "r", "uncertain": True, "runner_up": "SR"}])
     store.annotate(sid, "Nice reflection", turn_id=t1, author="sup")
     turns = store.turns(sid)
     assert [t["idx"] for t in turns] == [0, 1]
     assert turns[1]["codes"][0]["code"] == "SR" and turns[1]["meta"] == {"k": 1}
+    assert (turns[1]["codes"][0]["uncertain"], turns[1]["codes"][0]["runner_up"]) == (False, "")
+    assert (turns[1]["codes"][1]["uncertain"], turns[1]["codes"][1]["runner_up"]) == (True, "SR")
     assert turns[0]["id"] == t0
     assert [s["id"] for s in store.list_sessions(query="unwind")] == [sid]
     assert store.list_sessions(query="bicycle") == []

@@ -32,7 +32,11 @@ def code(text: str, context: str | None, earlier: str | None, patient: bool, as_
         return
     for c in codes:
         conf = f"{c.confidence:.0%}" if c.confidence is not None else "-"
-        console.print(Text.assemble(plain(f"{c.label:10}", "bold"), f" {conf:>5}  ", plain(c.reason)))
+        mark = "uncertain" if c.uncertain else ""
+        console.print(Text.assemble(plain(f"{c.label:10}", "bold"), f" {conf:>5} ", plain(f"{mark:9}", "yellow"),
+                                    " ", plain(c.reason)))
+        if c.runner_up:
+            console.print(plain(f"  runner-up: {c.runner_up}", "dim"))
     console.print(plain(f"scorer: {coder.scorer}", "dim"))
 
 
@@ -45,7 +49,8 @@ def eval_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def eval_annomi(path: Path, as_json: bool) -> None:
-    """Score the MI coder on an AnnoMI-format CSV (simple or full): macro-F1, accuracy, per-class F1, confusion."""
+    """Score the MI coder on an AnnoMI-format CSV (simple or full): macro-F1, accuracy, per-class F1, confusion.
+    Therapist tasks come from the AnnoMI model, client talk from the client-talk head the sessions use."""
     from simtrainer.feedback.mi import load_mi_coder
     from simtrainer.feedback.mi.annomi import read_annomi
     from simtrainer.feedback.mi.metrics import task_report
@@ -55,6 +60,10 @@ def eval_annomi(path: Path, as_json: bool) -> None:
         raise UserError("The CSV has no utterances.", where=str(path), fix="Give a CSV with AnnoMI rows.")
     coder = load_mi_coder()
     predictions = coder.model.predict_many(utts)
+    for u, p in zip(utts, predictions, strict=True):
+        if "client_talk_type" in p:  # client talk comes from the learned head, as in a session
+            talk = coder.talk_probabilities(u.text, u.prev, u.earlier)
+            p["client_talk_type"] = max(talk, key=talk.get)
     tasks = ["therapist_behaviour", "client_talk_type"] + (["reflection", "question"] if fmt == "full" else [])
     report = {}
     for task in tasks:
@@ -71,6 +80,51 @@ def eval_annomi(path: Path, as_json: bool) -> None:
         cols = list(next(iter(r["confusion"].values())))
         table(["gold \\ predicted", *cols, "F1"],
               [[g, *[r["confusion"][g][c] for c in cols], f"{r['per_class_f1'][g]:.3f}"] for g in labels])
+
+
+def _print_head_report(report: dict, title: str, column: str) -> None:
+    console.print(plain(f"{title}: {report['n']} lines from {report['file']}, scorer: {report['scorer']}"))
+    console.print(f"[bold]macro-F1 {report['macro_f1']:.3f}[/]  accuracy {report['accuracy']:.3f}")
+    table([column, "precision", "recall", "F1", "n"],
+          [[k, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", v["support"]]
+           for k, v in report["per_label"].items()])
+    if report["confusions"]:
+        table(["gold", "predicted", "n"], [[c["gold"], c["predicted"], c["n"]] for c in report["confusions"][:12]],
+              title="most frequent confusions")
+    u = report["uncertain"]
+    if u["n"]:
+        console.print(f"marked uncertain (confidence < {u['threshold']:.2f}): {u['n']} lines, right {u['accuracy']:.0%}"
+                      f"; the others right {u['accuracy_certain']:.0%}" if u["accuracy_certain"] is not None else "")
+
+
+def _head_eval(path: Path | None, kind: str, as_json: bool, title: str) -> None:
+    """`eval mi-codes` (kind "code") and `eval client-talk` (kind "talk")."""
+    from simtrainer.feedback.mi import load_mi_coder
+    from simtrainer.feedback.mi.code_eval import default_path, evaluate
+
+    report = evaluate(path or default_path(kind), kind, load_mi_coder())
+    if as_json:
+        print_json(report)
+    else:
+        _print_head_report(report, title, kind)
+
+
+@eval_group.command("mi-codes")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_mi_codes(path: Path | None, as_json: bool) -> None:
+    """Score the learned MI code head on a CSV (setting,register,previous,utterance,code; default
+    evaluation/mi_codes.csv): per-code precision / recall / F1, macro-F1, confusions."""
+    _head_eval(path, "code", as_json, "MI codes")
+
+
+@eval_group.command("client-talk")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def eval_client_talk(path: Path | None, as_json: bool) -> None:
+    """Score the client-talk head on a CSV (setting,register,previous,utterance,talk; default
+    evaluation/client_talk.csv): per-type precision / recall / F1, macro-F1, confusions."""
+    _head_eval(path, "talk", as_json, "client talk")
 
 
 @eval_group.command("rules")
@@ -207,18 +261,34 @@ def rubrics_list(as_json: bool) -> None:
               help="Epochs of fine-tuning the encoder (about 5 minutes each on two CPU cores).")
 @click.option("--extra", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="More AnnoMI-format CSV data, e.g. from `simtrainer export corrections` (repeatable).")
-def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int, extra: tuple[Path, ...]) -> None:
-    """Train the MI coder on AnnoMI: logistic regression on frozen MiniLM features and TF-IDF, mixed per task
-    with a fine-tuned MiniLM. Needs the [train] extra; about an hour on two CPU cores with --folds 5 (a CUDA
-    GPU, when torch sees one, does the fine-tuning)."""
+@click.option("--codes-only", is_flag=True,
+              help="Retrain only the learned code and client-talk heads on the shipped encoder (no torch; minutes).")
+@click.option("--corpus", type=click.Path(path_type=Path, file_okay=False),
+              help="The heads' corpus folder (default: models/mi-coder/corpus).")
+def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int, extra: tuple[Path, ...], codes_only: bool,
+             corpus: Path | None) -> None:
+    """Train the MI coder: on AnnoMI, logistic regression on frozen MiniLM features and TF-IDF mixed per task
+    with a fine-tuned MiniLM (needs the [train] extra; about an hour on two CPU cores with --folds 5, a CUDA GPU
+    does the fine-tuning), then the learned heads for the 11 MITI codes and client talk on the project's corpus
+    and AnnoMI (settings held out in --folds cross-validation)."""
     from simtrainer.feedback.mi.coder import default_model_dir
     from simtrainer.feedback.mi.train import train_mi_coder
+    from simtrainer.feedback.mi.train_heads import train_heads
 
     if not data.exists():
         raise UserError("The AnnoMI data is not there.", where=str(data), fix="Pass --data DIR.")
-    meta = train_mi_coder(data, out or default_model_dir(), folds=folds, tune_epochs=tune_epochs,
-                          extra=list(extra), log=lambda m: click.echo(m, err=True))
-    print_json(meta.get("cross_validation", {}))
+    full = data / "AnnoMI-full-train.csv" if data.is_dir() else data
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    shipped = default_model_dir()
+    report = {}
+    if not codes_only:
+        meta = train_mi_coder(data, out or shipped, folds=folds, tune_epochs=tune_epochs, extra=list(extra), log=log)
+        report["annomi"] = meta.get("cross_validation", {})
+    model_dir = shipped if codes_only else out or shipped  # where the encoder the heads read is
+    heads = train_heads(model_dir, full, corpus=corpus or shipped / "corpus", out_dir=out or shipped,
+                        rule_dev=shipped / "rule_codes_dev.csv", folds=folds, log=log)
+    report.update({name: heads[name].get("cross_validation", {}) for name in ("code_head", "talk_head")})
+    print_json(report)
 
 
 COMMANDS = [code, eval_group, train, rubrics]

@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Code:
-    """One code on one utterance, e.g. rubric "mi", code "CR" (complex reflection)."""
+    """One code on one utterance, e.g. rubric "mi", code "CR" (complex reflection). `uncertain` marks a code whose
+    confidence is under the level the coder measured its top code to be right less than the time it picked;
+    `runner_up` is the code it would have given next (both only where the coder knows them)."""
 
     rubric: str
     code: str
@@ -17,6 +19,8 @@ class Code:
     detail: str = ""
     scorer: str = ""
     reason: str = ""
+    uncertain: bool = False
+    runner_up: str = ""
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)

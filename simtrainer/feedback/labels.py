@@ -34,4 +34,5 @@ def code_label(rubric: str, code: str, detail: str | None = None) -> str:
 def stored_code(row: dict[str, Any]) -> Code:
     """A `Code` from a row of the codes table (as `Store.turns` returns them)."""
     return Code(row["rubric"], row["code"], code_label(row["rubric"], row["code"], row.get("detail")),
-                row.get("confidence"), row.get("detail") or "", row.get("scorer") or "", row.get("reason") or "")
+                row.get("confidence"), row.get("detail") or "", row.get("scorer") or "", row.get("reason") or "",
+                bool(row.get("uncertain")), row.get("runner_up") or "")

@@ -156,6 +156,14 @@ def m006_classes(db: sqlite_utils.Database) -> None:
     db["class_bundles"].create_index(["class_id", "checksum"], unique=True)
 
 
+@migration
+def m007_code_uncertainty(db: sqlite_utils.Database) -> None:
+    """Whether a code is uncertain (its confidence under the coder's measured threshold) and the coder's
+    runner-up code, so the app and exports can show them after the session."""
+    db["codes"].add_column("uncertain", int)
+    db["codes"].add_column("runner_up", str)
+
+
 class NewerSchema(Exception):
     """The database records migrations this version does not have."""
 

@@ -264,12 +264,13 @@ class Store:
 
     @_writes
     def add_codes(self, session_id: str, turn_id: int, codes: list[dict[str, Any]]) -> None:
-        """Save codes (dicts with rubric, code, detail, confidence, scorer, reason) for one turn."""
+        """Save codes (dicts with rubric, code, detail, confidence, scorer, reason, uncertain, runner_up) for one
+        turn."""
         self.db.conn.executemany(
-            "insert into codes (session_id, turn_id, rubric, code, detail, confidence, scorer, reason) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into codes (session_id, turn_id, rubric, code, detail, confidence, scorer, reason, uncertain, "
+            "runner_up) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[session_id, turn_id, c["rubric"], c["code"], c.get("detail"), c.get("confidence"), c.get("scorer"),
-              c.get("reason")] for c in codes],
+              c.get("reason"), int(bool(c.get("uncertain"))), c.get("runner_up") or ""] for c in codes],
         )
 
     @_reads
@@ -277,7 +278,8 @@ class Store:
         codes: dict[int, list[dict[str, Any]]] = {}
         for row in self._rows("select * from codes where session_id = ? order by id", [session_id]):
             codes.setdefault(row["turn_id"], []).append(
-                {k: row[k] for k in ("rubric", "code", "detail", "confidence", "scorer", "reason")}
+                {**{k: row[k] for k in ("rubric", "code", "detail", "confidence", "scorer", "reason", "runner_up")},
+                 "uncertain": bool(row["uncertain"])}
             )
         out = []
         for row in self._rows("select * from turns where session_id = ? order by idx", [session_id]):

@@ -1,4 +1,4 @@
-"""Turns the trained model's probabilities and the rules into MITI 4.2.1 codes, one set per utterance."""
+"""Turns the learned heads' probabilities into MITI 4.2.1 codes (one per utterance) and client talk types."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from simtrainer.feedback.base import Code, TurnView
-from simtrainer.feedback.mi.model import MICodeModel
+from simtrainer.feedback.mi.head import HeadError, LinearHead, dense_blocks
+from simtrainer.feedback.mi.model import MICodeModel, _broken
 from simtrainer.feedback.mi.rules import change_phrase, rule_codes, sustain_phrase
 from simtrainer.feedback.mi.summary import miti_summary
-from simtrainer.feedback.mi.tendency import tendencies
 from simtrainer.resources import data_folder
 from simtrainer.rubrics import Rubric, load_rubric
 
@@ -21,7 +21,10 @@ WHY = {
     "GI": "offers information or feedback",
     "PERSUADE": "advises or argues for change without permission",
     "PWP": "advises after permission, leaving the client free",
+    "AF": "names a strength, effort or value of the client",
     "SEEK": "shares the agenda or asks the client's ideas",
+    "AUTO": "leaves the choice with the client",
+    "CONFRONT": "argues, labels, blames or shames",
     "NEUTRAL": "no MI behaviour (greeting, filler, procedure)",
 }
 
@@ -38,69 +41,56 @@ def _model(folder: Path) -> MICodeModel:
 class MICoder:
     """Codes trainee turns (MITI behaviours) and patient turns (change / sustain / neutral talk).
 
-    One coder serves one session: it keeps the counselor's running tendency (`tendency.py`), so a trainee turn
-    is coded in the light of the turns coded before it."""
+    The learned code head decides a trainee turn's code (`head.py`); the AnnoMI model adds the open / closed
+    subtype of a question. A code whose confidence is under the head's measured threshold is marked uncertain,
+    and every code names the runner-up."""
 
     rubric = "mi"
 
-    def __init__(self, model: MICodeModel, rubric: Rubric):
+    def __init__(self, model: MICodeModel, codes: LinearHead, talk: LinearHead, rubric: Rubric):
         self.model = model
+        self.codes = codes
+        self.talk = talk
         self.rubric_def = rubric
         version = model.meta.get("version", "?")
-        self.scorer = f"mi-coder v{version} (AnnoMI-trained MiniLM ensemble + rules)"
-        self.seen = tendencies(model.meta)
+        self.scorer = f"mi-coder v{version} (learned code head + AnnoMI-trained MiniLM)"
 
-    def _code(self, code_id: str, confidence: float, detail: str = "", reason: str = "") -> Code:
-        definition = self.rubric_def.code(code_id)
-        label = definition.label if code_id != "Q" or not detail else f"Q {detail}"
-        return Code("mi", code_id, label, round(confidence, 3), detail, self.scorer, reason)
+    def _blocks(self, text: str, context: str) -> dict:
+        encoder = self.model.encoder
+        return dense_blocks(encoder.layers(text), encoder(context), text)
+
+    def code_probabilities(self, text: str, context: str | None = None) -> dict[str, float]:
+        """P(code) over the 11 MITI codes of a trainee utterance, from the learned head alone."""
+        return self.codes.probabilities(text, self._blocks(text, context or ""))
 
     def code(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
-        probs = self.model.probabilities(text, "therapist", context or "", earlier or "")
-        behaviour = probs["therapist_behaviour"]
-        if "therapist_behaviour" in self.seen:
-            behaviour = self.seen["therapist_behaviour"].observe(behaviour)
-        main = max(behaviour, key=behaviour.get)
-        p = behaviour[main]
-        fired = rule_codes(text)
-        fired_ids = {code for code, _ in fired}
-        codes: list[Code] = []
-        if main == "question":
-            sub = probs["question"]
-            kind = max(sub, key=sub.get)
-            codes.append(self._code("Q", p, kind, f"{kind} question ({sub[kind]:.0%}): {WHY['Q']}"))
-        elif main == "reflection":
-            sub = probs["reflection"]
-            kind = max(sub, key=sub.get)
-            code_id = "CR" if kind == "complex" else "SR"
-            codes.append(self._code(code_id, p, kind, f"{kind} reflection ({sub[kind]:.0%}): {WHY[code_id]}"))
-        elif main == "therapist_input":
-            sub = probs["input"]
-            kind = max(sub, key=sub.get)
-            if kind == "advice":
-                code_id = "PWP" if ("PWP" in fired_ids or "SEEK" in fired_ids) else "PERSUADE"
-            elif kind == "negotiation":
-                code_id = "SEEK"
-            else:
-                code_id = "GI"
-            codes.append(self._code(code_id, p, kind, f"counselor input: {kind} ({sub[kind]:.0%}): {WHY[code_id]}"))
-        if fired_ids & {"CONFRONT", "PERSUADE", "PWP"}:
-            # MITI: a confrontation or unasked advice phrased as a reflection, question or information is coded
-            # as what it does, so the rule's code replaces the model's
-            codes = [c for c in codes if c.code in ("PERSUADE", "PWP")]
-        for code_id, phrase in fired:
-            if code_id == "PERSUADE" and any(c.code == "PWP" for c in codes):
-                continue
-            if not any(c.code == code_id for c in codes):
-                name = self.rubric_def.code(code_id).name
-                codes.append(self._code(code_id, 0.9, "rule", f'{name}: "{phrase}"'))
-        if not codes:
-            codes.append(self._code("NEUTRAL", p, "", f"other ({p:.0%}): {WHY['NEUTRAL']}"))
-        return codes
+        p = self.code_probabilities(text, context)
+        top, second = sorted(p, key=p.get, reverse=True)[:2]
+        detail = ""
+        asked = top == "SEEK" and text.rstrip().endswith("?")
+        if top == "Q" or asked:
+            sub = self.model.probabilities(text, "therapist", context or "", earlier or "")["question"]
+            detail = max(sub, key=sub.get)
+        elif top in ("SR", "CR"):
+            detail = "simple" if top == "SR" else "complex"
+        phrase = next((phrase for code_id, phrase in rule_codes(text) if code_id == top), "")
+        uncertain = p[top] < self.codes.threshold
+        runner_up = self.rubric_def.code(second).name
+        reason = (f"{'uncertain: ' if uncertain else ''}{WHY[top]} ({p[top]:.0%}; next {runner_up} {p[second]:.0%})"
+                  + (f': "{phrase}"' if phrase else ""))
+        if asked:  # a Seek phrased as a question also counts as one (R:Q, CBT micro-skills), as in MI coder v6
+            return [Code("mi", "SEEK", self.rubric_def.code("SEEK").label, round(p[top], 3), "", self.scorer, reason,
+                         uncertain, second),
+                    Code("mi", "Q", f"Q {detail}", round(p[top], 3), detail, self.scorer,
+                         f"{detail} question: {WHY['Q']}", uncertain)]
+        label = f"Q {detail}" if top == "Q" and detail else self.rubric_def.code(top).label
+        return [Code("mi", top, label, round(p[top], 3), detail, self.scorer, reason, uncertain, second)]
 
-    def _talk(self, text: str, context: str | None, earlier: str | None) -> tuple[dict[str, float], dict[str, str]]:
-        """P(change / neutral / sustain talk), and the phrases the rules found; each rule adds half a vote."""
-        talk = self.model.probabilities(text, "client", context or "", earlier or "")["client_talk_type"]
+    def _talk(self, text: str, context: str | None) -> tuple[dict[str, float], dict[str, str]]:
+        """P(change / neutral / sustain talk) from the talk head, and the phrases the plain-talk rules found; each
+        rule adds half a vote (the head reads them as features too, but on the project's plain patient lines
+        (`eval rules`) the head alone misses owned problem statements the votes catch)."""
+        talk = self.talk.probabilities(text, self._blocks(text, context or ""))
         phrases = {kind: phrase for kind, phrase in (("sustain", sustain_phrase(text)), ("change", change_phrase(text)))
                    if phrase}
         if phrases:
@@ -112,19 +102,32 @@ class MICoder:
     def talk_probabilities(self, text: str, context: str | None = None, earlier: str | None = None
                            ) -> dict[str, float]:
         """P(change / neutral / sustain talk) of a patient utterance; the steered patient ranks candidates by it."""
-        return self._talk(text, context, earlier)[0]
+        return self._talk(text, context)[0]
 
     def code_patient(self, text: str, context: str | None = None, earlier: str | None = None) -> list[Code]:
-        talk, phrases = self._talk(text, context, earlier)
-        kind = max(talk, key=talk.get)
+        talk, phrases = self._talk(text, context)
+        kind, second = sorted(talk, key=talk.get, reverse=True)[:2]
+        phrase = phrases.get(kind)
         definition = self.rubric_def.client_codes[kind]
-        why = f'{definition.name} ({talk[kind]:.0%})' + (f': "{phrases[kind]}"' if kind in phrases else "")
-        return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer, why)]
+        uncertain = talk[kind] < self.talk.threshold
+        why = (f"{'uncertain: ' if uncertain else ''}{definition.name} ({talk[kind]:.0%}; next {second} "
+               f"{talk[second]:.0%})" + (f': "{phrase}"' if phrase else ""))
+        return [Code("mi", kind, definition.label, round(talk[kind], 3), "client talk", self.scorer, why,
+                     uncertain, second)]
 
     def summarize(self, turns: list[TurnView]) -> dict[str, Any]:
         return miti_summary(turns, self.rubric_def)
 
 
+@cache
+def _heads(folder: Path) -> tuple[LinearHead, LinearHead]:
+    try:
+        return LinearHead(folder, "codes"), LinearHead(folder, "talk")
+    except HeadError as exc:
+        raise _broken(folder, str(exc)) from None
+
+
 def load_mi_coder(folder: Path | None = None) -> MICoder:
     """The shipped MI coder (loaded once per process)."""
-    return MICoder(_model(folder or default_model_dir()), load_rubric("mi"))
+    folder = folder or default_model_dir()
+    return MICoder(_model(folder), *_heads(folder), load_rubric("mi"))

@@ -7,9 +7,9 @@ from typing import Any
 from simtrainer.feedback.mi.annomi import TASKS
 
 
-def task_report(task: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """`pairs` are (gold, predicted). Labels come from the task's label set plus any others seen."""
-    labels = list(TASKS.get(task, ()))
+def task_report(task: str, pairs: list[tuple[str, str]], order: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`pairs` are (gold, predicted). Labels come from the task's label set (or `order`) plus any others seen."""
+    labels = list(order or TASKS.get(task, ()))
     for gold, pred in pairs:
         for label in (gold, pred):
             if label not in labels:
