@@ -45,7 +45,7 @@ def resume_session(settings: Settings, session_id: str, model: str | None) -> Se
 
 
 def _code_badges(codes) -> Text:
-    return Text.assemble(("  codes: ", "dim"), plain(" ".join(f"[{c.label}]" for c in codes)))
+    return Text.assemble(("  codes: ", "dim"), plain(" ".join(f"[{c.label}{'?' if c.uncertain else ''}]" for c in codes)))
 
 
 def _said(name: str, text: str = "", style: str = "bold cyan") -> Text:

@@ -31,6 +31,16 @@ def code_label(rubric: str, code: str, detail: str | None = None) -> str:
     return code
 
 
+def shown_label(rubric: str, code: str, detail: str | None = None, uncertain: bool = False,
+                runner_up: str = "") -> str:
+    """The label as shown to a person: an uncertain code ends in "?" and names the code the coder would give
+    next, e.g. "CR? (or SR)"."""
+    label = code_label(rubric, code, detail)
+    if not uncertain:
+        return label
+    return f"{label}? (or {code_label(rubric, runner_up)})" if runner_up else f"{label}?"
+
+
 def stored_code(row: dict[str, Any]) -> Code:
     """A `Code` from a row of the codes table (as `Store.turns` returns them)."""
     return Code(row["rubric"], row["code"], code_label(row["rubric"], row["code"], row.get("detail")),

@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from simtrainer.feedback.labels import code_label
+from simtrainer.feedback.labels import code_label, shown_label
 from simtrainer.feedback.shown import shown_codes
 from simtrainer.review.corrections import Review, reviewed_summary, turn_number
 from simtrainer.review.pseudonym import pseudonymised
@@ -61,7 +61,8 @@ def session_record(store: Store, session_id: str) -> dict[str, Any]:
 
 def _code_text(codes: list[dict[str, Any]]) -> str:
     """Codes by the labels the app's badges show, so a code reads the same everywhere."""
-    return ", ".join(code_label(c["rubric"], c["code"], c.get("detail")) for c in codes)
+    return ", ".join(shown_label(c["rubric"], c["code"], c.get("detail"), bool(c.get("uncertain")),
+                                 c.get("runner_up") or "") for c in codes)
 
 
 def reviewed_code_text(turn: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from simtrainer.errors import UserError
-from simtrainer.feedback.labels import code_label
+from simtrainer.feedback.labels import code_label, shown_label
 from simtrainer.feedback.shown import shown_codes
 from simtrainer.review.charts import Chart, Series, svg_line_chart
 from simtrainer.review.corrections import NONE, latest_corrections, reviewed_summary, turn_number
@@ -52,7 +52,8 @@ def _turns(store: Store, session_id: str, modality: str) -> tuple[list[dict[str,
             "speaker": t["speaker"],
             "text": t["text"],
             "codes": [{"rubric": c["rubric"], "code": c["code"], "detail": c["detail"] or "",
-                       "label": code_label(c["rubric"], c["code"], c["detail"]), "confidence": c["confidence"],
+                       "label": shown_label(c["rubric"], c["code"], c["detail"], bool(c.get("uncertain")),
+                                            c.get("runner_up") or ""), "confidence": c["confidence"],
                        "reason": c["reason"] or "", "scorer": c["scorer"] or ""} for c in shown_codes(modality, t["codes"])],
             "corrections": [{"rubric": rubric, "code": c["code"], "author": c["author"] or "",
                              "label": code_label(rubric, c["code"], c["detail"]) if c["code"] != NONE else NONE}

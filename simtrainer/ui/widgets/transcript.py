@@ -22,9 +22,11 @@ class CodeBadge(Static, can_focus=True):
     """A code such as `CR` or `Q open`; its tooltip (and F1 when focused) explains it."""
 
     def __init__(self, code: Code) -> None:
-        super().__init__(plain(f" {code.label} "), classes=f"badge {BADGE_CLASS.get(code.code, 'neutral')}")
+        shown = f"{code.label}?" if code.uncertain else code.label  # below the coder's measured confidence
+        super().__init__(plain(f" {shown} "), classes=f"badge {BADGE_CLASS.get(code.code, 'neutral')}")
         self.code = code
-        self.tooltip = plain(f"{code.reason}\n— {code.scorer}" if code.scorer else code.reason)
+        reason = code.reason + ("\n(uncertain: the coder is often wrong at this confidence)" if code.uncertain else "")
+        self.tooltip = plain(f"{reason}\n— {code.scorer}" if code.scorer else reason)
 
 
 class TurnBubble(Vertical):
