@@ -76,6 +76,7 @@ def _register() -> None:
         doctor,
         importing,
         info,
+        model_install,
         practice,
         review,
         session_report,
@@ -90,6 +91,8 @@ def _register() -> None:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:
         sessions.sessions.add_command(command)
+    for command in model_install.MODEL_COMMANDS:
+        info.models.add_command(command)
 
 
 _register()
