@@ -85,6 +85,7 @@ def _register() -> None:
         exercise,
         importing,
         info,
+        model_install,
         practice,
         review,
         session_report,
@@ -99,6 +100,8 @@ def _register() -> None:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:
         sessions.sessions.add_command(command)
+    for command in model_install.MODEL_COMMANDS:
+        info.models.add_command(command)
 
 
 _register()
