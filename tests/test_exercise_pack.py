@@ -152,9 +152,12 @@ def test_dearman_skills_and_ctrs_goals():
     with pytest.raises(UserError, match="'shout' is no DEAR MAN skill") as caught:
         parse_goals({"skills": ["describe", "shout"]}, "dearman", str)
     assert "negotiate" in caught.value.fix
-    ctrs = parse_goals({"total_min": 40, "indicators": {"agenda_set": True}, "mi": {"rq_min": 1}}, "cbt", str)
+    ctrs = parse_goals({"total_min": 40, "indicators": {"agenda_set": True}, "microskills": {"questions_min": 1}},
+                       "cbt", str)
     assert [(g.rubric, g.figure) for g in ctrs] == [("ctrs", "total"), ("ctrs", "indicators.agenda_set"),
-                                                     ("mi", "rq")]
+                                                     ("ctrs", "microskills.questions")]
+    with pytest.raises(UserError, match="names no figure"):  # a CBT session is not scored on MITI's figures
+        parse_goals({"mi": {"rq_min": 1}}, "cbt", str)
     with pytest.raises(UserError, match="names no figure"):
         parse_goals({"total_min": 40}, "mi", str)
     with pytest.raises(UserError, match="yes/no"):
@@ -168,7 +171,7 @@ def test_every_goal_names_a_figure_the_real_summaries_write():
     for modality in ("mi", "dearman", "cbt"):
         summary = {"trainee_turns": 0, "rubrics": {r: _empty_summary(r) for r in rubrics_for(modality)}}
         known = figures(modality)
-        assert "rq" in known["mi"] and "mi_non_adherent" in known["mi"]
+        assert set(known) - {"session"} == {{"mi": "mi", "dearman": "dearman", "cbt": "ctrs"}[modality]}
         for rubric, kinds in known.items():
             for path, kind in kinds.items():
                 value = value_of(Goal("k", rubric, path, ">=", 0), summary)

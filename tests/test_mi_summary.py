@@ -76,3 +76,16 @@ def test_a_short_session_says_its_globals_are_a_rough_sign():
     assert "With 1 of your turns" in short
     long = miti_summary([trainee("SR")] * 10, RUBRIC)["note"]
     assert "rough sign" not in long and long.startswith("Globals are estimates")
+
+
+def test_the_next_step_tip_follows_the_weakest_part():
+    from collections import Counter
+
+    from simtrainer.feedback.mi.summary import _tip
+    from simtrainer.rubrics import load_rubric
+
+    th = load_rubric("mi").thresholds
+    assert "ask before you offer advice" in _tip(1, 2.0, 0.6, 1, Counter(), th)  # pushing comes first
+    assert "reflection for each question" in _tip(0, 0.2, 0.6, 1, Counter(), th)
+    assert "reflection for each question" not in _tip(0, None, 1.0, 0, Counter(), th)  # reflections, no question
+    assert "name the feeling" in _tip(0, 1.5, 0.1, 1, Counter(), th)

@@ -99,7 +99,7 @@ def _tip(mina: int, rq: float | None, pct_cr: float | None, mia: int, talk: Coun
     if mina:
         return ("when the urge to advise or correct comes, reflect what you heard first, and ask before you "
                 "offer advice.")
-    if rq is None or rq < th["rq"].fair:
+    if rq is not None and rq < th["rq"].fair or rq is None and pct_cr is None:  # no R:Q: no question or no turn
         return "follow a question with a reflection; aim for at least one reflection for each question."
     if pct_cr is None or pct_cr < th["pct_cr"].fair:
         return "go beyond repeating: name the feeling, the meaning, or both sides of what the person is torn about."
