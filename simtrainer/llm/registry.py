@@ -34,9 +34,10 @@ class ModelBudget:
 
 
 def default_budget(size_bytes: int | None) -> ModelBudget:
-    """For a model without measured figures: tiny models choose among candidates; larger ones stream one reply
-    (at under 10 tokens a second on two cores, a second candidate would double the wait) from a chat prompt."""
-    if size_bytes is not None and size_bytes < 400_000_000:
+    """For a model without measured figures: tiny local models (and servers, whose size is unknown) choose
+    among candidates; larger local files stream one reply (at under 10 tokens a second on two cores, a second
+    candidate would double the wait) from a chat prompt."""
+    if size_bytes is None or size_bytes < 400_000_000:
         return ModelBudget()
     return ModelBudget(candidates=1, tokens=120, prompt_style="chat")
 

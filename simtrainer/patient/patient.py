@@ -37,10 +37,10 @@ def new_seed() -> int:
 
 
 def said_before(text: str, earlier: set[str]) -> bool:
-    return _norm(text) in earlier
+    return norm_text(text) in earlier
 
 
-def _norm(text: str) -> str:
+def norm_text(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
@@ -96,7 +96,7 @@ class Patient:
     def recall(self, replies: list[tuple[str, dict]]) -> None:
         """Remember what earlier replies (text, meta) said, so a resumed session does not repeat them."""
         for text, meta in replies:
-            self._said.add(_norm(text))
+            self._said.add(norm_text(text))
             if meta.get("disclosed"):
                 self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
             elif str(meta.get("source", "")).startswith("card:"):
@@ -157,7 +157,7 @@ class Patient:
         self._turn = sum(1 for line in history if line.speaker == "trainee")
         for line in history:
             if line.speaker == "patient":
-                self._said.add(_norm(line.text))
+                self._said.add(norm_text(line.text))
         if trigger is not None and (reaction := self._reaction(history, trigger)) is not None:
             yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
                                                  "candidates": [], "rejected": []}, time.perf_counter())
@@ -176,7 +176,7 @@ class Patient:
         return line
 
     def _used_lines(self) -> set[str]:
-        return self._card_lines_used | {line.text for line in self.lines if _norm(line.text) in self._said}
+        return self._card_lines_used | {line.text for line in self.lines if norm_text(line.text) in self._said}
 
     @staticmethod
     def _turn_texts(history: list[Line]) -> tuple[str, str]:
@@ -192,7 +192,7 @@ class Patient:
         meta.setdefault("attempts", max(1, len(meta.get("candidates", [])) + len(meta.get("rejected", []))))
         meta.setdefault("tokens", 0)
         meta.update(first_token_s=round(first_token_s, 4), elapsed_s=round(time.perf_counter() - started, 4))
-        self._said.add(_norm(text))
+        self._said.add(norm_text(text))
         yield PatientDone(text, meta)
 
     def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int) -> Iterator[str]:
@@ -370,7 +370,7 @@ class Patient:
             problem = self._problem(draft.text, draft.verdict, trainee_text)
             if problem is None:
                 meta = self._meta(attempt, rejected, first_token_s, tokens, started)
-                self._said.add(_norm(draft.text))
+                self._said.add(norm_text(draft.text))
                 yield PatientDone(draft.text, {**meta, "source": "model"})
                 return
             rejected.append(problem)
