@@ -1,7 +1,11 @@
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from simtrainer.patient.judge import judge
 from simtrainer.resources import data_folder
 from simtrainer.scenarios import load_cards
 from simtrainer.scenarios.loader import parse_card
@@ -13,11 +17,58 @@ def test_shipped_cards_are_valid_and_diverse():
     cards, problems = load_cards([data_folder("scenarios")])
     assert problems == []
     per_modality = Counter(c.modality for c in cards)
-    assert all(per_modality[m] >= 3 for m in ("mi", "dearman", "cbt"))
-    assert len({c.person.age // 10 for c in cards}) >= 5  # ages span at least five decades
+    assert all(per_modality[m] >= 8 for m in ("mi", "dearman", "cbt")), per_modality
+    assert len({c.person.age // 10 for c in cards}) >= 7  # ages span at least seven decades, teens to seventies
     for card in cards:
         assert (card.dearman is not None) == (card.modality == "dearman")
         assert (card.cbt is not None) == (card.modality == "cbt")
+
+
+def spoken_lines(card) -> list[str]:
+    return [line.text for line in card.lines] + [text for reaction in card.reactions for text in reaction.lines]
+
+
+@pytest.mark.parametrize("card", load_cards([data_folder("scenarios")])[0], ids=lambda c: c.id)
+def test_shipped_card_has_lines_for_a_long_session(card):
+    """Enough distinct lines per leaning that a 20-turn session need not repeat a kind of line; every trigger has
+    its scripted reaction; the card's own lines are in character and never contradict its facts."""
+    per_leaning = Counter(line.leaning for line in card.lines)
+    assert len(card.lines) >= 36
+    assert per_leaning["change"] >= 12 and per_leaning["sustain"] >= 12 and per_leaning["neutral"] >= 8, per_leaning
+    texts = [text.casefold() for text in spoken_lines(card)]
+    assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
+    elsewhere = card.voice.examples + card.voice.change_examples + card.voice.sustain_examples
+    elsewhere += [card.opening_line, *card.reveal_when_trusted, *card.pressure_reactions]
+    assert set(texts).isdisjoint(text.casefold() for text in elsewhere)  # new lines, not copies of the card's others
+    themes = Counter(line.theme for line in card.lines)
+    assert len(themes) >= 6 and sum(1 for n in themes.values() if n >= 2) >= 4  # spread out, tags reused
+    reacted = {r.trigger: r.lines for r in card.reactions}
+    assert set(reacted) == set(card.triggers)
+    assert all(len(lines) >= 3 for lines in reacted.values())
+    assert card.facts
+    assert [(text, why) for text in spoken_lines(card) if (why := judge(card, text))] == []  # in character
+    spoken = spoken_lines(card) + elsewhere
+    for fact in card.facts:
+        for pattern in fact.contradicted_by:
+            compiled = re.compile(pattern, re.IGNORECASE)
+            clashes = [text for text in spoken if compiled.search(text)]
+            assert clashes == [], f"{fact.claim!r} contradicted by its own card ({pattern}): {clashes}"
+
+
+def test_fact_check_catches_a_contradiction():
+    """The facts are not vacuous: a card's age fact ("Dana is 34") rejects a wrong age said in the first person,
+    and cards without one are the exception."""
+    cards, _ = load_cards([data_folder("scenarios")])
+    checked = 0
+    for card in cards:
+        age = card.person.age
+        wrong = f"I'm {age + 30 if age < 50 else age - 30} years old"
+        patterns = [re.compile(p, re.IGNORECASE) for f in card.facts if re.search(rf"\b{age}\b", f.claim)
+                    for p in f.contradicted_by]
+        if patterns:
+            checked += 1
+            assert any(p.search(wrong) for p in patterns), card.id
+    assert checked >= 12
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -68,7 +119,8 @@ def test_duplicate_ids_are_reported(tmp_path):
 def test_cli_list_json_and_show(cli):
     listed = json.loads(cli("scenarios", "list", "--json").output)
     assert {"id", "title", "modality"} <= set(listed[0])
-    assert len(listed) >= 9
+    assert len(listed) >= 24
+    assert {c["modality"] for c in json.loads(cli("scenarios", "list", "--json", "--modality", "cbt").output)} == {"cbt"}
     assert "Dana" in cli("scenarios", "show", "mi-alcohol-nurse").output
 
 
