@@ -226,3 +226,18 @@ def test_models_add_registers_a_gguf_with_its_budget(gguf_path):
     listed = json.loads(run_cli("models", "list", "--json").stdout)
     entry = next(e for e in listed if e["name"] == "smol-again")
     assert entry["prompt_style"] == "chat" and entry["max_candidates"] == 3 and entry["status"] == "present"
+
+
+@pytest.mark.model
+def test_bench_patient_reports_relevance_repeats_card_lines_and_seed_difference(real_backend, tmp_path):
+    from simtrainer.bench.patient import realism
+
+    store = Store(tmp_path / "bench.db")
+    result = realism(load_settings(seed=7), real_backend, "smollm2-135m", [get_card("mi-vaping-teen")], store)
+    store.close()
+    for key in ("relevance_rate", "card_line_share", "cross_seed_difference"):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert result["repeat_count"] == 0
+    dev = result["relevance_check"]["dev"]
+    assert dev["n"] >= 50 and dev["threshold"] == THRESHOLD and dev["accuracy"] >= 0.8
+    json.dumps(result)  # what --json prints
