@@ -1,4 +1,4 @@
-"""Locate the data folders (scenarios, rubrics, models) that ship with simtrainer.
+"""Locate the data folders (scenarios, rubrics, models, example exercises) that ship with simtrainer.
 
 In a checkout they sit at the repository root; in an installed wheel they are under `simtrainer/_data/`.
 """
@@ -11,7 +11,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def data_folder(name: str) -> Path:
-    """Return the shipped folder `name` (``scenarios``, ``rubrics`` or ``models``)."""
+    """Return the shipped folder `name` (``scenarios``, ``rubrics``, ``models`` or ``exercises``)."""
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate

@@ -49,6 +49,7 @@ class Session:
         seed: int | None = None,
         model_name: str | None = None,
         resume: str | None = None,
+        exercise: dict[str, Any] | None = None,
     ):
         self.store = store
         self.card = card
@@ -76,6 +77,7 @@ class Session:
             modality=card.modality,
             model=model_name or backend.label,
             trainee=trainee,
+            exercise=exercise,
         )
         self._add("patient", card.opening_line, {"opening": True, "seed": self.seed})
 

@@ -72,7 +72,8 @@ class Workspace:
             self._extra_buffers = probe.extra_buffers
         self.store  # noqa: B018 - opening it checks the data folder
 
-    def new_session(self, card: Card, *, resume: str | None = None) -> Session:
+    def new_session(self, card: Card, *, resume: str | None = None, exercise: dict | None = None) -> Session:
+        """A session on `card`; `exercise` is the record of the pack it runs for (`classroom.pack.Pack.record`)."""
         from simtrainer.feedback.registry import coders_for
 
         return Session(
@@ -85,14 +86,21 @@ class Workspace:
             seed=self.settings.seed,
             model_name=self.model_entry.name,
             resume=resume,
+            exercise=exercise,
         )
 
     def resume_session(self, session_id: str) -> Session:
-        """Continue an interrupted session with its card and the configured model; refused (with the reason)
-        before the model loads when the session cannot be resumed."""
+        """Continue an interrupted session with its card (an exercise's from its pack, which must be unchanged)
+        and the configured model; refused (with the reason) before the model loads when it cannot be resumed."""
         row = self.store.get_session(session_id)
         check_resumable(row)
-        return self.new_session(self.card(row["scenario_id"]), resume=row["id"])
+        if row.get("exercise"):  # an exercise's card may have come with its pack
+            from simtrainer.classroom.pack import reopen
+
+            card = reopen(row["exercise"], self.settings).card
+        else:
+            card = self.card(row["scenario_id"])
+        return self.new_session(card, resume=row["id"])
 
     def close(self) -> None:
         """Sessions still running here become interrupted (resumable), then the model is released."""

@@ -15,7 +15,7 @@ def test_blank_database_schema(tmp_path):
             "turns_fts"} <= set(db.table_names())
     assert set(db["sessions"].columns_dict) == {
         "id", "scenario_id", "scenario_title", "modality", "model", "trainee", "started_at", "ended_at",
-        "status", "summary", "owner", "reviewed_at", "reviewed_by",
+        "status", "summary", "owner", "reviewed_at", "reviewed_by", "exercise",
     }
     assert set(db["turns"].columns_dict) == {"id", "session_id", "idx", "speaker", "text", "created_at", "meta"}
     assert set(db["codes"].columns_dict) == {

@@ -74,6 +74,7 @@ def _register() -> None:
         classes,
         coding,
         doctor,
+        exercise,
         importing,
         info,
         practice,
@@ -85,7 +86,7 @@ def _register() -> None:
     )
 
     for module in (info, sessions, importing, practice, coding, review, speech, bench, doctor, trainees,
-                   classes):
+                   exercise, classes):
         for command in module.COMMANDS:
             cli.add_command(command)
     for command in session_report.SESSION_COMMANDS:

@@ -6,6 +6,7 @@ import os
 import secrets
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -23,14 +24,15 @@ from simtrainer.session import Session
 from simtrainer.text_safety import plain, terminal_safe
 
 
-def open_session(settings: Settings, scenario_id: str, model: str | None) -> Session:
-    """Check everything a session needs (card, model, database), then start one."""
+def open_session(settings: Settings, scenario_id: str, model: str | None, *, pack=None) -> Session:
+    """Check everything a session needs (card, model, database), then start one; with an exercise `pack`, on the
+    pack's card, kept with the pack's record."""
     from simtrainer.workspace import Workspace
 
     workspace = Workspace(settings, model=model)
-    card = workspace.card(scenario_id)
+    card = pack.card if pack is not None else workspace.card(scenario_id)
     workspace.check()
-    return workspace.new_session(card)
+    return workspace.new_session(card, exercise=pack.record(settings.seed) if pack is not None else None)
 
 
 def resume_session(settings: Settings, session_id: str, model: str | None) -> Session:
@@ -105,7 +107,7 @@ def print_summary(session: Session, summary: dict | None) -> None:
 
 
 def session_json(session: Session) -> dict:
-    from simtrainer.review.corrections import turn_number
+    from simtrainer.classroom.handin import transcript
 
     turns = session.store.turns(session.id)
     row = session.store.get_session(session.id)
@@ -116,16 +118,7 @@ def session_json(session: Session) -> dict:
         "model": row["model"],
         "seed": session.seed,
         "scorers": {r: s for r, s in session.scorers.items() if r in shown_rubrics(session.card.modality)},
-        "turns": [
-            {
-                "turn": turn_number(t["idx"]),
-                "speaker": t["speaker"],
-                "text": t["text"],
-                "codes": shown_codes(session.card.modality, t["codes"]),
-                **({"meta": t["meta"]} if t["meta"] else {}),
-            }
-            for t in turns
-        ],
+        "turns": transcript(turns, session.card.modality),
         "summary": session.summary if session.ended else None,
     }
 
@@ -153,9 +146,10 @@ def script_lines(text: str) -> list[str]:
     return [line.replace("\r", " ") for line in text.replace("\r\n", "\n").split("\n")]
 
 
-def repl(session: Session, *, show: bool = True, speech=None) -> None:
+def repl(session: Session, *, show: bool = True, speech=None, after_turn: Callable[[], bool] | None = None) -> None:
     """Read trainee lines from the terminal until Ctrl-D (or /end); with speech, an empty line records. A line the
-    session refuses (too long) is reported and the trainee goes on."""
+    session refuses (too long) is reported and the trainee goes on. `after_turn` runs after each turn and ends
+    the loop by returning True (an exercise's limits)."""
     card = session.card
     console.print(Text.assemble(plain(card.title, "bold"), f" — {card.modality_name}, {card.difficulty}"))
     console.print(plain(card.summary))
@@ -196,6 +190,9 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
                 if len(session.history) != saved:  # the turn failed part-way: not a refused line
                     raise
                 report(error)
+                continue
+            if after_turn is not None and len(session.history) != saved and after_turn():
+                break
 
 
 @click.command()
@@ -210,19 +207,41 @@ def repl(session: Session, *, show: bool = True, speech=None) -> None:
               help="Sampling seed: the same seed, model and lines replay a session (`sessions show --json` has it).")
 @click.option("--trainee", help="Your name or student id, saved with the session.")
 @click.option("--voice", is_flag=True, help="Speak the patient's replies; an empty line records your reply.")
+@click.option("--exercise", "exercise_pack", type=click.Path(path_type=Path), metavar="PACK",
+              help="Run an exercise pack (its scenario, model, limits and goals) instead of --scenario.")
 def practice(scenario_id: str | None, resume_id: str | None, script: Path | None, as_json: bool,
-             model: str | None, seed: int | None, trainee: str | None, voice: bool) -> None:
+             model: str | None, seed: int | None, trainee: str | None, voice: bool,
+             exercise_pack: Path | None) -> None:
     """Practise with a scenario in the terminal (Ctrl-D ends), or run a --script of trainee lines.
+
+    --exercise PACK runs an instructor's exercise: its instructions first, live progress toward each goal,
+    its turn or time limit, and a result per goal at the end (hand it in with `exercise submit`).
 
     A session stopped before it ended (Ctrl-C, a crash, a killed process) is kept as interrupted;
     --resume ID continues it where it stopped."""
-    if (scenario_id is None) == (resume_id is None):
+    if exercise_pack is not None and (scenario_id is not None or resume_id is not None):
+        raise UserError(
+            f"--exercise sets the scenario itself; it cannot be combined with "
+            f"{'--scenario' if scenario_id is not None else '--resume'}.",
+            where="--exercise",
+            fix="Give --exercise PACK alone (see `simtrainer exercise show PACK` for its scenario).",
+        )
+    if exercise_pack is None and (scenario_id is None) == (resume_id is None):
         raise UserError(
             "Give either --scenario (a new session) or --resume (an interrupted one).",
             fix="See `simtrainer scenarios list` for scenarios and `simtrainer sessions list` for sessions.",
         )
     overrides = {k: v for k, v in {"seed": seed, "trainee": trainee}.items() if v is not None}
     settings = load_settings(**overrides)
+    pack, elapsed = None, 0.0
+    if exercise_pack is not None:
+        from simtrainer.cli.exercise import exercise_settings
+
+        pack, settings, model = exercise_settings(exercise_pack, settings, model)
+    elif resume_id is not None:
+        from simtrainer.cli.exercise import resumed_exercise
+
+        pack, settings, model, elapsed = resumed_exercise(settings, resume_id, model)
     lines: list[str] | None = None
     if script is not None:
         try:
@@ -234,9 +253,19 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
     if resume_id is not None:
         session = resume_session(settings, resume_id, model)
     else:
-        assert scenario_id is not None
-        session = open_session(settings, scenario_id, model)
+        session = open_session(settings, scenario_id or "", model, pack=pack)
     show = not as_json
+    tracker = None
+    if pack is not None:
+        from simtrainer.cli.exercise import Tracker, print_instructions
+
+        if show:
+            print_instructions(pack)
+        if not settings.trainee and not session.resumed:
+            click.echo("notice: no trainee name is set; give --trainee NAME so your instructor can tell the "
+                       "hand-in is yours.", err=True)
+        tracker = Tracker(pack, session, show=show, elapsed_s=elapsed)
+    after_turn = tracker.after_turn if tracker is not None else None
     speech = None
     if voice:
         from simtrainer.speech.live import SpeechIO
@@ -248,7 +277,9 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
         if session.resumed and show:
             console.print(f"[dim]Resuming session {session.id} ({len(session.history)} turns so far).[/]")
         if lines is None:
-            repl(session, show=show, speech=speech)
+            if tracker is not None:
+                tracker.start()
+            repl(session, show=show, speech=speech, after_turn=after_turn)
         else:
             if show and session.resumed:
                 print_history(session)
@@ -257,10 +288,17 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
             if session.resumed:
                 run_turn(session, None, show=show, speech=speech)
             session.prime()
-            for line in lines:
+            if tracker is not None:
+                tracker.start()
+            for number, line in enumerate(lines, start=1):
                 if show:
                     console.print(_said("You", line, "bold"))
+                saved = len(session.history)
                 run_turn(session, line, show=show, speech=speech)
+                if after_turn is not None and len(session.history) != saved and after_turn():
+                    if number < len(lines):
+                        click.echo(f"({len(lines) - number} script lines left unused)", err=True)
+                    break
     except BaseException:
         if session.interrupt():
             click.echo(f"Session {session.id} interrupted; continue it with: simtrainer practice --resume "
@@ -271,9 +309,14 @@ def practice(scenario_id: str | None, resume_id: str | None, script: Path | None
             speech.speaker.close()
     summary = session.end()
     if as_json:
-        print_json(session_json(session))
+        data = session_json(session)
+        if tracker is not None:
+            data["exercise"] = tracker.results(summary)
+        print_json(data)
     else:
         print_summary(session, summary)
+        if tracker is not None:
+            tracker.print_results(summary)
 
 
 def start_app() -> None:

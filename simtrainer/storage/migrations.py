@@ -131,6 +131,13 @@ def m004_review(db: sqlite_utils.Database) -> None:
 
 
 @migration
+def m005_session_exercise(db: sqlite_utils.Database) -> None:
+    """The exercise pack a session was run for (JSON: id, title, pack hash, limits, goals), so it can be handed
+    in and checked against that pack; NULL for a session without a pack."""
+    db["sessions"].add_column("exercise", str)
+
+
+@migration
 def m006_classes(db: sqlite_utils.Database) -> None:
     """An instructor's classes and the hand-in bundles imported into each. A class is tied to one exercise
     (id and pack hash) at its first import; each bundle is kept whole, as the student's file held it, so the

@@ -127,14 +127,20 @@ class Store:
 
     # sessions -------------------------------------------------------------------------------------------
     @_writes
-    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str) -> str:
+    def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str,
+                       exercise: dict[str, Any] | None = None) -> str:
+        """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any."""
+        row = {"scenario_id": scenario_id, "scenario_title": scenario_title, "modality": modality, "model": model,
+               "trainee": trainee, "status": "active", "owner": owner.this_process()}
+        if exercise is not None:  # the column is written only for exercise sessions
+            row["exercise"] = json.dumps(exercise)
         for _ in range(20):
             session_id = new_session_id()
+            values = {"id": session_id, "started_at": now(), **row}
             try:
                 self.db.conn.execute(
-                    "insert into sessions (id, scenario_id, scenario_title, modality, model, trainee, started_at, "
-                    "status, owner) values (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-                    [session_id, scenario_id, scenario_title, modality, model, trainee, now(), owner.this_process()],
+                    f"insert into sessions ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                    list(values.values()),
                 )
             except sqlite3.IntegrityError:
                 continue  # a session started in the same second drew the same random tail
@@ -387,6 +393,7 @@ class Store:
 def _session_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["summary"] = json.loads(row["summary"]) if row.get("summary") else None
+    out["exercise"] = json.loads(row["exercise"]) if row.get("exercise") else None
     return out
 
 
