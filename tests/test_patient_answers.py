@@ -190,8 +190,7 @@ def _practice(script, *extra: str) -> dict:
 @pytest.mark.model
 def test_unseeded_sessions_differ_and_a_recorded_seed_replays(tmp_path):
     script = tmp_path / "lines.txt"
-    script.write_text("What do you like about vaping?\nHow is football going?\nWhat does your mum think?\n"
-                      "What would you like to be different?\n")
+    script.write_text("What do you like about vaping?\nHow is football going?\n")
     first, second = _practice(script), _practice(script)
     replies = [[t["text"] for t in run["turns"] if t["speaker"] == "patient"] for run in (first, second)]
     assert isinstance(first["seed"], int) and first["seed"] != second["seed"]
