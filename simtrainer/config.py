@@ -69,6 +69,16 @@ class ModelSpec(BaseModel):
     n_ctx: int | None = Field(None, description="Context length in tokens (llamacpp).")
     chat_format: str | None = Field(None, description="Chat template override (llamacpp).")
     token_delay_s: float = Field(0.0, ge=0, description="Seconds between streamed words (fake; for tests).")
+    max_candidates: int | None = Field(
+        None, ge=1, le=8, description="Candidate replies the steered patient may generate per turn (default: by size)."
+    )
+    candidate_tokens: int | None = Field(
+        None, ge=8, le=2048, description="Tokens all candidates of one turn may take together (default: by size)."
+    )
+    prompt_style: Literal["transcript", "chat"] = Field(
+        "transcript", description="transcript: a plain COUNSELOR:/NAME: completion (tiny models); chat: the "
+        "model's chat template, with the person's current leaning as guidance (instruction-following models)."
+    )
 
 
 class PatientSettings(BaseModel):
@@ -80,9 +90,11 @@ class PatientSettings(BaseModel):
     max_sentences: int = Field(3, ge=1, le=10, description="Replies are cut after this many sentences.")
     retries: int = Field(3, ge=0, le=10, description="Regenerations when the guard rejects a reply.")
     steering: bool = Field(True, description="Steer replies by the patient's state (needs the MI coder).")
-    candidates: int = Field(3, ge=1, le=8, description="Candidate replies generated to choose from when steering.")
-    steer_budget_s: float = Field(
-        0.3, ge=0, description="Stop generating candidates once this much time has passed (keeps replies quick)."
+    candidates: int = Field(
+        8, ge=1, le=8, description="At most this many candidate replies (the model's own budget may allow fewer)."
+    )
+    steer_budget_s: float | None = Field(
+        None, gt=0, description="Optional wall-clock cap on generating candidates, on top of the model's budget."
     )
 
 

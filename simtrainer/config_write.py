@@ -38,6 +38,23 @@ def save_setting(key: str, value: Any, path: Path | None = None) -> Path:
     edited = _edit(text, key, tomli_w.dumps({key: value}))
     if _parse(edited) != wanted:
         edited = tomli_w.dumps(wanted)
+    _write(path, edited)
+    return path
+
+
+def save_model(name: str, table: dict[str, Any], path: Path | None = None) -> Path:
+    """Add a `[models.NAME]` table to the config file (appended, the rest of the file kept as written)."""
+    path = (path or config_file()).resolve()
+    text, data = config_text(path)
+    wanted = {**data, "models": {**data.get("models", {}), name: table}}
+    edited = text + ("\n" if text and not text.endswith("\n") else "") + tomli_w.dumps({"models": {name: table}})
+    if _parse(edited) != wanted:
+        edited = tomli_w.dumps(wanted)
+    _write(path, edited)
+    return path
+
+
+def _write(path: Path, edited: str) -> None:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -54,7 +71,6 @@ def save_setting(key: str, value: Any, path: Path | None = None) -> Path:
             where=str(path),
             fix="Make its folder writable by you, or set the value with the SIMTRAINER_* environment variable.",
         ) from None
-    return path
 
 
 def _edit(text: str, key: str, line: str) -> str:

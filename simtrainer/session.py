@@ -22,8 +22,10 @@ from simtrainer.feedback.labels import stored_code
 from simtrainer.feedback.shown import microskills
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
+from simtrainer.patient.patient import new_seed
 from simtrainer.patient.prompt import clean_utterance, latest, speaker_labels
 from simtrainer.patient.state import PatientState
+from simtrainer.patient.triggers import PRESSURE_CODES, hit_trigger
 from simtrainer.scenarios.card import Card
 from simtrainer.storage import Store
 from simtrainer.storage.owner import describe
@@ -54,7 +56,10 @@ class Session:
         self.backend = backend
         self.coders = list(coders or [])
         scorer = next((c.talk_probabilities for c in self.coders if hasattr(c, "talk_probabilities")), None)
-        self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=seed, talk_scorer=scorer)
+        encoder = next((c.model.encoder for c in self.coders if hasattr(getattr(c, "model", None), "encoder")), None)
+        self.seed = new_seed() if seed is None else seed
+        self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=self.seed,
+                               talk_scorer=scorer, embed=encoder)
         self.state = PatientState.start(card.difficulty, awaits_request=card.modality == "dearman")
         self.history: list[Line] = []
         self.turn_codes: list[list[Code]] = []
@@ -74,7 +79,7 @@ class Session:
             trainee=trainee,
             exercise=exercise,
         )
-        self._add("patient", card.opening_line, {"opening": True})
+        self._add("patient", card.opening_line, {"opening": True, "seed": self.seed})
 
     def _add(self, speaker: str, text: str, meta: dict[str, Any] | None = None) -> int:
         turn_id = self.store.add_turn(self.id, speaker, text, meta)
@@ -92,6 +97,8 @@ class Session:
             raise UserError(f"Session {self.id} was just resumed by another process.",
                             fix="Continue it there, or wait until it is interrupted again.")
         turns = self.store.turns(self.id)
+        if turns and "seed" in turns[0]["meta"]:  # the session's own seed, so the rest of it replays too
+            self.seed = self.patient.seed = turns[0]["meta"]["seed"]
         for turn in turns:
             self.history.append(Line(turn["speaker"], turn["text"]))
             self.turn_codes.append([stored_code(c) for c in turn["codes"]])
@@ -177,9 +184,12 @@ class Session:
                 self.turn_codes[-1] = codes
         yield CodesReady(turn_id, codes)
         self.state = self.state.after([c.code for c in codes], [c.detail for c in codes], self.card.difficulty)
-        pressured = any(c.code in ("CONFRONT", "PERSUADE") for c in codes)
+        pressured = any(c.code in PRESSURE_CODES for c in codes)
+        trigger = hit_trigger(self.card, text, [c.code for c in codes])
+        if trigger is not None:
+            self.state = self.state.provoked(self.card.difficulty)
         done: PatientDone | None = None
-        for event in self.patient.reply(self.history, self.state, pressured=pressured):
+        for event in self.patient.reply(self.history, self.state, pressured=pressured, trigger=trigger):
             if isinstance(event, PatientDone):
                 done = event
                 continue

@@ -7,6 +7,7 @@ from simtrainer.events import PatientDone
 from simtrainer.llm.fake import FakeBackend
 from simtrainer.patient import Line, Patient
 from simtrainer.patient.judge import contradictions, judge
+from simtrainer.patient.lines import card_lines
 from simtrainer.patient.state import PatientState
 from simtrainer.scenarios import get_card
 
@@ -82,7 +83,8 @@ def test_card_line_when_no_candidate_fits_and_contradictions_rejected():
     card, done = _steered("mi-alcohol-nurse", ["I'm unemployed now.", "I will stop.", "Okay, I'll quit.",
                                                 "I'll quit today."], probs, state)
     assert done.meta["rejected"][0].startswith("contradicts the card")
-    assert done.meta["source"] == "card:sustain" and done.text in card.voice.sustain_examples
+    assert done.meta["source"] == "card:sustain"
+    assert done.text in {line.text for line in card_lines(card) if line.leaning == "sustain"}
 
 
 def test_high_trust_brings_a_disclosure():

@@ -19,7 +19,13 @@ Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsist
 - change_talk_delta: share of replies coded change talk by the client-talk coder after the MI-consistent
   scripts, minus that share after the MI-inconsistent ones.
 - card_line_share: share of replies that are card-authored lines (disclosures, change / sustain lines,
-  pressure reactions) rather than model text; candidate_*_reject_rate: share of generated candidates the
+  pressure reactions) rather than model text;
+- relevance_rate: share of replies the relevance check (`patient/relevance.py`) says answer the trainee's turn;
+  relevance_check: that check's accuracy / F1 on its hand-written dev set (where its threshold was chosen) and
+  on the independent evaluation set `evaluation/patient_relevance.csv` (never tuned on);
+- repeat_count: reply lines said a second time within a session (the opening line counts as said);
+- cross_seed_difference: share of replies that differ, turn by turn, between the MI-consistent script run with
+  the bench seed and with the next seed (0: seeds change nothing; 1: every reply differs); candidate_*_reject_rate: share of generated candidates the
   steering rejected for contradicting the card or breaking character (what an unsteered patient would show).
 """
 
@@ -102,27 +108,40 @@ def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None,
 
 def realism(settings: Settings, backend, model_name: str, cards: list[Card], store: Store) -> dict[str, Any]:
     """Patient realism over every MI card's two scripts (MI-consistent, MI-inconsistent)."""
+    from simtrainer.bench.relevance import validate
+    from simtrainer.feedback.mi import load_mi_coder
     from simtrainer.feedback.registry import coders_for
     from simtrainer.patient.guard import check_reply
     from simtrainer.patient.judge import contradictions, judge
+    from simtrainer.patient.patient import norm_text
+    from simtrainer.patient.relevance import is_relevant
 
     talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
-    replies = on_persona = in_character = from_card = 0
+    replies = on_persona = in_character = from_card = relevant = repeats = 0
     generated = rejected_persona = rejected_character = 0
     per_card = {}
+    seed = settings.seed if settings.seed is not None else 7
+    embed = load_mi_coder().model.encoder
+    first_seed: dict[str, list[str]] = {}
+    differ = compared = 0
     for card in cards:
         scripts = MI_SCRIPTS.get(card.id) or GENERIC_MI_SCRIPTS
         per_card[card.id] = {}
-        for kind, lines in scripts.items():
+        runs = [(kind, lines, seed) for kind, lines in scripts.items()] + [("consistent", scripts["consistent"],
+                                                                            seed + 1)]
+        for kind, lines, run_seed in runs:
             session = Session(store, card, backend, patient_settings=settings.patient, coders=coders_for(card, settings),
-                              seed=settings.seed or 7, model_name=model_name)
+                              seed=run_seed, model_name=model_name)
             session.prime()
-            shares = []
+            shares, texts = [], []
             for line in lines:
                 for event in session.submit(line):
                     if isinstance(event, PatientDone):
                         meta = event.meta
                         text = event.text
+                texts.append(text)
+                if run_seed != seed:
+                    continue
                 code = session.turn_codes[-1][0].code if session.turn_codes[-1] else "neutral"
                 talk[kind].append(code)
                 shares.append(code)
@@ -130,12 +149,22 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
                 on_persona += not contradictions(card, text)
                 in_character += check_reply(text, line).ok and judge(card, text) is None
                 from_card += meta.get("source", "model").startswith("card")
+                relevant += is_relevant(embed, line, text)
                 generated += len(meta.get("candidates", [])) + len(meta.get("rejected", []))
                 rejected_persona += sum(r.startswith("contradicts") for r in meta.get("rejected", []))
                 rejected_character += sum(not r.startswith("contradicts") for r in meta.get("rejected", []))
             session.end()
+            said = [norm_text(t) for t in [card.opening_line, *texts]]
+            repeats += len(said) - len(set(said))
+            if run_seed != seed:
+                differ += sum(a != b for a, b in zip(first_seed[card.id], texts, strict=False))
+                compared += min(len(first_seed[card.id]), len(texts))
+                continue
+            if kind == "consistent":
+                first_seed[card.id] = texts
             per_card[card.id][kind] = {"change": shares.count("change"), "sustain": shares.count("sustain"),
-                                       "neutral": shares.count("neutral"), "final_state": session.state.as_dict()}
+                                       "neutral": shares.count("neutral"), "final_state": session.state.as_dict(),
+                                       "replies": texts}
 
     def share(kind: str, code: str) -> float:
         return round(talk[kind].count(code) / len(talk[kind]), 3) if talk[kind] else 0.0
@@ -150,6 +179,10 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "sustain_share_consistent": share("consistent", "sustain"),
         "sustain_share_inconsistent": share("inconsistent", "sustain"),
         "card_line_share": round(from_card / replies, 3) if replies else None,
+        "relevance_rate": round(relevant / replies, 3) if replies else None,
+        "repeat_count": repeats,
+        "cross_seed_difference": round(differ / compared, 3) if compared else None,
+        "relevance_check": validate(embed),
         "candidates_generated": generated,
         "candidate_persona_reject_rate": round(rejected_persona / generated, 3) if generated else None,
         "candidate_character_reject_rate": round(rejected_character / generated, 3) if generated else None,

@@ -81,6 +81,41 @@ def models_list(as_json: bool) -> None:
     table(["name", "backend", "path / url", "size", "status"], rows, title="Models (* = in use)", whole=("name",))
 
 
+@models.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Name to use it by (default: from the file name).")
+@click.option("--prompt-style", type=click.Choice(["transcript", "chat"]),
+              help="transcript for tiny models, chat for instruction-following ones (default: by size).")
+def models_add(path: Path, name: str | None, prompt_style: str | None) -> None:
+    """Register a local GGUF file under a name, after checking it loads and generates on this machine."""
+    import re
+
+    from simtrainer.config_write import save_model
+    from simtrainer.llm import list_models
+    from simtrainer.llm.llamacpp import check_gguf
+    from simtrainer.llm.probe import check_model_runs
+    from simtrainer.llm.registry import default_budget
+
+    path = path.expanduser().resolve()
+    check_gguf(path)
+    name = name or re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,59}", name or ""):
+        raise UserError(f"'{name}' cannot name a model.", where="--name",
+                        fix="Use lower-case letters, digits, '.', '-' or '_' (at most 60), e.g. --name qwen-1.5b.")
+    settings = load_settings()
+    if any(entry.name == name for entry in list_models(settings)):
+        raise UserError(f"A model named '{name}' is already registered.", where="--name",
+                        fix="Choose another --name, or see `simtrainer models list`.")
+    result = check_model_runs(path, n_threads=settings.n_threads, n_gpu_layers=settings.n_gpu_layers)
+    budget = default_budget(path.stat().st_size)
+    table_ = {"backend": "llamacpp", "path": str(path), "description": f"Added from {path.name}",
+              "prompt_style": prompt_style or budget.prompt_style, "max_candidates": budget.candidates,
+              "candidate_tokens": budget.tokens}
+    written = save_model(name, table_)
+    console.print(plain(f"Added model '{name}' ({result.detail}; {result.tokens_per_s} tokens/s) to {written}."))
+    console.print(plain(f"Use it with: simtrainer practice --model {name} …, or set model = \"{name}\" in the config."))
+
+
 @click.group()
 def scenarios() -> None:
     """Persona cards to practise with."""

@@ -116,6 +116,7 @@ def session_json(session: Session) -> dict:
         "scenario": session.card.id,
         "trainee": row["trainee"] or "",
         "model": row["model"],
+        "seed": session.seed,
         "scorers": {r: s for r, s in session.scorers.items() if r in shown_rubrics(session.card.modality)},
         "turns": transcript(turns, session.card.modality),
         "summary": session.summary if session.ended else None,
@@ -202,7 +203,8 @@ def repl(session: Session, *, show: bool = True, speech=None, after_turn: Callab
               help="Run non-interactively: one trainee line per line of this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the session as JSON at the end.")
 @click.option("-m", "--model", help="Model name or .gguf path (default: the configured model).")
-@click.option("--seed", type=int, help="Sampling seed for a reproducible session.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 2),
+              help="Sampling seed: the same seed, model and lines replay a session (`sessions show --json` has it).")
 @click.option("--trainee", help="Your name or student id, saved with the session.")
 @click.option("--voice", is_flag=True, help="Speak the patient's replies; an empty line records your reply.")
 @click.option("--exercise", "exercise_pack", type=click.Path(path_type=Path), metavar="PACK",

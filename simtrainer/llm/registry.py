@@ -21,6 +21,28 @@ from simtrainer.resources import data_folder
 
 
 @dataclass(frozen=True)
+class ModelBudget:
+    """What the steered patient may spend per turn on this model, and the prompt it needs.
+
+    Candidates are generated before the reply streams, so their tokens are the wait before the first word: a
+    budget in tokens (not seconds) keeps the choice the same on a busy machine and a quiet one. With one
+    candidate the reply streams as it is generated (sentence by sentence, each checked against the card)."""
+
+    candidates: int = 3
+    tokens: int = 60
+    prompt_style: str = "transcript"
+
+
+def default_budget(size_bytes: int | None) -> ModelBudget:
+    """For a model without measured figures: tiny local models (and servers, whose size is unknown) choose
+    among candidates; larger local files stream one reply (at under 10 tokens a second on two cores, a second
+    candidate would double the wait) from a chat prompt."""
+    if size_bytes is None or size_bytes < 400_000_000:
+        return ModelBudget()
+    return ModelBudget(candidates=1, tokens=120, prompt_style="chat")
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     spec: ModelSpec
@@ -61,6 +83,16 @@ class ModelEntry:
             return "present" if self.size_bytes else "missing"
         return "server" if self.spec.backend == "openai" else "built-in"
 
+    @property
+    def budget(self) -> ModelBudget:
+        """The registry's figures for this model where it has them; a size-based default for the rest."""
+        guess = default_budget(self.size_bytes)
+        return ModelBudget(
+            candidates=self.spec.max_candidates or guess.candidates,
+            tokens=self.spec.candidate_tokens or guess.tokens,
+            prompt_style=self.spec.prompt_style if "prompt_style" in self.spec.model_fields_set else guess.prompt_style,
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -70,6 +102,9 @@ class ModelEntry:
             "size_bytes": self.size_bytes,
             "status": self.status,
             "source": self.source,
+            "max_candidates": self.budget.candidates,
+            "candidate_tokens": self.budget.tokens,
+            "prompt_style": self.budget.prompt_style,
         }
 
 
@@ -125,7 +160,9 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
     if spec.backend == "fake":
         from simtrainer.llm.fake import FakeBackend
 
-        return FakeBackend(name=entry.name, token_delay_s=spec.token_delay_s)
+        backend = FakeBackend(name=entry.name, token_delay_s=spec.token_delay_s)
+        backend.budget = entry.budget
+        return backend
     if spec.backend == "openai":
         from simtrainer.llm.openai_compat import OpenAICompatBackend
 
@@ -135,8 +172,10 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
                 where=entry.source,
                 fix='Add base_url = "http://127.0.0.1:8080/v1" and model = "NAME" to its table.',
             )
-        return OpenAICompatBackend(spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env,
-                                   timeout_s=settings.timeout_s, reply_timeout_s=settings.reply_timeout_s)
+        backend = OpenAICompatBackend(spec.base_url, spec.model, name=entry.name, api_key_env=spec.api_key_env,
+                                      timeout_s=settings.timeout_s, reply_timeout_s=settings.reply_timeout_s)
+        backend.budget = entry.budget
+        return backend
     path = entry.path
     if path is None:
         raise UserError(
@@ -146,7 +185,7 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
         )
     from simtrainer.llm.llamacpp import LlamaCppBackend
 
-    return LlamaCppBackend(
+    backend = LlamaCppBackend(
         path,
         name=entry.name,
         n_ctx=spec.n_ctx or settings.n_ctx,
@@ -156,3 +195,5 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
         chat_format=spec.chat_format,
         extra_buffers=extra_buffers,
     )
+    backend.budget = entry.budget
+    return backend

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -9,23 +12,36 @@ from dataclasses import dataclass, field
 from simtrainer.config import PatientSettings
 from simtrainer.events import PatientDone, PatientNotice, PatientReset, PatientToken
 from simtrainer.llm.base import ChatBackend, GenParams, ModelCallError
+from simtrainer.llm.registry import ModelBudget
 from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentences, early_check, trim_reply
+from simtrainer.patient.judge import contradictions
+from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
+from simtrainer.patient.relevance import THRESHOLD, Embed, lexical_embed, relevance
 from simtrainer.patient.state import PatientState
-from simtrainer.patient.steer import (
-    ACCEPT_AT,
-    CARD_LINE_BELOW,
-    Candidate,
-    TalkScorer,
-    card_line,
-    disclosure,
-    vet,
-)
+from simtrainer.patient.steer import ACCEPT_AT, CARD_LINE_BELOW, Candidate, TalkScorer, disclosure, vet
+from simtrainer.patient.triggers import reaction_lines
 from simtrainer.scenarios.card import Card
 
 CONTEXT_MARGIN = 32
 MAX_FAILED_TURNS = 3  # turns in a row the model may fail, each covered by a card line, before its error ends them
+MIN_CANDIDATE_TOKENS = 8  # a candidate with less room than this could not finish a sentence
+CHAT_TURNS = 24  # the chat prompt keeps this many recent turns (chat templates are not cut in blocks)
+RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
 PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
+
+
+def new_seed() -> int:
+    """A fresh session seed: sessions differ unless a seed is set, and the one drawn is saved to replay them."""
+    return secrets.randbelow(2**31 - 1)
+
+
+def said_before(text: str, earlier: set[str]) -> bool:
+    return norm_text(text) in earlier
+
+
+def norm_text(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 @dataclass
@@ -40,43 +56,55 @@ class Draft:
 class Patient:
     """Plays the persona on `card`.
 
-    Unsteered, replies stream live as tokens; a rejected reply is reset and regenerated, and after
-    `settings.retries` failures a card-authored line stands in, so the trainee always gets an answer. Steered
-    (a state and a talk scorer are given), candidate replies are generated first, the best one for the
-    state's leaning is chosen (see `steer.py`) and then streamed.
+    Every reply answers the turn in front of it and is never one the patient said before in the session. A
+    turn that hits one of the card's triggers (`triggers.py`, detected by the session) gets the card's scripted
+    reaction, steered or not. Unsteered, or on a model whose budget allows one candidate, replies stream as they
+    are generated, a sentence at a time, each checked by the guard and against the card's facts before it is
+    shown; a rejected reply is reset and regenerated, and after `settings.retries` failures a card line stands
+    in. Steered (a state and a talk scorer are given, and the model's budget allows several candidates),
+    candidates are generated first, within the model's token budget, and the one that best fits both the
+    state's leaning and the trainee's turn is streamed; when none fits, the card line that fits the turn best
+    stands in (`lines.py`).
 
     A card line is never passed off as the model's: each reply's meta names its `source` ("model" or
     "card:..."), and when the model failed or every reply it wrote was rejected, a `PatientNotice` says so
-    before the card line. A failed model call (`ModelCallError`: the server is down, stalls, answers garbage)
-    is covered by a card line only while it looks transient: the model's error is raised instead, ending the
-    turn (`practice` exits 2, the app keeps the trainee's text), when the model has not yet produced one
-    answer in this session, or when it has failed MAX_FAILED_TURNS turns in a row.
+    before the card line. A failed model call (`ModelCallError`) is covered by a card line only while it looks
+    transient: the model's error is raised instead when the model has not yet produced one answer in this
+    session, or when it has failed MAX_FAILED_TURNS turns in a row.
     """
 
     def __init__(self, card: Card, backend: ChatBackend, settings: PatientSettings, *, seed: int | None = None,
-                 talk_scorer: TalkScorer | None = None):
+                 talk_scorer: TalkScorer | None = None, embed: Embed | None = None):
         self.card = card
         self.backend = backend
         self.settings = settings
         self.prompt = TranscriptPrompt(card)
-        self.seed = seed
+        self.seed = new_seed() if seed is None else seed
         self.talk_scorer = talk_scorer
+        self.embed = embed or lexical_embed
+        self.bank = LineBank(self.embed)
+        self.lines = card_lines(card)
+        self.budget: ModelBudget = getattr(backend, "budget", None) or ModelBudget()
         self._token_cache: dict[str, int] = {}
-        self._fallbacks_used: set[str] = set()
+        self._said: set[str] = set()  # every reply of this session, normalised: none is said twice
         self._card_lines_used: set[str] = set()
         self._last_disclosure_turn = -10
+        self._turn = 0
         self._calls_ok = 0  # model calls that streamed to their end (prime excluded)
         self._failed_turns = 0  # turns in a row in which every model call failed
 
     def recall(self, replies: list[tuple[str, dict]]) -> None:
-        """Remember the card lines earlier replies (text, meta) used, so a resumed session does not repeat them."""
+        """Remember what earlier replies (text, meta) said, so a resumed session does not repeat them."""
         for text, meta in replies:
-            if meta.get("fallback"):
-                self._fallbacks_used.add(text)
-            elif meta.get("disclosed"):
+            self._said.add(norm_text(text))
+            if meta.get("disclosed"):
                 self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
             elif str(meta.get("source", "")).startswith("card:"):
                 self._card_lines_used.add(text)
+
+    @property
+    def steers(self) -> bool:
+        return self.talk_scorer is not None and self.settings.steering
 
     def _count(self, text: str) -> int:
         if text not in self._token_cache:
@@ -90,52 +118,107 @@ class Patient:
         budget -= self.settings.max_tokens + CONTEXT_MARGIN
         return self.prompt.render(history, budget_tokens=budget, count=self._count)
 
+    def _stream(self, history: list[Line], params: GenParams, leaning: str | None) -> Iterator[str]:
+        """The model's text for the next reply, in the prompt style the model needs."""
+        if self.budget.prompt_style == "chat":
+            return self.backend.chat(self.prompt.messages(history[-CHAT_TURNS:], leaning), params)
+        return self.backend.complete(self.render(history), params)
+
     def prime(self, history: list[Line]) -> None:
         """Evaluate the prompt so far, so the first reply only pays for the trainee's new line."""
-        prompt = self.render(history)
-        prefix = prompt[: prompt.rfind(f"{self.prompt.patient_label}:")]
-        for _ in self.backend.complete(prefix, GenParams(max_tokens=1, temperature=0.0, stop=self.prompt.stops)):
+        params = GenParams(max_tokens=1, temperature=0.0, stop=self.prompt.stops)
+        if self.budget.prompt_style == "chat":
+            stream = self.backend.chat(self.prompt.messages(history[-CHAT_TURNS:]), params)
+        else:
+            prompt = self.render(history)
+            stream = self.backend.complete(prompt[: prompt.rfind(f"{self.prompt.patient_label}:")], params)
+        for _ in stream:
             pass
 
-    def _params(self, attempt: int) -> GenParams:
-        seed = None if self.seed is None else self.seed + attempt
+    def _params(self, attempt: int, max_tokens: int | None = None) -> GenParams:
         return GenParams(
-            max_tokens=self.settings.max_tokens,
+            max_tokens=max_tokens or self.settings.max_tokens,
             temperature=self.settings.temperature + 0.1 * attempt,
             top_p=self.settings.top_p,
             stop=self.prompt.stops,
-            seed=seed,
+            seed=(self.seed + 1000 * self._turn + attempt) % 2**31,  # each turn its own draw, replayable
         )
 
+    def _rng(self) -> random.Random:
+        """The draw among near-best card lines, fixed by the session seed and the turn (so a replay agrees)."""
+        return random.Random(f"{self.seed}:{self._turn}")
+
     def reply(
-        self, history: list[Line], state: PatientState | None = None, *, pressured: bool = False
+        self, history: list[Line], state: PatientState | None = None, *, pressured: bool = False,
+        trigger: str | None = None,
     ) -> Iterator[PatientEvent]:
-        """The next patient reply to `history` (which ends with the trainee's turn), as events."""
-        if state is not None and self.talk_scorer is not None and self.settings.steering:
+        """The next patient reply to `history` (which ends with the trainee's turn), as events. `trigger`: the
+        card trigger the turn hit (the card's scripted reaction answers it, in every mode)."""
+        self._turn = sum(1 for line in history if line.speaker == "trainee")
+        for line in history:
+            if line.speaker == "patient":
+                self._said.add(norm_text(line.text))
+        if trigger is not None and (reaction := self._reaction(history, trigger)) is not None:
+            yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
+                                                 "candidates": [], "rejected": []}, time.perf_counter())
+            return
+        if state is not None and self.steers and self.budget.candidates > 1:
             yield from self._steered(history, state, pressured)
         else:
-            yield from self._live(history)
+            yield from self._live(history, state.leaning if state is not None and self.steers else None)
 
-    def _draft(self, prompt: str, attempt: int, draft: Draft) -> Iterator[str]:
-        """Stream one attempt, yielding the pieces the guard lets through; `draft` ends up holding the trimmed
-        text, the guard's verdict on what streamed and the token count."""
+    def _reaction(self, history: list[Line], trigger: str) -> CardLine | None:
+        trainee_text, context = self._turn_texts(history)
+        pool = [CardLine(text, "sustain", trigger, "card:reaction") for text in reaction_lines(self.card, trigger)]
+        line = self.bank.pick(pool, trainee_text, context, None, self._used_lines(), self._rng())
+        if line is not None:
+            self._card_lines_used.add(line.text)
+        return line
+
+    def _used_lines(self) -> set[str]:
+        return self._card_lines_used | {line.text for line in self.lines if norm_text(line.text) in self._said}
+
+    @staticmethod
+    def _turn_texts(history: list[Line]) -> tuple[str, str]:
+        """The trainee's latest turn and the patient's line before it."""
+        trainee_text, before = latest(history, "trainee")
+        return trainee_text or "", before or ""
+
+    def _say(self, text: str, meta: dict, started: float) -> Iterator[PatientEvent]:
+        """Stream a reply that is already chosen, word by word."""
+        first_token_s = time.perf_counter() - started
+        for i, word in enumerate(text.split(" ")):
+            yield PatientToken(word if i == 0 else " " + word)
+        meta.setdefault("attempts", max(1, len(meta.get("candidates", [])) + len(meta.get("rejected", []))))
+        meta.setdefault("tokens", 0)
+        meta.update(first_token_s=round(first_token_s, 4), elapsed_s=round(time.perf_counter() - started, 4))
+        self._said.add(norm_text(text))
+        yield PatientDone(text, meta)
+
+    def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int) -> Iterator[str]:
+        """Stream one attempt, yielding whole sentences once the guard and the card's facts have passed them;
+        `draft` ends up holding the trimmed text, the verdict on what streamed and the token count."""
         stopped_early = False
-        stream = self.backend.complete(prompt, self._params(attempt))
+        shown = 0
         try:
             for piece in stream:
                 draft.tokens += 1
                 if not draft.text:
                     piece = piece.lstrip()
                 draft.text += piece
-                draft.verdict = early_check(draft.text)
+                draft.verdict = self._early_verdict(draft.text)
                 if not draft.verdict.ok:
                     break
-                if piece:
-                    yield piece
-                if complete_sentences(draft.text) >= self.settings.max_sentences:
+                done = complete_sentences(draft.text)
+                if done > shown:  # a sentence has ended: it may be shown
+                    cut = _sentence_end(draft.text, done)
+                    if draft.text[len(_shown_text(draft.text, shown)):cut]:
+                        yield draft.text[len(_shown_text(draft.text, shown)):cut]
+                    shown = done
+                if done >= self.settings.max_sentences:
                     stopped_early = True
                     break
-                if draft.tokens >= self.settings.max_tokens:  # the cap holds whatever the backend does
+                if draft.tokens >= max_tokens:  # the cap holds whatever the backend does
                     break
         finally:
             close = getattr(stream, "close", None)
@@ -144,8 +227,19 @@ class Patient:
         self._calls_ok += 1
         self._failed_turns = 0
         if draft.verdict.ok:
-            finished = stopped_early or draft.tokens < self.settings.max_tokens
+            finished = stopped_early or draft.tokens < max_tokens
             draft.text = trim_reply(draft.text, self.settings.max_sentences, finished=finished)
+            broken = contradictions(self.card, draft.text)
+            if broken:
+                draft.verdict = GuardVerdict(False, f"contradicts the card: {broken[0]}")
+            elif draft.text[len(_shown_text(draft.text, shown)):].strip():
+                yield draft.text[len(_shown_text(draft.text, shown)):]
+
+    def _early_verdict(self, text: str) -> GuardVerdict:
+        verdict = early_check(text)
+        if verdict.ok and (broken := contradictions(self.card, text)):
+            return GuardVerdict(False, f"contradicts the card: {broken[0]}")
+        return verdict
 
     def _model_failed(self, error: ModelCallError, calls_before: int) -> None:
         """Raise `error` unless a card line may cover it (the rule is in the class docstring)."""
@@ -161,78 +255,95 @@ class Patient:
                f"every reply the model wrote was rejected ({', '.join(sorted(set(rejected)))})")
         return f"This reply is a line from the scenario card: {why}."
 
-    def _generate(self, prompt: str, attempt: int) -> tuple[str, GuardVerdict, int]:
-        """One complete, trimmed candidate and the guard's verdict on what streamed."""
-        draft = Draft()
-        for _piece in self._draft(prompt, attempt, draft):
-            pass
-        return draft.text, draft.verdict, draft.tokens
+    def _problem(self, text: str, verdict: GuardVerdict, trainee_text: str) -> str | None:
+        """Why a finished candidate may not be used: the guard, the card's facts, the judge, or said before."""
+        if verdict.ok:
+            verdict = check_reply(text, trainee_text)
+        if not verdict.ok:
+            return verdict.reason
+        if said_before(text, self._said):
+            return "repeats an earlier reply"
+        return vet(self.card, text)
 
     def _steered(self, history: list[Line], state: PatientState, pressured: bool):
         started = time.perf_counter()
-        trainee_text, before = latest(history, "trainee")
-        trainee_text, before = trainee_text or "", before or ""
+        trainee_text, before = self._turn_texts(history)
         target = state.leaning
         meta: dict = {"target": target, "candidates": [], "rejected": []}
-        chosen: str | None = None
         reveal = disclosure(self.card, state)
-        if reveal and state.turns - self._last_disclosure_turn >= 2:
-            chosen, meta["source"], meta["disclosed"] = reveal, "card:reveal", reveal
+        if reveal and state.turns - self._last_disclosure_turn >= 2 and not said_before(reveal, self._said):
             self._last_disclosure_turn = state.turns
-        tokens = 0
+            yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
+            return
+        tokens_left = self.budget.tokens
         best: Candidate | None = None
         error: ModelCallError | None = None
         calls_before = self._calls_ok
-        prompt = self.render(history) if chosen is None else ""
-        for attempt in range(self.settings.candidates if chosen is None else 0):
+        for attempt in range(min(self.settings.candidates, self.budget.candidates)):
+            if tokens_left < MIN_CANDIDATE_TOKENS:
+                break
+            draft = Draft()
+            cap = min(self.settings.max_tokens, tokens_left)
             try:
-                text, verdict, used = self._generate(prompt, attempt)
+                for _piece in self._draft(self._stream(history, self._params(attempt, cap), target), draft, cap):
+                    pass
             except ModelCallError as exc:
                 self._model_failed(exc, calls_before)
                 error = exc
                 meta["model_error"] = exc.what
                 break
-            tokens += used
-            if verdict.ok:
-                verdict = check_reply(text, trainee_text)
-            problem = None if verdict.ok else verdict.reason
-            problem = problem or vet(self.card, text)
+            tokens_left -= draft.tokens
+            problem = self._problem(draft.text, draft.verdict, trainee_text)
             if problem:
                 meta["rejected"].append(problem)
                 continue
-            candidate = Candidate(text, self.talk_scorer(text, trainee_text, before))
-            meta["candidates"].append({"text": text, "p_" + target: round(candidate.score(target), 3)})
-            if best is None or candidate.score(target) > best.score(target):
+            candidate = Candidate(draft.text, self.talk_scorer(draft.text, trainee_text, before),
+                                  relevance(self.embed, trainee_text, draft.text))
+            meta["candidates"].append({"text": draft.text, "p_" + target: round(candidate.score(target), 3),
+                                       "relevance": round(candidate.relevance, 3)})
+            if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
                 best = candidate
-            if target == "neutral" or candidate.score(target) >= ACCEPT_AT:
+            if candidate.fits(target, ACCEPT_AT, THRESHOLD):
                 break
-            if time.perf_counter() - started > self.settings.steer_budget_s:
+            if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
                 break
-        if chosen is None:
-            weak = best is None or (target != "neutral" and best.score(target) < CARD_LINE_BELOW)
-            line = card_line(self.card, state, target, pressured, self._card_lines_used) if weak else None
-            if line is not None:
-                chosen, meta["source"] = line
-                self._card_lines_used.add(chosen)
-            elif best is not None:
-                chosen, meta["source"] = best.text, "model"
-            else:
-                chosen, meta["source"] = self._fallback_line(), "card:fallback"
-            if best is None:
-                meta["notice"] = self._notice(error, meta["rejected"])
-                yield PatientNotice(meta["notice"])
-        first_token_s = time.perf_counter() - started
-        for i, word in enumerate(chosen.split(" ")):
-            yield PatientToken(word if i == 0 else " " + word)
-        meta.update(attempts=max(1, len(meta["candidates"]) + len(meta["rejected"])), tokens=tokens,
-                    first_token_s=round(first_token_s, 4), elapsed_s=round(time.perf_counter() - started, 4))
-        if meta["source"] == "card:fallback":
-            meta["fallback"] = True
-        yield PatientDone(chosen, meta)
+        meta["tokens"] = self.budget.tokens - tokens_left
+        if best is not None and best.fits(target, CARD_LINE_BELOW, THRESHOLD):
+            yield from self._say(best.text, {**meta, "source": "model"}, started)
+            return
+        line = self._card_line(history, target, pressured)
+        if line is not None and (best is None or line.fit >= best.relevance):
+            self._card_lines_used.add(line.line.text)
+            text, meta["source"] = line.line.text, line.line.source
+        elif best is not None:
+            text, meta["source"] = best.text, "model"
+        else:
+            text, meta["source"], meta["fallback"] = self._fallback_line(history), "card:fallback", True
+        if best is None:
+            meta["notice"] = self._notice(error, meta["rejected"])
+            yield PatientNotice(meta["notice"])
+        yield from self._say(text, meta, started)
 
-    def _live(self, history: list[Line]) -> Iterator[PatientEvent]:
-        prompt = self.render(history)
-        trainee_text = latest(history, "trainee")[0] or ""
+    @dataclass(frozen=True)
+    class _Pick:
+        line: CardLine
+        fit: float
+
+    def _card_line(self, history: list[Line], target: str, pressured: bool) -> Patient._Pick | None:
+        """The unused card line that best answers the turn for the `target` leaning (pressure reactions first
+        after a confrontation)."""
+        trainee_text, context = self._turn_texts(history)
+        pool = list(self.lines)
+        if pressured and target == "sustain":
+            pressure = [CardLine(t, "sustain", "", "card:pressure") for t in self.card.pressure_reactions]
+            line = self.bank.pick(pressure, trainee_text, context, target, self._used_lines(), self._rng())
+            if line is not None:
+                return self._Pick(line, relevance(self.embed, trainee_text, line.text))
+        line = self.bank.pick(pool, trainee_text, context, target, self._used_lines(), self._rng())
+        return None if line is None else self._Pick(line, relevance(self.embed, trainee_text, line.text))
+
+    def _live(self, history: list[Line], leaning: str | None) -> Iterator[PatientEvent]:
+        trainee_text = self._turn_texts(history)[0]
         started = time.perf_counter()
         first_token_s: float | None = None
         rejected: list[str] = []
@@ -241,46 +352,47 @@ class Patient:
         calls_before = self._calls_ok
         for attempt in range(self.settings.retries + 1):
             draft = Draft()
+            shown = False
             try:
-                for piece in self._draft(prompt, attempt, draft):
+                stream = self._stream(history, self._params(attempt), leaning)
+                for piece in self._draft(stream, draft, self.settings.max_tokens):
                     if first_token_s is None:
                         first_token_s = time.perf_counter() - started
+                    shown = True
                     yield PatientToken(piece)
             except ModelCallError as exc:
                 self._model_failed(exc, calls_before)
                 error = exc
-                if draft.text:
+                if shown:
                     yield PatientReset("the model failed")
                 break
             tokens += draft.tokens
-            text, verdict = draft.text, draft.verdict
-            if verdict.ok:
-                verdict = check_reply(text, trainee_text)
-            if verdict.ok:
+            problem = self._problem(draft.text, draft.verdict, trainee_text)
+            if problem is None:
                 meta = self._meta(attempt, rejected, first_token_s, tokens, started)
-                yield PatientDone(text, {**meta, "source": "model"})
+                self._said.add(norm_text(draft.text))
+                yield PatientDone(draft.text, {**meta, "source": "model"})
                 return
-            rejected.append(verdict.reason)
-            yield PatientReset(verdict.reason)
+            rejected.append(problem)
+            yield PatientReset(problem)
         notice = self._notice(error, rejected)
         yield PatientNotice(notice)
-        text = self._fallback_line()
-        for word in text.split(" "):
-            yield PatientToken(word + " ")
+        text = self._fallback_line(history)
         meta = self._meta(len(rejected) + (error is not None) - 1, rejected, first_token_s, tokens, started)
         meta.update(source="card:fallback", fallback=True, notice=notice)
         if error is not None:
             meta["model_error"] = error.what
-        yield PatientDone(text, meta)
+        yield from self._say(text, meta, started)
 
-    def _fallback_line(self) -> str:
-        """A card-authored line the patient has not used yet (repair after repeated role breaks)."""
-        lines = self.card.voice.examples
-        for line in lines:
-            if line not in self._fallbacks_used:
-                self._fallbacks_used.add(line)
-                return line
-        return lines[len(self._fallbacks_used) % len(lines)]
+    def _fallback_line(self, history: list[Line]) -> str:
+        """The unused card line that best fits the turn (repair after the model failed or every reply was
+        rejected); only once every line has been said does one come back."""
+        trainee_text, context = self._turn_texts(history)
+        line = self.bank.pick(self.lines, trainee_text, context, None, self._used_lines(), self._rng())
+        if line is None:
+            return self.lines[self._turn % len(self.lines)].text
+        self._card_lines_used.add(line.text)
+        return line.text
 
     @staticmethod
     def _meta(attempt: int, rejected: list[str], first_token_s: float | None, tokens: int, started: float) -> dict:
@@ -291,3 +403,16 @@ class Patient:
             "tokens": tokens,
             "elapsed_s": round(time.perf_counter() - started, 4),
         }
+
+
+def _sentence_end(text: str, n: int) -> int:
+    """The index just after the `n`th sentence ending (terminator and its following space) in `text`."""
+    from simtrainer.patient.guard import SENTENCE_END
+
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    return ends[n - 1] if len(ends) >= n else len(text)
+
+
+def _shown_text(text: str, n: int) -> str:
+    """The first `n` sentences of `text`, as streamed (what was shown so far)."""
+    return text[: _sentence_end(text, n)] if n else ""

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from simtrainer.scenarios.card import Card
 
 DROP_BLOCK = 8  # turns dropped at once when the context is full
+GUIDANCE = {
+    "change": "is starting to see reasons to change and says so, a little",
+    "sustain": "defends the way things are and pushes back",
+    "neutral": "is unsure and answers plainly",
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,24 @@ class TranscriptPrompt:
             if drop:
                 lines = ["(Earlier part of the session omitted.)\n"] + lines[drop:]
         return self.header + "".join(lines) + tail
+
+    def messages(self, history: list[Line], leaning: str | None = None) -> list[dict[str, str]]:
+        """The same persona and turns for a chat template (`prompt_style = "chat"`): the header as the system
+        message, the trainee as user, the person as assistant; `leaning` adds a line of guidance, which
+        instruction-following models can use (tiny ones ignore it, so the transcript style has none)."""
+        name = self.card.person.name
+        system = self.header.removesuffix("Transcript:\n").rstrip()
+        system += (f"\n\nYou are {name}. Answer what the {self.card.trainee_label.lower()} just said, in "
+                   f"{name}'s voice, in one to three short spoken sentences. Never give advice or speak as an assistant.")
+        if leaning in GUIDANCE:
+            system += f" Right now {name} {GUIDANCE[leaning]}."
+        messages = [{"role": "system", "content": system}]
+        if history and history[0].speaker == "patient":
+            messages.append({"role": "user", "content": "(The conversation begins.)"})
+        for item in history:
+            role = "user" if item.speaker == "trainee" else "assistant"
+            messages.append({"role": role, "content": clean_utterance(item.text, self.labels)})
+        return messages
 
     @property
     def stops(self) -> tuple[str, ...]:

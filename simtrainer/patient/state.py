@@ -47,6 +47,7 @@ EFFECTS = {
 }
 STAGES = ((-0.2, "precontemplation"), (0.15, "contemplation"), (0.45, "preparation"), (9.0, "action"))
 REVEAL_AT = 0.6  # openness needed before card disclosures
+PROVOKED = (-0.08, 0.2)  # (openness, resistance) when a turn hits one of the card's triggers, scaled by SENSITIVITY
 MOMENTUM = 3.0  # weight of the latest turn against the running balance
 
 
@@ -121,6 +122,15 @@ class PatientState:
         push = round((openness - self.openness) - (resistance - self.resistance), 3)
         return replace(self, openness=openness, resistance=resistance, closed_run=closed_run,
                        turns=self.turns + 1, last_push=push, requested=self.requested or "assert" in codes)
+
+    def provoked(self, difficulty: str) -> PatientState:
+        """The state after the turn hit one of the card's triggers: the person digs in, closes up, defends.
+        The push is made negative whatever the turn's codes were, so the next reply leans to sustain talk."""
+        sens = SENSITIVITY.get(difficulty, 0.8)
+        openness = _clamp(self.openness + PROVOKED[0] * sens)
+        resistance = _clamp(self.resistance + PROVOKED[1] * sens)
+        push = round(min(self.last_push, 0.0) + (openness - self.openness) - (resistance - self.resistance), 3)
+        return replace(self, openness=openness, resistance=resistance, last_push=push)
 
     def with_disclosure(self, line: str) -> PatientState:
         return replace(self, disclosed=(*self.disclosed, line))

@@ -1,7 +1,8 @@
 """Steering by choosing, not by asking: tiny models ignore prompt hints ("lean toward change talk" was followed
 in 0 of 12 replies on SmolLM2), so the patient generates candidate replies and keeps the one whose client-talk
 probabilities match the state's leaning, after the guard, the card's facts and the judge have had their say.
-When no candidate fits, a line the card's author wrote for that leaning stands in.
+Candidates are also ranked by how well they answer the trainee's turn (`relevance.py`). When no candidate
+fits, the card line that best answers the turn for that leaning stands in (`lines.py`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,21 @@ CARD_LINE_BELOW = 0.34  # if even the best candidate is less likely than this, u
 class Candidate:
     text: str
     probs: dict[str, float]
-    problem: str | None = None
+    relevance: float = 0.0  # `relevance.relevance` of (trainee turn, text)
 
     def score(self, target: str) -> float:
         if target == "neutral":
             return 1.0 - abs(self.probs.get("change", 0) - self.probs.get("sustain", 0))
         return self.probs.get(target, 0.0)
+
+    def rank(self, target: str, relevance_weight: float) -> float:
+        """Fit to the leaning and to the trainee's turn together (how candidates are ordered)."""
+        return self.score(target) + relevance_weight * self.relevance
+
+    def fits(self, target: str, at_least: float, relevant_from: float) -> bool:
+        """Carries the wanted talk (likely at least `at_least`; any for neutral) and answers the turn."""
+        leaning_ok = target == "neutral" or self.score(target) >= at_least
+        return leaning_ok and self.relevance >= relevant_from
 
 
 def vet(card: Card, text: str) -> str | None:
@@ -37,22 +47,6 @@ def vet(card: Card, text: str) -> str | None:
     if broken:
         return f"contradicts the card: {broken[0]}"
     return judge(card, text)
-
-
-def card_line(card: Card, state: PatientState, target: str, pressured: bool, used: set[str]) -> tuple[str, str] | None:
-    """An unused card-authored line for the wanted leaning, and where it came from."""
-    pools: list[tuple[str, list[str]]] = []
-    if target == "sustain":
-        if pressured:
-            pools.append(("card:pressure", card.pressure_reactions))
-        pools.append(("card:sustain", card.voice.sustain_examples))
-    elif target == "change":
-        pools.append(("card:change", card.voice.change_examples))
-    for source, lines in pools:
-        for line in lines:
-            if line not in used:
-                return line, source
-    return None
 
 
 def disclosure(card: Card, state: PatientState) -> str | None:

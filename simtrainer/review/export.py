@@ -38,6 +38,7 @@ def session_record(store: Store, session_id: str) -> dict[str, Any]:
     latest = {(c["turn_idx"], c["rubric"]): c for c in corrections}
     return {
         "session": session,
+        "seed": turns[0]["meta"].get("seed") if turns else None,  # `practice --seed` replays the session
         "turns": [
             {
                 "turn": turn_number(t["idx"]),

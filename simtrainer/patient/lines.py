@@ -1,0 +1,81 @@
+"""The card's own lines, chosen by fit to what the trainee just said, never twice in a session.
+
+A card line stands in when no model candidate fits (or a trigger scripts the answer). Choosing it by leaning
+alone made every Dana session answer its first question with the same line, whatever was asked; here each line
+(its text and theme) is compared with the trainee's turn (and, more lightly, the patient's previous line) by the
+sentence encoder, lines of the wanted leaning come first, and a seeded draw among the near-best keeps two
+sessions from being copies. Line vectors are cached per card text, so each is encoded once per process.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from simtrainer.patient.relevance import Embed
+from simtrainer.scenarios.card import Card
+
+CONTEXT_WEIGHT = 0.25  # the patient's previous line, against the trainee's turn
+LEANING_BONUS = 0.15  # a line of the wanted leaning beats a slightly better-fitting neutral one
+NEAR_BEST = 0.04  # lines this close to the best are drawn from at random (seeded)
+
+
+@dataclass(frozen=True)
+class CardLine:
+    text: str
+    leaning: str  # change | sustain | neutral
+    theme: str
+    source: str  # card:<leaning> | card:reaction | card:pressure ...
+
+
+def card_lines(card: Card) -> list[CardLine]:
+    """Every line the card offers for ordinary replies: `[[lines]]`, then the voice examples, no duplicates."""
+    found: dict[str, CardLine] = {}
+    for line in card.lines:
+        found.setdefault(line.text, CardLine(line.text, line.leaning, line.theme, f"card:{line.leaning}"))
+    for leaning, texts in (("change", card.voice.change_examples), ("sustain", card.voice.sustain_examples),
+                           ("neutral", card.voice.examples)):
+        for text in texts:
+            found.setdefault(text, CardLine(text, leaning, "", f"card:{leaning}"))
+    return list(found.values())
+
+
+class LineBank:
+    """Ranks lines against a trainee turn with one encoder; caches each line's vector."""
+
+    def __init__(self, embed: Embed):
+        self.embed = embed
+        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+
+    def vector(self, line: CardLine) -> np.ndarray:
+        key = (line.text, line.theme)
+        if key not in self._vectors:
+            text_vec = self.embed(line.text)
+            vec = text_vec + 0.5 * self.embed(line.theme) if line.theme else text_vec
+            norm = float(np.linalg.norm(vec))
+            self._vectors[key] = vec / norm if norm else vec
+        return self._vectors[key]
+
+    def fit(self, line: CardLine, trainee: str, context: str = "") -> float:
+        query = self.embed(trainee) if trainee.strip() else None
+        score = float(np.dot(query, self.vector(line))) if query is not None else 0.0
+        if context.strip():
+            score += CONTEXT_WEIGHT * float(np.dot(self.embed(context), self.vector(line)))
+        return score
+
+    def pick(self, lines: list[CardLine], trainee: str, context: str, target: str | None, used: set[str],
+             rng: random.Random) -> CardLine | None:
+        """The unused line that best fits the turn, lines of the `target` leaning first (None: any leaning)."""
+        fresh = [line for line in lines if line.text not in used]
+        if target in ("change", "sustain"):
+            # a change line never answers for sustain talk (or the reverse): neutral lines may stand in
+            fresh = [line for line in fresh if line.leaning in (target, "neutral")]
+        if not fresh:
+            return None
+        scored = [(self.fit(line, trainee, context) + (LEANING_BONUS if line.leaning == target else 0.0), line)
+                  for line in fresh]
+        best = max(score for score, _ in scored)
+        near = [line for score, line in scored if score >= best - NEAR_BEST]
+        return rng.choice(near)
