@@ -32,7 +32,7 @@ LINES = [
     "What went through your mind in the queue?",
 ]
 SESSIONS = 20
-TURNS = 4
+TURNS = 7  # enough printed lines that a kill after 1-12 of them falls mid-session (a DEAR MAN session prints no MI codes)
 
 
 def test_twenty_processes_start_sessions_at_once(tmp_path):
