@@ -106,7 +106,7 @@ def test_import_three_students_then_again_adds_nothing(cli, bundles, home):
     assert "4 already in 'Group A', skipped" in again.output and "Nothing new was imported." in again.output
     assert len(db_rows(home, "select id from class_bundles")) == 4
     assert db_rows(home, "select count(*) from classes") == [(1,)]
-    listed = json.loads(cli("class", "list", "--json").output)
+    listed = json.loads(cli("class", "list", "--json").stdout)
     assert [(c["class"], c["exercise"]["id"], c["students"], c["bundles"]) for c in listed] == [
         ("Group A", "mi-first-session", 3, 4)]
 
@@ -144,7 +144,7 @@ def test_bad_bundles_refuse_the_whole_import(runs, bundles, tmp_path, home):
 
 def test_report_json(cli, bundles, runs):
     cli("class", "import", "--class", "Group A", *map(str, bundles.values()))
-    data = json.loads(cli("class", "report", "group a", "--json").output)
+    data = json.loads(cli("class", "report", "group a", "--json").stdout)
     assert {"class", "exercise", "students"} <= set(data)
     assert data["class"] == "Group A" and data["exercise"]["id"] == "mi-first-session"
     students = {s["trainee"]: s for s in data["students"]}
@@ -202,7 +202,7 @@ def test_report_html_in_chromium(cli, bundles, tmp_path):
     chart = ET.fromstring("<svg" + html.split("<svg", 1)[1].split("</svg>")[0] + "</svg>")
     assert chart.find(f"{{{SVG_NS}}}title").text == "Students meeting each goal"
     bars = [r for r in chart.iter(f"{{{SVG_NS}}}rect") if r.get("class") == "bar"]
-    shares = json.loads(cli("class", "report", "Group A", "--json").output)["goals"]
+    shares = json.loads(cli("class", "report", "Group A", "--json").stdout)["goals"]
     track = float(next(r for r in chart.iter(f"{{{SVG_NS}}}rect") if r.get("class") == "track").get("width"))
     assert [float(b.get("width")) for b in bars] == [round(g["share"] * track, 1) for g in shares]
     shot = tmp_path / "class.png"

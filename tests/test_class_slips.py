@@ -114,7 +114,7 @@ def test_dearman_and_cbt_classes(cli, tmp_path, scenario, lines, rubric):
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     files, summaries = [], {}
     for n, trainee in enumerate(("Dee", "Eve")):
-        run = json.loads(cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake").output)
+        run = json.loads(cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake").stdout)
         if trainee == "Eve":  # Eve made no threat
             run["turns"] = [t for t in run["turns"] if "landlord" not in t["text"]]
         summaries[trainee] = run["summary"]
@@ -124,7 +124,7 @@ def test_dearman_and_cbt_classes(cli, tmp_path, scenario, lines, rubric):
                       "session": {"id": run["session_id"], "scenario": scenario}, "turns": run["turns"],
                       "summary": run["summary"], "goals": [{"key": "min_turns", "met": True}]}, files[-1])
     assert cli("class", "import", "--class", "Lab", *map(str, files)).exit_code == 0
-    data = json.loads(cli("class", "report", "Lab", "--json").output)
+    data = json.loads(cli("class", "report", "Lab", "--json").stdout)
     assert [(s["trainee"], s["goals_met"], s["goals_total"]) for s in data["students"]] == [("Dee", 1, 1),
                                                                                            ("Eve", 1, 1)]
     dee = data["students"][0]

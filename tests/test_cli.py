@@ -17,13 +17,13 @@ def script(tmp_path):
 
 def test_practice_script_json_with_fake_model(cli, script):
     result = cli("practice", "--scenario", "mi-alcohol-nurse", "--script", str(script), "--json", "--model", "fake")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data) >= {"session_id", "scenario", "model", "turns"}
     assert data["scenario"] == "mi-alcohol-nurse" and data["model"] == "fake"
     speakers = [t["speaker"] for t in data["turns"]]
     assert speakers == ["patient"] + ["trainee", "patient"] * 3
     assert all(isinstance(t["codes"], list) for t in data["turns"])
-    listed = json.loads(cli("sessions", "list", "--json").output)
+    listed = json.loads(cli("sessions", "list", "--json").stdout)
     assert listed[0]["id"] == data["session_id"] and listed[0]["turn_count"] == 7
 
 
@@ -42,9 +42,9 @@ def test_practice_with_the_real_default_model(script, home):
 
 def test_exports(cli, script, tmp_path):
     sid = json.loads(cli("practice", "-s", "cbt-panic-supermarket", "--script", str(script), "--json", "-m",
-                         "fake").output)["session_id"]
+                         "fake").stdout)["session_id"]
     cli("sessions", "annotate", sid, "Try a guided-discovery question here.", "--turn", "1", "--author", "sup")
-    record = json.loads(cli("sessions", "export", sid, "--format", "json").output)
+    record = json.loads(cli("sessions", "export", sid, "--format", "json").stdout)
     assert record["session"]["id"] == sid and len(record["turns"]) == 7
     assert record["annotations"][0]["body"].startswith("Try a guided")
     md = cli("sessions", "export", sid, "--format", "md").output
@@ -58,7 +58,7 @@ def test_exports(cli, script, tmp_path):
     assert "Try a guided" in cli("sessions", "show", sid).output
     drawn = run_cli("sessions", "show", sid, env={"FORCE_COLOR": "1"}).stdout  # as a terminal shows it
     assert "Try a guided" in drawn and "───" in drawn and "|---|" not in drawn
-    assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").output)] == [sid]
+    assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").stdout)] == [sid]
     listing = cli("sessions", "list").output
     assert sid in listing and "trainee" not in listing  # ids whole; no trainee column when nobody set one
 
@@ -101,7 +101,7 @@ def test_broken_config_exits_2(home):
 
 
 def test_bench_patient_json_with_fake(cli):
-    data = json.loads(cli("bench", "patient", "--model", "fake", "--turns", "10", "--json").output)
+    data = json.loads(cli("bench", "patient", "--model", "fake", "--turns", "10", "--json").stdout)
     assert data["turns"] == 10 and data["first_token_s_turn10"] is not None
     assert data["speed_ratio"] is None and data["app_tok_s"] > 0 and data["rss_mb"] > 0
 

@@ -55,11 +55,11 @@ def test_nothing_created_at_import(tmp_path):
 
 def test_config_cli(cli, home):
     result = cli("config", "path", "--json")
-    paths = json.loads(result.output)
+    paths = json.loads(result.stdout)
     assert paths["database"] == str(home / "data" / "sessions.db")
     result = cli("config", "show")
     assert 'model = "smollm2-135m"' in result.output
-    assert json.loads(cli("config", "show", "--json").output)["patient"]["max_sentences"] == 3
+    assert json.loads(cli("config", "show", "--json").stdout)["patient"]["max_sentences"] == 3
 
 
 @pytest.mark.parametrize(

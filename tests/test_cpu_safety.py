@@ -98,14 +98,14 @@ def test_practice_reports_a_crashing_build_instead_of_dying(cli, monkeypatch):
     assert result.exit_code == 2
     assert "cannot run on this machine" in result.output and "SIGSEGV" in result.output
     assert "Traceback" not in result.output
-    assert json.loads(cli("sessions", "list", "--json").output) == []
+    assert json.loads(cli("sessions", "list", "--json").stdout) == []
 
 
 def test_doctor_reports_the_crash_as_a_problem(cli, monkeypatch):
     monkeypatch.setattr(probe, "_child_command", lambda *a, **k: [sys.executable, "-c", SEGFAULT])
     result = cli("doctor", "--json")
     assert result.exit_code == 2
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     runs = next(c for c in report["checks"] if c["part"] == "model runs")
     assert report["ok"] is False and runs["status"] == "problem" and "SIGSEGV" in runs["detail"]
     assert "GGML_NATIVE=OFF" in runs["fix"]

@@ -119,7 +119,7 @@ def test_eval_ctrs_both_speaker_and_trainee_only_formats(cli, tmp_path):
     both = tmp_path / "both.json"
     both.write_text(json.dumps([_session("poor", POOR, 0), _session("lecture", LECTURE, 1),
                                 _session("good", SKILLED, 5)]))
-    report = json.loads(cli("eval", "ctrs", str(both), "--json").output)
+    report = json.loads(cli("eval", "ctrs", str(both), "--json").stdout)
     assert report["n"] == 3 and report["competence_agreement"] == "3/3" and report["total_r"] > 0.8
     assert set(report["per_item_mae"]) == set(ITEMS)
     low, high = report["predicted_total_range"]
@@ -131,7 +131,7 @@ def test_eval_ctrs_both_speaker_and_trainee_only_formats(cli, tmp_path):
                                 "scores": dict.fromkeys(ITEMS, 4)},
                                {"id": "b", "trainee_turns": [t for s, t in POOR if s == "trainee"],
                                 "scores": dict.fromkeys(ITEMS, 0)}]))
-    report = json.loads(cli("eval", "ctrs", str(old), "--json").output)
+    report = json.loads(cli("eval", "ctrs", str(old), "--json").stdout)
     assert report["n"] == 2 and report["predicted_total_range"][0] < report["predicted_total_range"][1]
 
 

@@ -44,7 +44,7 @@ def build(cli, tmp_path: Path) -> str:
         assert result.exit_code == 0, result.output
     result = cli("sessions", "import", str(WALKING), "--trainee", "Ben", "--json")
     assert result.exit_code == 0, result.output
-    sid = json.loads(result.output)["session_id"]
+    sid = json.loads(result.stdout)["session_id"]
     for turn, code in (("1", "ST"), ("10", "AF")):
         assert cli("sessions", "correct", sid, "--turn", turn, "--code", code, "--author", "Dr Okafor").exit_code == 0
     cli("sessions", "annotate", sid, "A good double-sided reflection.", "--turn", "6", "--author", "Dr Okafor")

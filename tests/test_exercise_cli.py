@@ -71,7 +71,7 @@ def test_show_prints_instructions_and_goals(cli):
     out = flat(result.output)
     assert "Ask Sam, in this conversation, to send a first draft" in out
     assert "skills.assert" in out and "ends after 8 turns or 15 minutes" in out
-    data = json.loads(cli("exercise", "show", str(DEARMAN), "--json").output)
+    data = json.loads(cli("exercise", "show", str(DEARMAN), "--json").stdout)
     assert data["id"] == "dearman-group-project" and data["scenario"]["shipped"].endswith("dearman-group-project.toml")
     assert data["pack_sha256"] == load_pack(DEARMAN).sha256
     assert {"key": "skills.describe", "rubric": "dearman", "figure": "checklist.describe", "op": "==",

@@ -123,7 +123,7 @@ def test_a_hostile_card_in_scenarios_list_and_show(cli, hostile_card):
     assert_inert(shown.output)
     for field in (TITLE, NAME, OPENING, hostile_card.summary, hostile_card.presenting_concern):
         assert shows(shown.output, field), field
-    as_json = json.loads(cli("scenarios", "show", CARD_ID, "--json").output)
+    as_json = json.loads(cli("scenarios", "show", CARD_ID, "--json").stdout)
     assert as_json["opening_line"] == OPENING  # data stays data
     drawn = run_cli("scenarios", "show", CARD_ID, env={"FORCE_COLOR": "1", "COLUMNS": "200"})
     assert drawn.returncode == 0, drawn.stderr
@@ -138,7 +138,7 @@ def hostile_session(cli, tmp_path) -> tuple[str, str]:
     script.write_text("\n".join(MARKUP + ESCAPES + FORMULAS + HTML) + "\n", encoding="utf-8")
     shown = cli("practice", "-s", CARD_ID, "--script", str(script), "-m", "fake")
     assert shown.exit_code == 0, shown.output
-    sid = json.loads(cli("sessions", "list", "--json").output)[0]["id"]
+    sid = json.loads(cli("sessions", "list", "--json").stdout)[0]["id"]
     cli("sessions", "annotate", sid, NOTE, "--turn", "1")
     cli("sessions", "annotate", sid, "\t=1+1 " + NOTE)
     return sid, shown.output
@@ -165,7 +165,7 @@ def test_hostile_lines_in_practice_and_sessions_views(cli, hostile_card, tmp_pat
 
 def test_exports_of_a_hostile_session(cli, hostile_card, tmp_path):
     sid, _ = hostile_session(cli, tmp_path)
-    raw = json.loads(cli("sessions", "export", sid, "--format", "json").output)
+    raw = json.loads(cli("sessions", "export", sid, "--format", "json").stdout)
     trainee = [t["text"] for t in raw["turns"] if t["speaker"] == "trainee"]
     typed = MARKUP + ESCAPES + FORMULAS + HTML
     # JSON keeps the data as typed; a line of control sequences alone, with nothing to read, is no turn
@@ -218,7 +218,7 @@ def test_script_lines_keep_their_words_and_split_only_at_newlines(cli, tmp_path)
     script = tmp_path / "lines.txt"
     script.write_bytes("RTL: hello there\nfirst part\rsecond part\r\nlast\u2028line\n".encode())
     data = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake",
-                          "--json").output)
+                          "--json").stdout)
     trainee = [t["text"] for t in data["turns"] if t["speaker"] == "trainee"]
     assert trainee == ["RTL: hello there", "first part second part", "last line"]
 
@@ -229,8 +229,8 @@ def test_a_too_long_line_in_the_prompt_is_refused_and_the_session_goes_on(cli):
     assert result.exit_code == 0, result.output
     assert "the limit is 2000" in result.output
     assert "1 trainee turns" in result.output
-    [listed] = json.loads(cli("sessions", "list", "--json").output)
-    turns = json.loads(cli("sessions", "export", listed["id"]).output)["turns"]
+    [listed] = json.loads(cli("sessions", "list", "--json").stdout)
+    turns = json.loads(cli("sessions", "export", listed["id"]).stdout)["turns"]
     assert [t["text"] for t in turns if t["speaker"] == "trainee"] == ["What brings you in today?"]
 
 

@@ -273,8 +273,8 @@ def test_practice_json_has_the_trainee(cli, tmp_path):
     script = tmp_path / "lines.txt"
     script.write_text("What brings you in today?\n")
     args = ("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake")
-    assert json.loads(cli(*args).output)["trainee"] == ""
-    assert json.loads(cli(*args, "--trainee", "Ann Lee").output)["trainee"] == "Ann Lee"
+    assert json.loads(cli(*args).stdout)["trainee"] == ""
+    assert json.loads(cli(*args, "--trainee", "Ann Lee").stdout)["trainee"] == "Ann Lee"
 
 
 def test_snapshot_first_run_name(snap_compare, home):

@@ -20,7 +20,7 @@ def test_default_model_is_the_embedded_gguf(gguf_path):
 def test_models_list_json(cli, home):
     config_file().parent.mkdir(parents=True)
     config_file().write_text('[models.gone]\nbackend = "llamacpp"\npath = "/nowhere/x.gguf"\n')
-    models = {m["name"]: m for m in json.loads(cli("models", "list", "--json").output)}
+    models = {m["name"]: m for m in json.loads(cli("models", "list", "--json").stdout)}
     assert models["smollm2-135m"]["status"] == "present" and models["smollm2-135m"]["default"] is True
     assert models["smollm2-135m"]["size_bytes"] > 0
     assert models["gone"]["status"] == "missing"
@@ -96,7 +96,7 @@ def test_server_model_by_configuration_alone(llama_server, cli):
                              f'base_url = "{llama_server}"\nmodel = "smol"\n')
     result = cli("practice", "--scenario", "mi-vaping-teen", "--script", _script(config_file().parent), "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["model"] == "classroom"
     assert data["turns"][-1]["speaker"] == "patient" and data["turns"][-1]["text"]
 

@@ -145,12 +145,12 @@ def test_eval_annomi_simple_and_full(cli, tmp_path):
     simple, full = tmp_path / "simple.csv", tmp_path / "full.csv"
     write_simple(simple)
     write_full(full)
-    report = json.loads(cli("eval", "annomi", str(simple), "--json").output)
+    report = json.loads(cli("eval", "annomi", str(simple), "--json").stdout)
     assert set(report) == {"therapist_behaviour", "client_talk_type"}
     tb = report["therapist_behaviour"]
     assert set(tb) >= {"macro_f1", "accuracy", "per_class_f1"} and tb["n"] == 5
     assert report["client_talk_type"]["n"] == 4
-    full_report = json.loads(cli("eval", "annomi", str(full), "--json").output)
+    full_report = json.loads(cli("eval", "annomi", str(full), "--json").stdout)
     assert set(full_report) == {"therapist_behaviour", "client_talk_type", "reflection", "question"}
     assert full_report["question"]["n"] == 2 and full_report["reflection"]["n"] == 1
     text = cli("eval", "annomi", str(full)).output
@@ -181,9 +181,9 @@ def test_eval_annomi_rejects_other_csvs(cli, tmp_path):
 
 
 def test_code_cli_json(cli):
-    data = json.loads(cli("code", "How do you feel about that?", "--context", "I drink a lot.", "--json").output)
+    data = json.loads(cli("code", "How do you feel about that?", "--context", "I drink a lot.", "--json").stdout)
     assert data["codes"][0]["code"] == "Q" and "confidence" in data["codes"][0]
-    talk = json.loads(cli("code", "I want to cut down.", "--patient", "--json").output)
+    talk = json.loads(cli("code", "I want to cut down.", "--patient", "--json").stdout)
     assert talk["codes"][0]["code"] in ("change", "neutral", "sustain")
 
 
@@ -205,7 +205,7 @@ def test_missing_and_corrupt_artifact(tmp_path):
 
 
 def test_rules_eval_cli(cli):
-    report = json.loads(cli("eval", "rules", "--json").output)
+    report = json.loads(cli("eval", "rules", "--json").stdout)
     assert report["dev"]["n"] >= 40 and report["test"]["n"] >= 40
     assert report["test"]["macro_f1"] >= 0.8
     talk = report["client_talk"]  # the coder's client talk on the project's plain patient lines
@@ -213,7 +213,7 @@ def test_rules_eval_cli(cli):
 
 
 def test_bench_coder_json(cli):
-    data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").output)
+    data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").stdout)
     assert data["p50_ms"] > 0 and data["p95_ms"] >= data["p50_ms"] and data["throughput_per_s"] > 0
     assert set(data["rubrics"]) >= {"mi"}
 
@@ -222,7 +222,7 @@ def test_practice_codes_every_trainee_turn(cli, tmp_path):
     script = tmp_path / "lines.txt"
     script.write_text("What brings you in today?\nYou're worried about your kids.\nYou need to stop drinking.\n")
     data = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m",
-                          "fake").output)
+                          "fake").stdout)
     trainee_turns = [t for t in data["turns"] if t["speaker"] == "trainee"]
     assert all(t["codes"] for t in trainee_turns)
     assert trainee_turns[0]["codes"][0]["code"] == "Q"

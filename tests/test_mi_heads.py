@@ -63,7 +63,7 @@ def test_every_code_names_its_runner_up_and_marks_low_confidence_uncertain():
 
 
 def test_code_cli_prints_the_runner_up_and_uncertainty(cli):
-    data = json.loads(cli("code", "You are clearly an alcoholic.", "--context", DRINKS, "--json").output)
+    data = json.loads(cli("code", "You are clearly an alcoholic.", "--context", DRINKS, "--json").stdout)
     code = data["codes"][0]
     assert code["code"] == "CONFRONT" and code["runner_up"] in CODES and code["uncertain"] is False
     text = cli("code", "You are clearly an alcoholic.").output
@@ -73,7 +73,7 @@ def test_code_cli_prints_the_runner_up_and_uncertainty(cli):
                             "I was thinking about the weather.")
                 if coder.code(t)[0].uncertain)
     assert "uncertain" in cli("code", line).output
-    assert json.loads(cli("code", line, "--json").output)["codes"][0]["uncertain"] is True
+    assert json.loads(cli("code", line, "--json").stdout)["codes"][0]["uncertain"] is True
 
 
 def _write(path: Path, rows: list[tuple[str, ...]], last: str = "code") -> Path:
@@ -92,7 +92,7 @@ def test_eval_mi_codes_on_a_small_csv(cli, tmp_path):
         ("weekend plans", "forum", "", "You are clearly an alcoholic.", "CONFRONT"),
         ("weekend plans", "forum", "", "It is your choice what you do next.", "PERSUADE"),  # labelled wrong on purpose
     ])
-    report = json.loads(cli("eval", "mi-codes", str(path), "--json").output)
+    report = json.loads(cli("eval", "mi-codes", str(path), "--json").stdout)
     assert report["n"] == 5 and set(report["per_label"]) == {"Q", "SR", "AF", "CONFRONT", "PERSUADE"}
     assert report["per_label"]["PERSUADE"]["recall"] == 0.0  # the head calls it AUTO
     assert {"gold": "PERSUADE", "predicted": "AUTO", "n": 1} in report["confusions"]
@@ -107,7 +107,7 @@ def test_eval_client_talk_on_a_small_csv(cli, tmp_path):
         ("weekend plans", "speech", "Will you stop?", "I'm not going to stop drinking.", "sustain"),
         ("weekend plans", "chat", "How was the week?", "It was Tuesday when it rained.", "neutral"),
     ], last="talk")
-    report = json.loads(cli("eval", "client-talk", str(path), "--json").output)
+    report = json.loads(cli("eval", "client-talk", str(path), "--json").stdout)
     assert report["n"] == 3 and set(report["per_label"]) == {"change", "neutral", "sustain"}
     assert report["per_label"]["change"]["support"] == 1
 

@@ -37,7 +37,7 @@ def practise(cli, tmp_path):
         result = cli("practice", "-s", scenario, "-m", "fake", "--script", str(script), "--json",
                      "--trainee", trainee)
         assert result.exit_code == 0, result.output
-        return json.loads(result.output)["session_id"]
+        return json.loads(result.stdout)["session_id"]
 
     return run
 

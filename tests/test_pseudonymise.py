@@ -18,7 +18,7 @@ def session(cli, tmp_path) -> str:
     script = tmp_path / "lines.txt"
     script.write_text("Hi, I'm Zelda. What brings you in today?\nIt sounds like the shifts are exhausting.\n")
     sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake",
-                         "--trainee", NAME).output)["session_id"]
+                         "--trainee", NAME).stdout)["session_id"]
     cli("sessions", "annotate", sid, "ZELDA, reflect before asking.", "--turn", "2", "--author", "Dr Supervisor")
     return sid
 
@@ -44,8 +44,8 @@ def test_export_shows_the_code_and_never_the_name(cli, session, fmt, tmp_path):
 
 
 def test_pseudonymised_export_keeps_everything_else(cli, session):
-    plain = json.loads(cli("sessions", "export", session).output)
-    coded = json.loads(cli("sessions", "export", session, "--pseudonymise").output)
+    plain = json.loads(cli("sessions", "export", session).stdout)
+    coded = json.loads(cli("sessions", "export", session, "--pseudonymise").stdout)
     assert coded["session"]["trainee"] == pseudonym(NAME)
     assert coded["session"] | {"trainee": NAME} == plain["session"]
     assert [t["codes"] for t in coded["turns"]] == [t["codes"] for t in plain["turns"]]
@@ -58,15 +58,15 @@ def test_imported_transcript_named_after_the_trainee(cli, tmp_path):
     path = tmp_path / "zelda_quimby_week3.txt"
     path.write_text("T: Hello Zelda here, what brings you in?\nC: My doctor sent me.\n"
                     "T: You came because your doctor asked.\nC: Yes, I suppose I should move more.\n")
-    sid = json.loads(cli("sessions", "import", str(path), "--trainee", NAME, "--json").output)["session_id"]
+    sid = json.loads(cli("sessions", "import", str(path), "--trainee", NAME, "--json").stdout)["session_id"]
     assert _has_name(cli("sessions", "export", sid).output)
     coded = cli("sessions", "export", sid, "--pseudonymise").output
     assert not _has_name(coded) and f"{pseudonym(NAME)}_week3.txt" in coded  # title and model name the file
 
 
 def test_progress_page_and_json_pseudonymised(cli, session, home):
-    shown = json.loads(cli("trainees", "show", NAME, "--json", "--pseudonymise").output)
-    plain = json.loads(cli("trainees", "show", NAME, "--json").output)
+    shown = json.loads(cli("trainees", "show", NAME, "--json", "--pseudonymise").stdout)
+    plain = json.loads(cli("trainees", "show", NAME, "--json").stdout)
     assert shown == {**plain, "trainee": pseudonym(NAME)}
     result = cli("trainees", "show", NAME, "--html", "--pseudonymise")
     page = home / "data" / "exports" / f"progress-{pseudonym(NAME)}.html"

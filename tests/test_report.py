@@ -20,7 +20,7 @@ def session(cli, tmp_path) -> str:
     script = tmp_path / "lines.txt"
     script.write_text(f"What brings you in today?\n{HOSTILE}\nWhat would help?\n")
     sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake",
-                         "--trainee", "Zelda Quimby").output)["session_id"]
+                         "--trainee", "Zelda Quimby").stdout)["session_id"]
     cli("sessions", "annotate", sid, "Reflect <b>before</b> asking.", "--turn", "4", "--author", "Dr Supervisor")
     cli("sessions", "annotate", sid, "A calm start overall.", "--author", "Dr Supervisor")
     return sid

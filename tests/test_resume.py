@@ -50,7 +50,7 @@ def test_a_session_without_a_trainee_turn_is_kept_unscored(tmp_path):
 def test_practice_says_a_session_without_a_reply_is_not_scored(cli):
     result = cli("practice", "-s", "mi-alcohol-nurse", "-m", "fake", input="/end\n")
     assert result.exit_code == 0 and "not scored" in result.output
-    listed = json.loads(cli("sessions", "list", "--json").output)
+    listed = json.loads(cli("sessions", "list", "--json").stdout)
     assert listed[0]["status"] == "abandoned" and listed[0]["summary"] is None
 
 
@@ -88,9 +88,9 @@ def test_resume_refusals_exit_2(cli, home, tmp_path):
     script = tmp_path / "lines.txt"
     script.write_text("What brings you in today?\n")
     sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake",
-                         "--json").output)["session_id"]
+                         "--json").stdout)["session_id"]
     cli("practice", "-s", "mi-alcohol-nurse", "-m", "fake", input="/end\n")
-    abandoned = json.loads(cli("sessions", "list", "--json").output)[0]["id"]
+    abandoned = json.loads(cli("sessions", "list", "--json").stdout)[0]["id"]
     for args, message in [
         (["--resume", sid], "has ended"),
         (["--resume", abandoned], "nothing to resume"),

@@ -29,7 +29,7 @@ def practise(cli, tmp_path):
         result = cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake",
                      *(["--trainee", trainee] if trainee else []))
         assert result.exit_code == 0, result.output
-        data = json.loads(result.output)
+        data = json.loads(result.stdout)
         assert [t["turn"] for t in data["turns"]] == list(range(1, len(data["turns"]) + 1))
         return data["session_id"]
 
@@ -37,7 +37,7 @@ def practise(cli, tmp_path):
 
 
 def record(cli, sid: str) -> dict:
-    return json.loads(cli("sessions", "show", sid, "--json").output)
+    return json.loads(cli("sessions", "show", sid, "--json").stdout)
 
 
 def test_one_turn_numbering_and_notes_at_their_turns(cli, practise):
@@ -122,7 +122,7 @@ def test_corrections_sit_beside_the_automatic_codes(cli, practise, tmp_path):
     assert "→ Q closed (ann)" in page.read_text() and "As reviewed" in page.read_text()
 
     practise(trainee="Ann Lee")  # a later session nobody reviewed
-    first, second = json.loads(cli("trainees", "show", "Ann Lee", "--json").output)["sessions"]
+    first, second = json.loads(cli("trainees", "show", "Ann Lee", "--json").stdout)["sessions"]
     reviewed = record(cli, sid)["reviewed"]["rubrics"]["mi"]
     assert first["id"] == sid and first["reviewed"]["mi"] == {k: reviewed[k] for k in first["reviewed"]["mi"]}
     assert second["reviewed"] is None and second["figures"]["mi"]
@@ -206,7 +206,7 @@ def test_kappa_by_hand():
 
 def test_agreement_counts_reviewed_sessions_and_corrections(cli):
     store = open_store()
-    json_of = lambda *a: json.loads(cli("agreement", "--json", *a).output)  # noqa: E731
+    json_of = lambda *a: json.loads(cli("agreement", "--json", *a).stdout)  # noqa: E731
     empty = json_of()
     assert empty["n"] == 0 and empty["kappa"] is None and empty["agreement"] is None and empty["per_code"] == {}
 
@@ -291,7 +291,7 @@ def test_delete_asks_then_removes_everything(cli, practise):
         assert db.execute(f"select count(*) from {table} where session_id = ?", [sid]).fetchone() == (0,), table
     assert db.execute("select count(*) from turns_fts where turns_fts match 'exhausting'").fetchone() == (1,)
     assert cli("sessions", "delete", other, "--yes").exit_code == 0
-    assert json.loads(cli("sessions", "list", "--json").output) == []
+    assert json.loads(cli("sessions", "list", "--json").stdout) == []
     assert cli("sessions", "delete", "nope", "--yes").exit_code == 2
 
 

@@ -27,7 +27,7 @@ def session_id(cli, tmp_path) -> str:
     script.write_text("\n".join(LINES) + "\n")
     result = cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)["session_id"]
+    return json.loads(result.stdout)["session_id"]
 
 
 async def open_review(pilot, sid: str) -> ReviewScreen:

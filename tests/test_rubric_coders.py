@@ -14,7 +14,7 @@ from simtrainer.rubrics import parse_rubric
 
 
 def test_rubrics_list_json_contract(cli):
-    listing = {r["id"]: r for r in json.loads(cli("rubrics", "list", "--json").output)}
+    listing = {r["id"]: r for r in json.loads(cli("rubrics", "list", "--json").stdout)}
     assert set(listing) == {"mi", "dearman", "ctrs"}
     ctrs = listing["ctrs"]
     assert ctrs["competence_threshold"] == 40 and isinstance(ctrs["competence_threshold"], int)
@@ -48,7 +48,7 @@ def test_dearman_codes_with_evidence_and_tip():
 
 
 def test_eval_dearman_default_and_own_file(cli, tmp_path):
-    report = json.loads(cli("eval", "dearman", "--json").output)
+    report = json.loads(cli("eval", "dearman", "--json").stdout)
     assert set(report) >= {"macro_f1", "per_skill_f1"} and report["n"] >= 100
     assert report["macro_f1"] >= 0.75
     own = tmp_path / "mine.csv"
@@ -57,7 +57,7 @@ def test_eval_dearman_default_and_own_file(cli, tmp_path):
         w.writerow(["utterance", "skills"])
         w.writerow(["I need the report by Monday.", "assert|appear_confident"])
         w.writerow(["Hello there.", ""])
-    assert json.loads(cli("eval", "dearman", str(own), "--json").output)["n"] == 2
+    assert json.loads(cli("eval", "dearman", str(own), "--json").stdout)["n"] == 2
     bad = tmp_path / "bad.csv"
     bad.write_text("utterance,skills\nHi,charm\n")
     result = cli("eval", "dearman", str(bad))
@@ -111,7 +111,7 @@ def test_eval_dearman_reads_situation_columns_and_scores_flags(cli, tmp_path):
         w.writerow(["plumber", "customer", "spoken", FACTS, "describe", ""])
         w.writerow(["plumber", "customer", "email", OFFER, "negotiate", ""])
         w.writerow(["plumber", "customer", "curt", HOLDING_FIRM, "assert; appear confident", ""])
-    report = json.loads(cli("eval", "dearman", str(own), "--json").output)
+    report = json.loads(cli("eval", "dearman", str(own), "--json").stdout)
     assert report["n"] == 4 and set(report["per_skill_f1"]) == {
         "describe", "express", "assert", "reinforce", "mindful", "appear_confident", "negotiate"}
     assert report["per_skill"]["describe"]["gold"] == 1 and report["per_skill"]["appear_confident"]["gold"] == 1
@@ -138,13 +138,13 @@ def test_ctrs_scores_items_with_evidence():
 
 
 def test_eval_ctrs_default_and_own_file(cli, tmp_path):
-    report = json.loads(cli("eval", "ctrs", "--json").output)
+    report = json.loads(cli("eval", "ctrs", "--json").stdout)
     assert set(report) >= {"total_r", "item_mae", "competence_accuracy"} and report["total_r"] >= 0.70
     session = {"id": "x", "trainee_turns": ["What shall we put on the agenda?", "Any homework ideas?"],
                "scores": dict.fromkeys(ITEMS, 1)}
     mine = tmp_path / "mine.json"
     mine.write_text(json.dumps([session, {**session, "scores": dict.fromkeys(ITEMS, 3)}]))
-    assert json.loads(cli("eval", "ctrs", str(mine), "--json").output)["n"] == 2
+    assert json.loads(cli("eval", "ctrs", str(mine), "--json").stdout)["n"] == 2
     mine.write_text(json.dumps([{"trainee_turns": []}]))
     assert cli("eval", "ctrs", str(mine)).exit_code == 2
 
@@ -153,13 +153,13 @@ def test_headless_dearman_and_cbt_sessions_end_with_their_rubric(cli, tmp_path):
     script = tmp_path / "dm.txt"
     script.write_text("You've been on voice chat until two most nights.\nPlease keep the noise down after eleven.\n")
     data = json.loads(cli("practice", "-s", "dearman-roommate-noise", "--script", str(script), "--json", "-m",
-                          "fake").output)
+                          "fake").stdout)
     dm = data["summary"]["rubrics"]["dearman"]
     assert dm["checklist"]["describe"] and dm["checklist"]["assert"] and dm["tip"]
     assert dm["scorer"].startswith("dearman-coder")
     script.write_text("What would you like to put on the agenda today?\nWhat went through your mind?\n")
     data = json.loads(cli("practice", "-s", "cbt-seminar-anxiety", "--script", str(script), "--json", "-m",
-                          "fake").output)
+                          "fake").stdout)
     ctrs = data["summary"]["rubrics"]["ctrs"]
     assert len(ctrs["items"]) == 11 and ctrs["max"] == 66 and "competent" in ctrs
     md = cli("sessions", "export", data["session_id"], "--format", "md").output
@@ -167,7 +167,7 @@ def test_headless_dearman_and_cbt_sessions_end_with_their_rubric(cli, tmp_path):
 
 
 def test_bench_coder_reports_each_rubric(cli):
-    data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").output)
+    data = json.loads(cli("bench", "coder", "--rounds", "1", "--json").stdout)
     assert {"mi", "mi_client_talk", "dearman", "ctrs"} <= set(data["rubrics"])
     assert all(r["p95_ms"] > 0 for r in data["rubrics"].values())
 
@@ -213,12 +213,12 @@ def test_eval_with_the_llm_judge_on_the_configured_model(cli, home, tmp_path):
     config_file().write_text('model = "fake"\n')
     own = tmp_path / "mine.csv"
     own.write_text("utterance,skills\nI need it by Friday.,assert|appear_confident\n")
-    report = json.loads(cli("eval", "dearman", str(own), "--llm", "--json").output)
+    report = json.loads(cli("eval", "dearman", str(own), "--llm", "--json").stdout)
     assert report["n"] == 1 and report["per_skill_f1"]["assert"] == 0.0  # the fake judge finds nothing
     sessions = tmp_path / "s.json"
     sessions.write_text(json.dumps([{"trainee_turns": ["Agenda?"], "scores": dict.fromkeys(ITEMS, 2)},
                                     {"trainee_turns": ["Homework?"], "scores": dict.fromkeys(ITEMS, 4)}]))
-    assert json.loads(cli("eval", "ctrs", str(sessions), "--llm", "--json").output)["n"] == 2
+    assert json.loads(cli("eval", "ctrs", str(sessions), "--llm", "--json").stdout)["n"] == 2
 
 
 def test_a_practice_session_runs_with_the_llm_judge(cli, home, tmp_path):
@@ -229,6 +229,6 @@ def test_a_practice_session_runs_with_the_llm_judge(cli, home, tmp_path):
     config_file().write_text('model = "fake"\n[feedback]\njudge = "llm"\n')
     script = tmp_path / "turns.txt"
     script.write_text("I need the heating fixed by Friday.\nWould Thursday work for you?\n")
-    data = json.loads(cli("practice", "-s", "dearman-landlord-heating", "--script", str(script), "--json").output)
+    data = json.loads(cli("practice", "-s", "dearman-landlord-heating", "--script", str(script), "--json").stdout)
     assert data["summary"]["rubrics"]["dearman"]["scorer"].startswith("llm-judge (fake")
     assert sum(1 for t in data["turns"] if t["speaker"] == "trainee") == 2

@@ -114,10 +114,10 @@ def test_duplicate_ids_are_reported(tmp_path):
 
 
 def test_cli_list_json_and_show(cli):
-    listed = json.loads(cli("scenarios", "list", "--json").output)
+    listed = json.loads(cli("scenarios", "list", "--json").stdout)
     assert {"id", "title", "modality"} <= set(listed[0])
     assert len(listed) >= 24
-    assert {c["modality"] for c in json.loads(cli("scenarios", "list", "--json", "--modality", "cbt").output)} == {"cbt"}
+    assert {c["modality"] for c in json.loads(cli("scenarios", "list", "--json", "--modality", "cbt").stdout)} == {"cbt"}
     assert "Dana" in cli("scenarios", "show", "mi-alcohol-nurse").output
 
 
@@ -134,5 +134,5 @@ def test_user_cards_folder_is_listed(cli, home):
     folder = home / "data" / "scenarios"
     folder.mkdir(parents=True)
     (folder / "mine.toml").write_text(GOOD.read_text().replace('id = "mi-alcohol-nurse"', 'id = "my-own-card"'))
-    ids = [c["id"] for c in json.loads(cli("scenarios", "list", "--json").output)]
+    ids = [c["id"] for c in json.loads(cli("scenarios", "list", "--json").stdout)]
     assert "my-own-card" in ids

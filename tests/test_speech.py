@@ -116,7 +116,7 @@ def test_say_and_transcribe_cli(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("SIMTRAINER_SPEECH__VOICE_VARIATION", "false")
     out = tmp_path / "hello.wav"
     assert cli("say", "Hello, I am not sure about this.", "--out", str(out)).exit_code == 0
-    data = json.loads(cli("transcribe", str(out), "--json").output)
+    data = json.loads(cli("transcribe", str(out), "--json").stdout)
     assert wer("Hello, I am not sure about this.", data["text"]) <= 0.2
     assert {"segments", "duration_s", "elapsed_s", "rtf"} <= set(data)
 
@@ -184,6 +184,6 @@ def test_practice_voice_without_device_keeps_going(cli, tmp_path, monkeypatch):
 
 
 def test_bench_speech_json(cli):
-    data = json.loads(cli("bench", "speech", "--json").output)
+    data = json.loads(cli("bench", "speech", "--json").stdout)
     assert data["wer"] <= 0.10  # speed figures are measured, not asserted: a busy machine must pass too
     assert data["tts_rtf"] > 0 and data["stt_rtf"] > 0 and data["first_audio_s"] > 0

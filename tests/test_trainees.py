@@ -19,7 +19,7 @@ def sessions(cli, tmp_path) -> dict[str, list[str]]:
     def practise(scenario: str, *trainee: str) -> str:
         args = ("--trainee", *trainee) if trainee else ()
         return json.loads(cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake",
-                              *args).output)["session_id"]
+                              *args).stdout)["session_id"]
 
     return {"Ann": [practise("mi-alcohol-nurse", "Ann"), practise("dearman-roommate-noise", "Ann"),
                     practise("cbt-panic-supermarket", "Ann")],
@@ -27,7 +27,7 @@ def sessions(cli, tmp_path) -> dict[str, list[str]]:
 
 
 def test_list_side_by_side(cli, sessions):
-    rows = json.loads(cli("trainees", "list", "--json").output)
+    rows = json.loads(cli("trainees", "list", "--json").stdout)
     assert [(r["trainee"], r["sessions"]) for r in rows] == [("Ann", 3), ("Bob", 1), ("(no name)", 1)]
     ann = rows[0]
     assert set(ann["latest"]) == {"mi", "dearman", "ctrs"}
@@ -38,7 +38,7 @@ def test_list_side_by_side(cli, sessions):
 
 
 def test_show_json_over_three_sessions(cli, sessions, store_summaries):
-    data = json.loads(cli("trainees", "show", "Ann", "--json").output)
+    data = json.loads(cli("trainees", "show", "Ann", "--json").stdout)
     assert data["trainee"] == "Ann"
     assert [s["id"] for s in data["sessions"]] == sessions["Ann"]  # oldest first
     assert [s["rubric"] for s in data["sessions"]] == ["mi", "dearman", "ctrs"]
@@ -55,7 +55,7 @@ def test_show_json_over_three_sessions(cli, sessions, store_summaries):
     dearman, ctrs = data["sessions"][1]["figures"]["dearman"], data["sessions"][2]["figures"]["ctrs"]
     assert dearman["skills_shown"] == store_summaries[sessions["Ann"][1]]["rubrics"]["dearman"]["skills_shown"]
     assert ctrs["total"] == store_summaries[sessions["Ann"][2]]["rubrics"]["ctrs"]["total"]
-    bob = json.loads(cli("trainees", "show", "Bob", "--json").output)
+    bob = json.loads(cli("trainees", "show", "Bob", "--json").stdout)
     assert [s["id"] for s in bob["sessions"]] == sessions["Bob"]
 
 
@@ -100,7 +100,7 @@ def test_hostile_names_show_as_text(cli, tmp_path):
     script = tmp_path / "lines.txt"
     script.write_text("What brings you in today?\n")
     sid = json.loads(cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "--json", "-m", "fake",
-                         "--trainee", name).output)["session_id"]
+                         "--trainee", name).stdout)["session_id"]
     cli("sessions", "annotate", sid, "fine", "--turn", "1", "--author", "<script>x()</script>")
     report, progress = tmp_path / "r.html", tmp_path / "p.html"
     cli("sessions", "report", sid, "-o", str(report))
@@ -115,12 +115,12 @@ def test_hostile_names_show_as_text(cli, tmp_path):
 
 def test_progress_follows_the_review_and_names_match_in_any_case(cli, sessions):
     ann_mi = sessions["Ann"][0]
-    before = json.loads(cli("trainees", "show", "ann", "--json").output)["sessions"][0]
+    before = json.loads(cli("trainees", "show", "ann", "--json").stdout)["sessions"][0]
     assert before["reviewed"] is None and before["figures"] == before["automatic"]
     assert cli("sessions", "rate", ann_mi, "--item", "empathy", "--score", "1").exit_code == 0
     assert cli("sessions", "rate", ann_mi, "--item", "partnership", "--score", "1").exit_code == 0
-    after = json.loads(cli("trainees", "show", "ANN", "--json").output)["sessions"][0]
+    after = json.loads(cli("trainees", "show", "ANN", "--json").stdout)["sessions"][0]
     assert after["figures"] == after["reviewed"] and after["figures"]["mi"]["relational"] == 1.0
     assert after["automatic"] == before["automatic"]  # the coders' figures are kept beside
-    listed = json.loads(cli("trainees", "list", "--json").output)
+    listed = json.loads(cli("trainees", "list", "--json").stdout)
     assert listed[0]["trainee"] == "Ann"
