@@ -115,8 +115,10 @@ def test_a_model_whose_every_reply_is_rejected_gets_a_notice(faults, steering):
     assert notices == ["This reply is a line from the scenario card: every reply the model wrote was rejected "
                        "(repeats itself)."]
     assert done.meta["source"].startswith("card:") and done.meta["notice"] == notices[0]
-    assert done.text in session.card.voice.examples + session.card.voice.sustain_examples + \
-        session.card.voice.change_examples + session.card.pressure_reactions
+    card = session.card
+    written = card.voice.examples + card.voice.sustain_examples + card.voice.change_examples + \
+        card.pressure_reactions + [line.text for line in card.lines] + [x for r in card.reactions for x in r.lines]
+    assert done.text in written
 
 
 @pytest.mark.parametrize("steering", [True, False])
