@@ -194,6 +194,7 @@ def test_snapshot_review(snap_compare, cli, tmp_path, monkeypatch):
     """The review screen as a supervisor sees it: a corrected code and a note at their turns, the focused turn's
     reasons shown (rendered for docs/supervisors.md)."""
     monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: "20260101-000000-0001")
+    monkeypatch.setenv("SIMTRAINER_SEED", "7")  # a session draws a random seed otherwise
     script = tmp_path / "lines.txt"
     script.write_text("\n".join(LINES) + "\n")
     assert cli("practice", "-s", "mi-alcohol-nurse", "--script", str(script), "-m", "fake").exit_code == 0
