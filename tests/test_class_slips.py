@@ -114,7 +114,8 @@ def test_dearman_and_cbt_classes(cli, tmp_path, scenario, lines, rubric):
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     files, summaries = [], {}
     for n, trainee in enumerate(("Dee", "Eve")):
-        run = json.loads(cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake").stdout)
+        run = json.loads(cli("practice", "-s", scenario, "--script", str(script), "--json", "-m", "fake",
+                              "--seed", "7").stdout)
         if trainee == "Eve":  # Eve made no threat
             run["turns"] = [t for t in run["turns"] if "landlord" not in t["text"]]
         summaries[trainee] = run["summary"]
