@@ -26,6 +26,14 @@ def home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def fixed_ids(monkeypatch):
+    """Fixed session ids and a fixed sampling seed (a session draws a random one otherwise), for snapshots."""
+    monkeypatch.setenv("SIMTRAINER_SEED", "7")
+    counter = iter(range(1000))
+    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: f"20260101-000000-{next(counter):04d}")
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 

@@ -40,14 +40,6 @@ def no_speech(monkeypatch):
     monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "false")
 
 
-@pytest.fixture
-def fixed_ids(monkeypatch):
-    """Fixed session ids and a fixed sampling seed (a session draws a random one otherwise), for snapshots."""
-    monkeypatch.setenv("SIMTRAINER_SEED", "7")
-    counter = iter(range(1000))
-    monkeypatch.setattr("simtrainer.storage.store.new_session_id", lambda: f"20260101-000000-{next(counter):04d}")
-
-
 async def open_shipped_pack(pilot, name: str = "mi-reflect-first") -> PracticeScreen:
     """From home: X, pick the example `name`, Enter; the instructions come first."""
     app = pilot.app
