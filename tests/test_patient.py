@@ -133,3 +133,23 @@ def test_real_model_stays_in_role_against_injection(real_backend):
         assert check_reply(done.text, line).ok
         assert "help you" not in done.text.lower()
         history.append(Line("patient", done.text))
+
+
+def test_chat_prompt_keeps_its_prefix_from_turn_to_turn():
+    card = get_card("mi-alcohol-nurse")
+    prompt = TranscriptPrompt(card)
+    history = [Line("patient", card.opening_line)]
+    for n in range(40):
+        history += [Line("trainee", f"Question number {n} about the evenings?"), Line("patient", f"Answer {n}.")]
+
+    def count(text):
+        return len(text.split())
+
+    stable = 0
+    for k in range(3, len(history), 2):
+        now = prompt.messages(history[:k], budget_tokens=600, count=count)
+        later = prompt.messages(history[: k + 2], budget_tokens=600, count=count)
+        assert [m["role"] for m in later].count("system") == 1 and later[-1]["content"] == "Answer " + str(k // 2) + "."
+        assert sum(count(m["content"]) + 4 for m in later) <= 600
+        stable += now == later[: len(now)]  # this turn's prompt is where the next one starts
+    assert stable >= 0.75 * len(range(3, len(history), 2))  # only the turns that drop a block start afresh

@@ -190,7 +190,9 @@ def _practice(script, *extra: str) -> dict:
 @pytest.mark.model
 def test_unseeded_sessions_differ_and_a_recorded_seed_replays(tmp_path):
     script = tmp_path / "lines.txt"
-    script.write_text("What do you like about vaping?\nHow is football going?\n")
+    # four turns: with two, both sessions could pick the same best-fitting card lines by chance
+    script.write_text("What do you like about vaping?\nHow is football going?\nWhat does your mom think?\n"
+                      "What would you like to be different?\n")
     first, second = _practice(script), _practice(script)
     replies = [[t["text"] for t in run["turns"] if t["speaker"] == "patient"] for run in (first, second)]
     assert isinstance(first["seed"], int) and first["seed"] != second["seed"]
@@ -240,3 +242,47 @@ def test_bench_patient_reports_relevance_repeats_card_lines_and_seed_difference(
     dev = result["relevance_check"]["dev"]
     assert dev["n"] >= 50 and dev["threshold"] == THRESHOLD and dev["accuracy"] >= 0.8
     json.dumps(result)  # what --json prints
+
+
+@pytest.mark.model
+def test_a_trigger_hit_again_soon_keeps_the_person_pushing_back(real_backend, tmp_path):
+    card = get_card("dearman-landlord-heating")
+    scripted = ["You threaten me and you'll wait longer, simple as that.", "Report me, then. See how fast that goes.",
+                "Threats won't get your radiator fixed any sooner."]
+    card = card.model_copy(update={"reactions": [Reaction(trigger="threats made in anger", lines=scripted)]})
+    store = Store(tmp_path / "s.db")
+    session = _session(store, card, real_backend, steering=True)
+    session.prime()
+    _reply(session, "Hi, I'm calling about the heating in flat 3.")
+    first, first_meta, _ = _reply(session, "Fix the heating by Friday or I'll report you to the council.")
+    assert first_meta["source"] == "card:reaction"
+    again, meta, _ = _reply(session, "I mean it, I'll report you to the council.")
+    # soon after its scripted reaction the same trigger is steered: clear sustain talk from the model, or
+    # another scripted reaction; never a concession, never the same line twice
+    assert meta["target"] == "sustain" and meta["trigger"] == "threats made in anger"
+    if meta["source"] == "model":
+        chosen = next(c for c in meta["candidates"] if c["text"] == again)
+        assert chosen["p_sustain"] >= 0.5
+    else:
+        assert meta["source"] == "card:reaction" and again in scripted and again != first
+    assert not re.search(r"\b(i'?ll (fix|sort|send)|you'?re right|okay,? fine)\b", again, re.IGNORECASE)
+    store.close()
+
+
+def test_a_reaction_that_reads_as_agreement_is_passed_over(encoder):
+    card = get_card("mi-gambling-phone-bets")
+    trigger = "being told to delete every app"
+    retort = "I'll delete them when the account's full again. Not before."
+    plain = "No. Not doing that. The apps aren't the problem."
+    card = card.model_copy(update={"reactions": [Reaction(trigger=trigger, lines=[retort, plain])]})
+
+    def scorer(text, trainee, before):  # a talk scorer that reads the retort as a promise to change
+        return {"change": 0.8, "sustain": 0.1, "neutral": 0.1} if "delete them" in text else \
+            {"change": 0.1, "sustain": 0.8, "neutral": 0.1}
+
+    for seed in range(5):
+        patient = Patient(card, FakeBackend(["Sure."]), PatientSettings(), seed=seed, talk_scorer=scorer,
+                          embed=encoder)
+        history = [Line("patient", card.opening_line), Line("trainee", "You should delete every betting app.")]
+        done = [e for e in patient.reply(history, PatientState.start("moderate"), trigger=trigger) if isinstance(e, PatientDone)]
+        assert done[0].text == plain and done[0].meta["source"] == "card:reaction"

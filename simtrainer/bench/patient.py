@@ -63,13 +63,19 @@ def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None,
     tokens = 0
     app_time = raw_time = 0.0
 
-    def run_raw(prompt: str) -> tuple[float, str]:
+    chat = patient.budget.prompt_style == "chat"
+
+    def run_raw(history: list[Line]) -> tuple[float, str]:
+        """The same prompt straight through llama-cpp-python (its chat template for chat-style models)."""
         started, text = time.perf_counter(), ""
-        for chunk in raw_llama.create_completion(
-            prompt, max_tokens=patient.settings.max_tokens, temperature=0.0, top_p=patient.settings.top_p,
-            stop=stops, stream=True, repeat_penalty=1.1,
-        ):
-            text += chunk["choices"][0]["text"]
+        args = {"max_tokens": patient.settings.max_tokens, "temperature": 0.0, "top_p": patient.settings.top_p,
+                "stop": stops, "stream": True, "repeat_penalty": 1.1}
+        if chat:
+            for chunk in raw_llama.create_chat_completion(patient.chat_messages(history), **args):
+                text += chunk["choices"][0]["delta"].get("content") or ""
+        else:
+            for chunk in raw_llama.create_completion(patient.render(history), **args):
+                text += chunk["choices"][0]["text"]
         return time.perf_counter() - started, text
 
     def run_app(history: list[Line]) -> tuple[float, str]:
@@ -81,8 +87,7 @@ def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None,
 
     for round_no in range(rounds):
         for history in histories:
-            prompt = patient.render(history)
-            for _ in patient.backend.complete(prompt, GenParams(max_tokens=1, temperature=0.0)):
+            for _ in patient.stream(history, GenParams(max_tokens=1, temperature=0.0)):
                 pass  # both sides then start from the same cached prompt
             if raw_llama is None:
                 elapsed, text = run_app(history)
@@ -91,7 +96,7 @@ def _speed(patient: Patient, histories: list[list[Line]], raw_llama: Any | None,
                 continue
             order = (run_raw, run_app) if round_no % 2 == 0 else (run_app, run_raw)
             for fn in order:
-                elapsed, text = fn(prompt if fn is run_raw else history)
+                elapsed, text = fn(history)
                 if fn is run_raw:
                     raw_time += elapsed
                     tokens += count(text)  # greedy: the app generates these same tokens, then trims the text
@@ -118,6 +123,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
 
     talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
     replies = on_persona = in_character = from_card = relevant = repeats = 0
+    sources: dict[str, int] = {}
     generated = rejected_persona = rejected_character = 0
     per_card = {}
     seed = settings.seed if settings.seed is not None else 7
@@ -149,6 +155,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
                 on_persona += not contradictions(card, text)
                 in_character += check_reply(text, line).ok and judge(card, text) is None
                 from_card += meta.get("source", "model").startswith("card")
+                sources[meta.get("source", "model")] = sources.get(meta.get("source", "model"), 0) + 1
                 relevant += is_relevant(embed, line, text)
                 generated += len(meta.get("candidates", [])) + len(meta.get("rejected", []))
                 rejected_persona += sum(r.startswith("contradicts") for r in meta.get("rejected", []))
@@ -162,9 +169,16 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
                 continue
             if kind == "consistent":
                 first_seed[card.id] = texts
-            per_card[card.id][kind] = {"change": shares.count("change"), "sustain": shares.count("sustain"),
+            per_card[card.id][kind] = {"change_share": round(shares.count("change") / len(shares), 3),
+                                       "change": shares.count("change"), "sustain": shares.count("sustain"),
                                        "neutral": shares.count("neutral"), "final_state": session.state.as_dict(),
                                        "replies": texts}
+
+    for figures in per_card.values():
+        if "consistent" in figures and "inconsistent" in figures:
+            figures["change_talk_delta"] = round(figures["consistent"]["change_share"]
+                                                 - figures["inconsistent"]["change_share"], 3)
+    deltas = [f["change_talk_delta"] for f in per_card.values() if "change_talk_delta" in f]
 
     def share(kind: str, code: str) -> float:
         return round(talk[kind].count(code) / len(talk[kind]), 3) if talk[kind] else 0.0
@@ -174,6 +188,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "on_persona_rate": round(on_persona / replies, 3) if replies else None,
         "in_character_rate": round(in_character / replies, 3) if replies else None,
         "change_talk_delta": round(share("consistent", "change") - share("inconsistent", "change"), 3),
+        "change_talk_delta_min": min(deltas) if deltas else None,
         "change_share_consistent": share("consistent", "change"),
         "change_share_inconsistent": share("inconsistent", "change"),
         "sustain_share_consistent": share("consistent", "sustain"),
@@ -181,6 +196,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "card_line_share": round(from_card / replies, 3) if replies else None,
         "relevance_rate": round(relevant / replies, 3) if replies else None,
         "repeat_count": repeats,
+        "reply_sources": dict(sorted(sources.items())),
         "cross_seed_difference": round(differ / compared, 3) if compared else None,
         "relevance_check": validate(embed),
         "candidates_generated": generated,
@@ -231,6 +247,8 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         "first_token_s_turn1": at(1),
         "first_token_s_turn10": at(10),
         "first_token_s_turn30": at(30),
+        "first_token_s_median": round(statistics.median(first_tokens), 4) if first_tokens else None,
+        "first_token_s_max": round(max(first_tokens), 4) if first_tokens else None,
         "median_reply_s": round(statistics.median(reply_times), 3) if reply_times else None,
         "guard_resets": resets,
         "fallback_replies": fallbacks,

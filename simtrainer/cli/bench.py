@@ -21,9 +21,11 @@ def bench() -> None:
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 50),
               help="Rounds over the last 8 turns' prompts for the app vs raw speed figures.")
 @click.option("--quick", is_flag=True, help="Skip the realism scripts over every MI card.")
+@click.option("--card", "card_ids", multiple=True, metavar="ID",
+              help="Run the realism scripts on this MI card only (repeat for more; default: every MI card).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: int, quick: bool,
-                      as_json: bool) -> None:
+                      card_ids: tuple[str, ...], as_json: bool) -> None:
     """Load time, first-token time at turns 1/10/30, app vs raw tokens/s, memory; patient realism."""
     from simtrainer.bench.patient import bench_patient
     from simtrainer.scenarios import get_card, load_cards, scenario_dirs
@@ -31,6 +33,12 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: i
     settings = load_settings()
     cards, _ = load_cards(scenario_dirs(settings))
     mi_cards = [] if quick else [c for c in cards if c.modality == "mi"]
+    unknown = sorted(set(card_ids) - {c.id for c in mi_cards})
+    if unknown and not quick:
+        raise UserError(f"No MI card called {', '.join(unknown)}.", where="--card",
+                        fix=f"Use one of: {', '.join(c.id for c in mi_cards)}.")
+    if card_ids:
+        mi_cards = [c for c in mi_cards if c.id in card_ids]
     result = bench_patient(settings, get_card(scenario_id, settings), model=model, turns=turns, rounds=rounds,
                            mi_cards=mi_cards)
     if as_json:
@@ -44,7 +52,7 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: i
                for name, f in check.items() if f])
         table(["card", "script", "change", "sustain", "neutral", "final stage"],
               [[cid, kind, r["change"], r["sustain"], r["neutral"], r["final_state"]["stage"]]
-               for cid, kinds in per_card.items() for kind, r in kinds.items()])
+               for cid, kinds in per_card.items() for kind, r in kinds.items() if isinstance(r, dict)])
 
 
 @bench.command("coder")

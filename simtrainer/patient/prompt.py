@@ -16,11 +16,6 @@ from dataclasses import dataclass
 from simtrainer.scenarios.card import Card
 
 DROP_BLOCK = 8  # turns dropped at once when the context is full
-GUIDANCE = {
-    "change": "is starting to see reasons to change and says so, a little",
-    "sustain": "defends the way things are and pushes back",
-    "neutral": "is unsure and answers plainly",
-}
 
 
 @dataclass(frozen=True)
@@ -127,23 +122,29 @@ class TranscriptPrompt:
                 lines = ["(Earlier part of the session omitted.)\n"] + lines[drop:]
         return self.header + "".join(lines) + tail
 
-    def messages(self, history: list[Line], leaning: str | None = None) -> list[dict[str, str]]:
+    def messages(self, history: list[Line], *, budget_tokens: int | None = None, count=None) -> list[dict[str, str]]:
         """The same persona and turns for a chat template (`prompt_style = "chat"`): the header as the system
-        message, the trainee as user, the person as assistant; `leaning` adds a line of guidance, which
-        instruction-following models can use (tiny ones ignore it, so the transcript style has none)."""
+        message, the trainee as user, the person as assistant. Like `render`, everything before the newest turns
+        stays the same from turn to turn (old turns are dropped in blocks), so llama.cpp re-reads only what is
+        new. No leaning guidance: put last, Qwen2.5-1.5B echoed it ("I'm starting to see reasons to change")
+        and repeated itself; put first, it changed the whole prompt whenever the leaning did, and the MI coder
+        saw no effect from it (docs/models.md). The leaning is kept by checking replies instead (`patient.py`)."""
         name = self.card.person.name
         system = self.header.removesuffix("Transcript:\n").rstrip()
         system += (f"\n\nYou are {name}. Answer what the {self.card.trainee_label.lower()} just said, in "
                    f"{name}'s voice, in one to three short spoken sentences. Never give advice or speak as an assistant.")
-        if leaning in GUIDANCE:
-            system += f" Right now {name} {GUIDANCE[leaning]}."
-        messages = [{"role": "system", "content": system}]
-        if history and history[0].speaker == "patient":
-            messages.append({"role": "user", "content": "(The conversation begins.)"})
-        for item in history:
-            role = "user" if item.speaker == "trainee" else "assistant"
-            messages.append({"role": role, "content": clean_utterance(item.text, self.labels)})
-        return messages
+        turns = [{"role": "user" if item.speaker == "trainee" else "assistant",
+                  "content": clean_utterance(item.text, self.labels)} for item in history]
+        if budget_tokens is not None and count is not None:
+            sizes = [count(turn["content"]) + 4 for turn in turns]  # + the template's markers
+            used = count(system) + 40
+            drop = 0
+            while drop < len(turns) - 1 and used + sum(sizes[drop:]) > budget_tokens:
+                drop = min(drop + DROP_BLOCK, len(turns) - 1)
+            turns = turns[drop:]
+        if turns and turns[0]["role"] == "assistant":
+            turns.insert(0, {"role": "user", "content": "(The conversation begins.)"})
+        return [{"role": "system", "content": system}, *turns]
 
     @property
     def stops(self) -> tuple[str, ...]:
