@@ -35,8 +35,14 @@ def models_assemble(name: str, out_dir: Path | None) -> None:
     state = "Assembled and verified" if written else "Already assembled and verified"
     click.echo(terminal_safe(f"{state}: {path}"))
     click.echo(f"SHA-256 {model.sha256}, {model.size:,} bytes")
-    click.echo(terminal_safe(f"Practise with it:    simtrainer practice -m {shlex.quote(str(path))}"))
-    click.echo(terminal_safe(f"Make it the default: model = {json.dumps(str(path))} in config.toml "
+    from simtrainer.config import load_settings
+    from simtrainer.llm import list_models
+
+    # where the registry looks for it, it is known by name; anywhere else it is used by its path
+    named = any(entry.name == model.name and entry.path == path for entry in list_models(load_settings()))
+    ref = model.name if named else str(path)
+    click.echo(terminal_safe(f"Practise with it:    simtrainer practice -m {shlex.quote(ref)}"))
+    click.echo(terminal_safe(f"Make it the default: model = {json.dumps(ref)} in config.toml "
                              "(`simtrainer config path` shows where)"))
 
 
