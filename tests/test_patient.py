@@ -153,3 +153,50 @@ def test_chat_prompt_keeps_its_prefix_from_turn_to_turn():
         assert sum(count(m["content"]) + 4 for m in later) <= 600
         stable += now == later[: len(now)]  # this turn's prompt is where the next one starts
     assert stable >= 0.75 * len(range(3, len(history), 2))  # only the turns that drop a block start afresh
+
+
+def _one_candidate_patient(replies, scorer):
+    from simtrainer.llm.registry import ModelBudget
+
+    fake = FakeBackend(replies)
+    fake.budget = ModelBudget(candidates=1, tokens=80, prompt_style="chat")
+    return Patient(get_card("mi-alcohol-nurse"), fake, PatientSettings(), seed=3, talk_scorer=scorer)
+
+
+def _talk(text, trainee, before):
+    """A talk scorer that hears change talk in promises, sustain talk in 'wine helps'."""
+    if "promise" in text.lower():
+        return {"change": 0.9, "sustain": 0.05, "neutral": 0.05}
+    if "wine" in text.lower():
+        return {"change": 0.05, "sustain": 0.9, "neutral": 0.05}
+    return {"change": 0.2, "sustain": 0.2, "neutral": 0.6}
+
+
+def test_one_candidate_model_redraws_a_first_sentence_against_the_leaning_unseen():
+    from simtrainer.patient.state import PatientState
+
+    state = PatientState.start("moderate")
+    state = state.after(["CONFRONT"], [""], "moderate")
+    assert state.leaning == "sustain"
+    patient = _one_candidate_patient(["I promise I'll stop this week.", "The wine helps me sleep after nights."],
+                                     _talk)
+    history = [Line("patient", "Hi."), Line("trainee", "You need to stop drinking.")]
+    events = _collect(patient.reply(history, state))
+    shown = "".join(e.text for e in events if isinstance(e, PatientToken))
+    done = events[-1]
+    assert done.text == "The wine helps me sleep after nights." and shown.strip() == done.text
+    assert done.meta["source"] == "model" and done.meta["rejected"] == ["change talk while leaning to sustain"]
+
+
+def test_one_candidate_model_that_keeps_to_the_other_side_gives_way_to_a_card_line():
+    from simtrainer.patient.state import PatientState
+
+    state = PatientState.start("moderate").after(["CONFRONT"], [""], "moderate")
+    patient = _one_candidate_patient(["I promise I'll stop.", "Okay, I promise to cut down.", "I promise, really."],
+                                     _talk)
+    history = [Line("patient", "Hi."), Line("trainee", "You need to stop drinking.")]
+    events = _collect(patient.reply(history, state))
+    done = events[-1]
+    assert not any(isinstance(e, PatientToken) and "promise" in e.text for e in events)  # never on screen
+    assert done.meta["source"] in {"card:sustain", "card:neutral", "card:pressure"} and done.meta["target"] == "sustain"
+    assert "promise" not in done.text.lower() and not done.meta.get("fallback")
