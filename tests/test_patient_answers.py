@@ -263,8 +263,8 @@ def test_a_trigger_hit_again_soon_keeps_the_person_pushing_back(real_backend, tm
     if meta["source"] == "model":
         chosen = next(c for c in meta["candidates"] if c["text"] == again)
         assert chosen["p_sustain"] >= 0.5
-    else:
-        assert meta["source"] == "card:reaction" and again in scripted and again != first
+    else:  # a scripted reaction that answers the turn, or a card line that pushes back
+        assert meta["source"].startswith("card:") and again != first
     assert not re.search(r"\b(i'?ll (fix|sort|send)|you'?re right|okay,? fine)\b", again, re.IGNORECASE)
     store.close()
 
@@ -286,3 +286,27 @@ def test_a_reaction_that_reads_as_agreement_is_passed_over(encoder):
         history = [Line("patient", card.opening_line), Line("trainee", "You should delete every betting app.")]
         done = [e for e in patient.reply(history, PatientState.start("moderate"), trigger=trigger) if isinstance(e, PatientDone)]
         assert done[0].text == plain and done[0].meta["source"] == "card:reaction"
+
+
+def test_a_scripted_reaction_that_does_not_answer_the_turn_is_left_unsaid_when_steering_can_hold(encoder):
+    card = get_card("mi-gambling-phone-bets")
+    trigger = "being told to delete every app"
+    misfit = "Just delete them. Right. And then what do I do at half-time?"
+    card = card.model_copy(update={"reactions": [Reaction(trigger=trigger, lines=[misfit])]})
+    turn = "You should make a plan for the wedding money and stick to it."
+    assert hit_trigger(card, turn) == trigger  # hit by its kind: any "you should ..." is a lecture
+    history = [Line("patient", card.opening_line), Line("trainee", turn)]
+
+    def scorer(text, trainee, before):
+        return {"change": 0.1, "sustain": 0.8, "neutral": 0.1}
+
+    steered = Patient(card, FakeBackend(["A plan. I've got a plan, it's called the weekend fixtures."] * 3),
+                      PatientSettings(), seed=1, talk_scorer=scorer, embed=encoder)
+    done = [e for e in steered.reply(history, PatientState.start("moderate"), trigger=trigger)
+            if isinstance(e, PatientDone)][0]
+    assert relevance(encoder, turn, misfit) < THRESHOLD and done.text != misfit
+    assert is_relevant(encoder, turn, done.text)
+    unsteered = Patient(card, FakeBackend(["Sure, a plan."]), PatientSettings(steering=False), seed=1, embed=encoder)
+    done = [e for e in unsteered.reply(history, PatientState.start("moderate"), trigger=trigger)
+            if isinstance(e, PatientDone)][0]
+    assert done.text == misfit  # without steering the script is the only guarantee that the person digs in

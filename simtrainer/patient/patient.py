@@ -17,7 +17,7 @@ from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentenc
 from simtrainer.patient.judge import contradictions
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
-from simtrainer.patient.relevance import THRESHOLD, Embed, lexical_embed, relevance
+from simtrainer.patient.relevance import THRESHOLD, Embed, is_relevant, lexical_embed, relevance
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.steer import ACCEPT_AT, CARD_LINE_BELOW, Candidate, TalkScorer, disclosure, vet
 from simtrainer.patient.triggers import reaction_lines
@@ -38,7 +38,10 @@ def new_seed() -> int:
 
 
 def said_before(text: str, earlier: set[str]) -> bool:
-    return norm_text(text) in earlier
+    """Said already, word for word or as a part of an earlier reply ("Efua saw the bank app. So now I'm here."
+    after an opening line that began with it)."""
+    said = norm_text(text)
+    return said in earlier or (len(said) >= 20 and any(said in line for line in earlier))
 
 
 def norm_text(text: str) -> str:
@@ -171,7 +174,7 @@ class Patient:
                 self._said.add(norm_text(line.text))
         steered = state is not None and self.steers and self.budget.candidates > 1
         if trigger is not None and not (steered and self._turn - self._reacted.get(trigger, -99) <= REACT_AGAIN_AFTER):
-            if (reaction := self._reaction(history, trigger)) is not None:
+            if (reaction := self._reaction(history, trigger, must_fit=self._holds_leaning(state))) is not None:
                 self._reacted[trigger] = self._turn
                 yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
                                                      "candidates": [], "rejected": []}, time.perf_counter())
@@ -179,15 +182,33 @@ class Patient:
         if steered:
             yield from self._steered(history, state, pressured, trigger)
         else:
-            yield from self._live(history, state.leaning if state is not None and self.steers else None)
+            yield from self._live(history, state.leaning if self._holds_leaning(state) else None, trigger)
 
-    def _reaction(self, history: list[Line], trigger: str) -> CardLine | None:
+    def _holds_leaning(self, state: PatientState | None) -> bool:
+        return state is not None and self.steers
+
+    def _answers(self, trainee_text: str, line: str) -> bool:
+        return is_relevant(self.embed, trainee_text, line)
+
+    def _reaction(self, history: list[Line], trigger: str, *, must_fit: bool = False) -> CardLine | None:
         """The card's scripted reaction to `trigger` that fits the turn; where a talk scorer is at hand, one it
-        reads as pushing back (a line meant as a retort can read as agreement out of context)."""
+        reads as pushing back (a line meant as a retort can read as agreement out of context).
+
+        `must_fit` (the patient can hold the provoked leaning without a script): only a line the relevance check
+        says answers the turn, else one of the card's general pressure reactions that does, else None and the
+        model answers, leaning to sustain. A trigger is hit by its kind (any "you should ..." is a lecture), so
+        a line written for one lecture ("Just delete them. Right.") misfits another; blind readers marked a
+        third of the scripted reactions as not answering the turn."""
         trainee_text, context = self._turn_texts(history)
         pool = [CardLine(text, "sustain", trigger, "card:reaction") for text in reaction_lines(self.card, trigger)]
+        used = self._used_lines()
+        if must_fit:
+            general = [CardLine(text, "sustain", "", "card:reaction") for text in self.card.pressure_reactions]
+            pool = ([line for line in pool if line.text not in used and self._answers(trainee_text, line.text)]
+                    or [line for line in general if line.text not in used and self._answers(trainee_text, line.text)])
+            if not pool:
+                return None
         if self.talk_scorer is not None:
-            used = self._used_lines()
             resisting = [line for line in pool if line.text not in used
                          and _pushes_back(self.talk_scorer(line.text, trainee_text, context))]
             pool = resisting or pool
@@ -349,7 +370,7 @@ class Patient:
         if best is not None and best.fits(target, accept_below, THRESHOLD):
             yield from self._say(best.text, {**meta, "source": "model"}, started)
             return
-        reaction = self._reaction(history, trigger) if trigger else None
+        reaction = self._reaction(history, trigger, must_fit=True) if trigger else None
         if reaction is not None:
             self._reacted[trigger] = self._turn
             yield from self._say(reaction.text, {**meta, "source": "card:reaction"}, started)
@@ -401,7 +422,7 @@ class Patient:
 
         return vet
 
-    def _live(self, history: list[Line], leaning: str | None) -> Iterator[PatientEvent]:
+    def _live(self, history: list[Line], leaning: str | None, trigger: str | None = None) -> Iterator[PatientEvent]:
         trainee_text, before = self._turn_texts(history)
         started = time.perf_counter()
         first_token_s: float | None = None
@@ -430,6 +451,8 @@ class Patient:
             problem = self._problem(draft.text, draft.verdict, trainee_text)
             if problem is None:
                 meta = self._meta(attempt, rejected, first_token_s, tokens, started)
+                if trigger:
+                    meta.update(trigger=trigger, target=leaning)
                 self._said.add(norm_text(draft.text))
                 yield PatientDone(draft.text, {**meta, "source": "model"})
                 return
