@@ -310,3 +310,12 @@ def test_a_scripted_reaction_that_does_not_answer_the_turn_is_left_unsaid_when_s
     done = [e for e in unsteered.reply(history, PatientState.start("moderate"), trigger=trigger)
             if isinstance(e, PatientDone)][0]
     assert done.text == misfit  # without steering the script is the only guarantee that the person digs in
+
+
+def test_an_unsure_person_answers_with_a_plain_line_not_a_change_line(encoder):
+    card = _kids_card()
+    bank, lines = LineBank(encoder), card_lines(card)
+    turn = "Maya's school play is on Friday, isn't it?"
+    assert bank.pick(lines, turn, "", None, set(), random.Random(1)).leaning == "change"  # the best fit, any leaning
+    picked = bank.pick(lines, turn, "", "neutral", set(), random.Random(1))
+    assert picked.leaning == "neutral"

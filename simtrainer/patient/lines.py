@@ -72,6 +72,8 @@ class LineBank:
         if target in ("change", "sustain"):
             # a change line never answers for sustain talk (or the reverse): neutral lines may stand in
             fresh = [line for line in fresh if line.leaning in (target, "neutral")]
+        elif target == "neutral":  # unsure: a plain line, unless the card has none left
+            fresh = [line for line in fresh if line.leaning == "neutral"] or fresh
         if not fresh:
             return None
         scored = [(self.fit(line, trainee, context) + (LEANING_BONUS if line.leaning == target else 0.0), line)
