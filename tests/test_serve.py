@@ -191,3 +191,45 @@ def test_browser_sees_the_home_screen_and_asks_nothing_of_other_machines(home, t
     assert requests and all(urlsplit(url).hostname == "127.0.0.1" for url in requests), requests
     assert any(url.endswith(".ttf") for url in requests) and fonts  # the font came from this server
     assert not [line for line in console if "Content Security Policy" in line], console
+
+
+def test_serve_refuses_a_bad_exercise_pack_before_it_listens(home, tmp_path):
+    """The real command: a broken pack is named with its field and fix, exit 2, and no server starts."""
+    from conftest import run_cli
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "broken-pack"\ntitle = "Broken"\nmax_turns = 3\n', encoding="utf-8")
+    for pack, what in ((bad, "field required"), (tmp_path / "gone.toml", "no such exercise pack")):
+        result = run_cli("serve", "--port", str(free_port()), "--exercise", str(pack), timeout=120,
+                         env={"SIMTRAINER_HOME": str(home)})
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert what in result.stderr.lower() and str(pack) in result.stderr and "fix:" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout and "Open http" not in result.stdout
+
+
+def test_each_tab_runs_the_app_on_the_served_exercise(cli, monkeypatch, tmp_path):
+    """`serve --exercise PACK` hands every tab `simtrainer --exercise <the checked pack's absolute path>`, which the
+    top-level option opens the app on; without it, the bare app."""
+    import shlex
+
+    from simtrainer.classroom.pack import load_pack
+    from simtrainer.cli import practice, web
+
+    started = []
+    monkeypatch.setattr(web.GuardedServer, "serve", lambda self: started.append(self))  # never binds
+    pack = tmp_path / "mine.toml"
+    pack.write_text(load_pack("mi-reflect-first").path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for given in ("mi-reflect-first", "mine.toml"):
+        assert cli("serve", "--port", "8123", "--exercise", given).exit_code == 0
+    assert cli("serve", "--port", "8123").exit_code == 0
+    shipped, mine, bare = (shlex.split(server.command) for server in started)
+    assert bare == shlex.split(practice.app_command()) and bare[-2:] == ["-m", "simtrainer"]
+    assert shipped == [*bare, "--exercise", str(load_pack("mi-reflect-first").path)]
+    assert mine == [*bare, "--exercise", str(pack)]
+
+    opened = []  # what the tab's command line does: the top-level --exercise starts the app on that pack
+    monkeypatch.setattr(practice, "start_app", lambda exercise_pack=None: opened.append(exercise_pack))
+    monkeypatch.chdir(tmp_path.parent)
+    assert cli(*mine[3:]).exit_code == 0
+    assert [load_pack(path).path for path in opened] == [pack]

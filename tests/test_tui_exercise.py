@@ -4,6 +4,7 @@ stop at its turn limit, see a result per goal and hand in a bundle the instructo
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from conftest import REPO
@@ -15,6 +16,7 @@ from simtrainer.classroom.pack import load_pack
 from simtrainer.config import load_settings
 from simtrainer.ui.app import make_app
 from simtrainer.ui.screens.exercise import ExerciseOverScreen, InstructionsScreen, OpenExerciseScreen
+from simtrainer.ui.screens.history import HistoryScreen
 from simtrainer.ui.screens.home import HomeScreen
 from simtrainer.ui.screens.identity import NameScreen
 from simtrainer.ui.screens.modals import ErrorScreen
@@ -367,3 +369,63 @@ async def test_resuming_after_the_pack_changed_is_refused_with_the_fix(home, tmp
         await settle(pilot)
         assert isinstance(app.screen, ErrorScreen) and "has changed" in app.screen.what
         assert str(pack_file) in app.screen.where and "Put back" in app.screen.fix
+
+
+def footer_keys(screen) -> list[str]:
+    return [key.description for key in screen.query("FooterKey")]
+
+
+async def test_hand_in_later_from_history(home, cli, tmp_path):
+    """A student who closed the summary hands in from History (S): an ended exercise session writes a bundle
+    that validates; S on a plain session or an unfinished exercise says why not and writes nothing."""
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\n".join(REFLECTIONS[:2]) + "\n", encoding="utf-8")
+    ran = cli("practice", "--exercise", "mi-reflect-first", "--script", str(lines), "-m", "fake", "--trainee",
+              "Bo Lind", "--json")
+    assert ran.exit_code == 0, ran.output
+    ended = json.loads(ran.stdout)["session_id"]
+    ran = cli("practice", "--scenario", "mi-alcohol-nurse", "--script", str(lines), "-m", "fake", "--json")
+    assert ran.exit_code == 0, ran.output
+    plain_session = json.loads(ran.stdout)["session_id"]
+    app = make_app(load_settings(), model="fake")  # an exercise left unfinished: quitting keeps it interrupted
+    async with app.run_test(size=SIZE) as pilot:
+        await begin(pilot)
+        await send(pilot, REFLECTIONS[2])
+        unfinished = app.screen.session.id
+
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        await settle(pilot)
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        table = history.query_one("#sessions")
+
+        async def select(session_id: str) -> None:
+            table.move_cursor(row=table.get_row_index(session_id))
+            await pilot.pause()
+
+        for session_id, why in ((plain_session, "was not run with an exercise pack"),
+                                (unfinished, "is still in progress (interrupted)")):
+            await select(session_id)
+            assert "Hand in" not in footer_keys(history)
+            await pilot.press("s")
+            await pilot.pause()
+            assert app.screen is history
+            assert any(why in n.message for n in app._notifications), [n.message for n in app._notifications]
+            assert not app.hand_in_dir.exists()
+        assert any("Press R to continue it" in n.message for n in app._notifications)
+
+        await select(ended)
+        assert "Hand in" in footer_keys(history)
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.screen is history  # the name was saved with the session: nothing asked
+        (path,) = app.hand_in_dir.glob("*.json")
+        assert path.name == f"mi-reflect-first-Bo-Lind-{ended}.json"
+        assert any(str(path) in n.message for n in app._notifications)
+    bundle = read_bundle(path)
+    assert bundle["trainee"] == "Bo Lind" and bundle["session"]["id"] == ended
+    assert bundle["exercise"]["pack_sha256"] == load_pack("mi-reflect-first").sha256
+    assert len([t for t in bundle["turns"] if t["speaker"] == "trainee"]) == 2

@@ -56,7 +56,8 @@ def cli(ctx: click.Context, exercise_pack: Path | None) -> None:
     _private_by_default()
     if exercise_pack is not None and ctx.invoked_subcommand is not None:
         raise UserError(f"--exercise opens the app; it does not go with `{ctx.invoked_subcommand}`.",
-                        where="--exercise", fix=f"Run `simtrainer --exercise {exercise_pack}` alone, or "
+                        where="--exercise", fix=f"Run `simtrainer --exercise {exercise_pack}` alone, "
+                        f"`simtrainer serve --exercise {exercise_pack}` for browser tabs, or "
                         f"`simtrainer practice --exercise {exercise_pack}` in the terminal.")
     if ctx.invoked_subcommand is None:
         from simtrainer.cli.practice import start_app

@@ -361,17 +361,25 @@ def start_app(exercise_pack: Path | None = None) -> None:
 @click.option(
     "--token", "use_token", is_flag=True, help="Ask for the access token on this machine too (shared computers)."
 )
-def serve(port: int, host: str, use_token: bool) -> None:
+@click.option("--exercise", "exercise_pack", type=click.Path(path_type=Path), metavar="PACK",
+              help="Open every tab's app on this exercise pack (a file, or a shipped example's name).")
+def serve(port: int, host: str, use_token: bool, exercise_pack: Path | None) -> None:
     """Serve the app to a browser window (textual-serve) on this machine.
 
     Only pages from this server can connect to the app. Listening on another address (e.g. 0.0.0.0) lets
     other machines reach it, so it then asks for an access token, made afresh and printed here once.
+    --exercise PACK opens every tab on that exercise, as `simtrainer --exercise PACK` does.
     """
     try:
         from simtrainer.cli.web import GuardedServer, is_loopback, page_url
     except ImportError:
         raise UserError("Browser mode needs textual-serve.", fix="pip install textual-serve") from None
-    load_settings()  # a broken config is reported here, not in every browser tab
+    settings = load_settings()  # a broken config (or pack) is reported here, not in every browser tab
+    pack_file = None
+    if exercise_pack is not None:
+        from simtrainer.cli.exercise import exercise_settings
+
+        pack_file = exercise_settings(exercise_pack, settings, None)[0].path
     token = secrets.token_urlsafe(24) if use_token or not is_loopback(host) else None
     if not is_loopback(host):
         console.print(
@@ -380,9 +388,7 @@ def serve(port: int, host: str, use_token: bool) -> None:
             soft_wrap=True,
         )
     console.print(f"Open {escape(terminal_safe(page_url(host, port, token)))} in your browser (Ctrl-C stops).", soft_wrap=True)
-    server = GuardedServer(
-        f"{shlex.quote(sys.executable)} -m simtrainer", host=host, port=port, token=token, title="simtrainer"
-    )
+    server = GuardedServer(app_command(pack_file), host=host, port=port, token=token, title="simtrainer")
     try:
         server.serve()
     except OSError as exc:
@@ -390,6 +396,13 @@ def serve(port: int, host: str, use_token: bool) -> None:
             f"Cannot listen on {host} port {port}: {exc.strerror or exc}.",
             fix="Choose another --port, or stop the program that is using it.",
         ) from None
+
+
+def app_command(pack_file: Path | None = None) -> str:
+    """The shell command each browser tab runs: the bare app, or `simtrainer --exercise PACK` on a checked pack
+    (an absolute path, so the tab finds the file the server checked)."""
+    command = f"{shlex.quote(sys.executable)} -m simtrainer"
+    return command if pack_file is None else f"{command} --exercise {shlex.quote(str(pack_file))}"
 
 
 COMMANDS = [practice, serve]

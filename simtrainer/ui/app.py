@@ -23,6 +23,11 @@ from simtrainer.scenarios import Card
 from simtrainer.text_safety import terminal_safe
 from simtrainer.workspace import Workspace
 
+HAND_IN_NAME = (
+    "This session has no name, so your instructor could not tell the hand-in is yours. Type your name or student "
+    "id: the bundle carries it, and sessions you start from now on do too."
+)
+
 
 class ScenarioCommands(Provider):
     """Command palette: start any scenario, open history, help or trainees' progress, change the trainee's name."""
@@ -197,6 +202,26 @@ class SimTrainerApp(App):
             if isinstance(screen, HomeScreen):
                 screen.show_in_use()
         return True
+
+    def hand_in_asking(self, session_id: str, then: Callable[[Path], None] | None = None) -> None:
+        """Hand in a session (summary or History S); one saved without a name asks for it first (the identity
+        screen), and that name is kept for the next sessions. `then` gets the bundle's path once written."""
+        def write(trainee: str | None) -> None:
+            path = self.hand_in(session_id, trainee)
+            if path is not None and then is not None:
+                then(path)
+
+        if (self.workspace.store.get_session(session_id).get("trainee") or "").strip():
+            write(None)
+            return
+        from simtrainer.ui.screens.identity import NameScreen
+
+        def named(name: str | None) -> None:
+            if name:
+                self.name_saved(name)
+                write(name)
+
+        self.push_screen(NameScreen(self.workspace.settings.trainee, shared=self.shared, prompt=HAND_IN_NAME), named)
 
     def hand_in(self, session_id: str, trainee: str | None) -> Path | None:
         """Write the session's hand-in bundle into the data folder's `hand-in/`; its path, or None (shown why)."""

@@ -20,11 +20,6 @@ from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.text_safety import plain
 from simtrainer.ui.widgets.goals_panel import OPS
 
-HAND_IN_NAME = (
-    "This session has no name, so your instructor could not tell the hand-in is yours. Type your name or student "
-    "id: the bundle carries it, and sessions you start from now on do too."
-)
-
 
 def goal_results_table(results: list[dict[str, Any]]) -> Table:
     table = Table(title="Goals", title_justify="left", header_style="bold", show_edge=False)
@@ -104,25 +99,11 @@ class SummaryScreen(Screen):
         self.app.export_session(self.session_id)
 
     def action_hand_in(self) -> None:
-        """Write the hand-in bundle; a session saved without a name asks for one first (the identity screen)."""
-        if self.exercise is None:
-            return
-        if (self.app.workspace.store.get_session(self.session_id).get("trainee") or "").strip():
-            self._write(None)
-            return
-        from simtrainer.ui.screens.identity import NameScreen
+        """Write the hand-in bundle (asking a name first for a session saved without one) and show where."""
+        if self.exercise is not None:
+            self.app.hand_in_asking(self.session_id, self._shown)
 
-        def named(name: str | None) -> None:
-            if name:
-                self.app.name_saved(name)
-                self._write(name)
-
-        self.app.push_screen(NameScreen(self.app.workspace.settings.trainee, shared=self.app.shared,
-                                        prompt=HAND_IN_NAME), named)
-
-    def _write(self, trainee: str | None) -> None:
-        path = self.app.hand_in(self.session_id, trainee)
-        if path is not None:
-            self.handed_in = path
-            self.query_one("#hand-in", Static).update(Text.assemble(("Handed in: ", "bold green"), plain(str(path)),
-                                                                    "\nGive this file to your instructor."))
+    def _shown(self, path: Path) -> None:
+        self.handed_in = path
+        self.query_one("#hand-in", Static).update(Text.assemble(("Handed in: ", "bold green"), plain(str(path)),
+                                                                "\nGive this file to your instructor."))
