@@ -319,3 +319,18 @@ def test_an_unsure_person_answers_with_a_plain_line_not_a_change_line(encoder):
     assert bank.pick(lines, turn, "", None, set(), random.Random(1)).leaning == "change"  # the best fit, any leaning
     picked = bank.pick(lines, turn, "", "neutral", set(), random.Random(1))
     assert picked.leaning == "neutral"
+
+
+def test_weak_model_text_gives_way_to_a_card_line_on_the_tiny_model_path(encoder):
+    from simtrainer.patient.steer import MODEL_RELEVANT_FROM
+
+    card = _kids_card()
+    turn = "How are your kids doing?"
+    weak = "I think it's good, I mean it's a nice day for it."  # says something, but not about the kids
+    assert THRESHOLD <= relevance(encoder, turn, weak) < MODEL_RELEVANT_FROM
+    probs = {"change": 0.4, "neutral": 0.3, "sustain": 0.3}
+    patient = Patient(card, FakeBackend([weak] * 3), PatientSettings(), talk_scorer=lambda *_: probs, embed=encoder)
+    state = PatientState(openness=0.5, resistance=0.3)
+    done = list(patient.reply([Line("patient", card.opening_line), Line("trainee", turn)], state))[-1]
+    assert done.meta["source"].startswith("card:") and done.text != weak
+    assert "Leo" in done.text or "Maya" in done.text  # the card line that speaks to the kids

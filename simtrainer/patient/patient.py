@@ -17,9 +17,17 @@ from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentenc
 from simtrainer.patient.judge import contradictions
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
-from simtrainer.patient.relevance import THRESHOLD, Embed, is_relevant, lexical_embed, relevance
+from simtrainer.patient.relevance import Embed, is_relevant, lexical_embed, relevance
 from simtrainer.patient.state import PatientState
-from simtrainer.patient.steer import ACCEPT_AT, CARD_LINE_BELOW, Candidate, TalkScorer, disclosure, vet
+from simtrainer.patient.steer import (
+    ACCEPT_AT,
+    CARD_LINE_BELOW,
+    MODEL_RELEVANT_FROM,
+    Candidate,
+    TalkScorer,
+    disclosure,
+    vet,
+)
 from simtrainer.patient.triggers import reaction_lines
 from simtrainer.scenarios.card import Card
 
@@ -362,12 +370,12 @@ class Patient:
                                        "relevance": round(candidate.relevance, 3)})
             if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
                 best = candidate
-            if candidate.fits(target, ACCEPT_AT, THRESHOLD):
+            if candidate.fits(target, ACCEPT_AT, MODEL_RELEVANT_FROM):
                 break
             if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
                 break
         meta["tokens"] = self.budget.tokens - tokens_left
-        if best is not None and best.fits(target, accept_below, THRESHOLD):
+        if best is not None and best.fits(target, accept_below, MODEL_RELEVANT_FROM):
             yield from self._say(best.text, {**meta, "source": "model"}, started)
             return
         reaction = self._reaction(history, trigger, must_fit=True) if trigger else None
@@ -376,9 +384,9 @@ class Patient:
             yield from self._say(reaction.text, {**meta, "source": "card:reaction"}, started)
             return
         line = self._card_line(history, target, pressured)
-        if line is not None and (best is None or line.fit >= best.relevance):
-            self._card_lines_used.add(line.line.text)
-            text, meta["source"] = line.line.text, line.line.source
+        if line is not None:  # a card line, even one that fits the turn less, beats weak model text (steer.py)
+            self._card_lines_used.add(line.text)
+            text, meta["source"] = line.text, line.source
         elif best is not None:
             text, meta["source"] = best.text, "model"
         else:
@@ -388,23 +396,16 @@ class Patient:
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
 
-    @dataclass(frozen=True)
-    class _Pick:
-        line: CardLine
-        fit: float
-
-    def _card_line(self, history: list[Line], target: str, pressured: bool) -> Patient._Pick | None:
+    def _card_line(self, history: list[Line], target: str, pressured: bool) -> CardLine | None:
         """The unused card line that best answers the turn for the `target` leaning (pressure reactions first
         after a confrontation)."""
         trainee_text, context = self._turn_texts(history)
-        pool = list(self.lines)
         if pressured and target == "sustain":
             pressure = [CardLine(t, "sustain", "", "card:pressure") for t in self.card.pressure_reactions]
             line = self.bank.pick(pressure, trainee_text, context, target, self._used_lines(), self._rng())
             if line is not None:
-                return self._Pick(line, relevance(self.embed, trainee_text, line.text))
-        line = self.bank.pick(pool, trainee_text, context, target, self._used_lines(), self._rng())
-        return None if line is None else self._Pick(line, relevance(self.embed, trainee_text, line.text))
+                return line
+        return self.bank.pick(list(self.lines), trainee_text, context, target, self._used_lines(), self._rng())
 
     def _against(self, leaning: str | None, trainee_text: str, before: str) -> Callable[[str], str | None] | None:
         """With one candidate there is nothing to choose from: a first sentence that is clearly the other kind
@@ -461,9 +462,9 @@ class Patient:
             if sum(r.endswith(f"while leaning to {leaning}") for r in rejected) >= LEANING_TRIES:
                 line = self._card_line(history, leaning, pressured=leaning == "sustain")
                 if line is not None:  # the model keeps to the other side: the card speaks for the leaning
-                    self._card_lines_used.add(line.line.text)
+                    self._card_lines_used.add(line.text)
                     meta = self._meta(attempt, rejected, None, tokens, started)
-                    yield from self._say(line.line.text, {**meta, "source": line.line.source, "target": leaning},
+                    yield from self._say(line.text, {**meta, "source": line.source, "target": leaning},
                                          started)
                     return
         notice = self._notice(error, rejected)

@@ -19,6 +19,11 @@ TalkScorer = Callable[[str, str, str], dict[str, float]]
 ACCEPT_AT = 0.5  # a candidate this likely to carry the wanted talk is taken at once
 CARD_LINE_BELOW = 0.2  # if even the best candidate is less likely than this, use a card line (0.34 gave more
 # card lines and no larger change-talk difference on four MI cards: docs/patient.md)
+# A tiny model's candidate must fit the trainee's turn at least this well (relevance.py) to be said; else a card
+# line speaks. Read blind (docs/benchmarks.md), SmolLM2 replies at 0.2-0.3 answered the turn 43% of the time and
+# were coherent 11%; from 0.3 up 67-92% and 33-54%; card lines 88% and 98% at any fit. The model keeps the turns
+# where two in three of its replies answer, so that a session is not all card lines.
+MODEL_RELEVANT_FROM = 0.3
 
 
 @dataclass
