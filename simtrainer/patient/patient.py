@@ -17,7 +17,7 @@ from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentenc
 from simtrainer.patient.judge import contradictions
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
-from simtrainer.patient.relevance import Embed, is_relevant, lexical_embed, relevance
+from simtrainer.patient.relevance import THRESHOLD, Embed, asks_for_content, is_relevant, lexical_embed, relevance
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.steer import (
     ACCEPT_AT,
@@ -334,6 +334,8 @@ class Patient:
         trainee_text, before = self._turn_texts(history)
         target = "sustain" if trigger else state.leaning
         accept_below = ACCEPT_AT if trigger else CARD_LINE_BELOW
+        # after "Hm." any reply answers: the bar for the model's own text is for turns that ask for something
+        relevant_from = MODEL_RELEVANT_FROM if asks_for_content(trainee_text) else THRESHOLD
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
@@ -370,12 +372,12 @@ class Patient:
                                        "relevance": round(candidate.relevance, 3)})
             if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
                 best = candidate
-            if candidate.fits(target, ACCEPT_AT, MODEL_RELEVANT_FROM):
+            if candidate.fits(target, ACCEPT_AT, relevant_from):
                 break
             if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
                 break
         meta["tokens"] = self.budget.tokens - tokens_left
-        if best is not None and best.fits(target, accept_below, MODEL_RELEVANT_FROM):
+        if best is not None and best.fits(target, accept_below, relevant_from):
             yield from self._say(best.text, {**meta, "source": "model"}, started)
             return
         reaction = self._reaction(history, trigger, must_fit=True) if trigger else None
