@@ -180,9 +180,11 @@ class Patient:
         for line in history:
             if line.speaker == "patient":
                 self._said.add(norm_text(line.text))
-        steered = state is not None and self.steers and self.budget.candidates > 1
-        if trigger is not None and not (steered and self._turn - self._reacted.get(trigger, -99) <= REACT_AGAIN_AFTER):
-            if (reaction := self._reaction(history, trigger, must_fit=self._holds_leaning(state))) is not None:
+        holds_leaning = state is not None and self.steers
+        steered = holds_leaning and self.budget.candidates > 1
+        reacted_lately = self._turn - self._reacted.get(trigger, -99) <= REACT_AGAIN_AFTER
+        if trigger is not None and not (steered and reacted_lately):
+            if (reaction := self._reaction(history, trigger, must_fit=holds_leaning)) is not None:
                 self._reacted[trigger] = self._turn
                 yield from self._say(reaction.text, {"source": "card:reaction", "trigger": trigger,
                                                      "candidates": [], "rejected": []}, time.perf_counter())
@@ -190,13 +192,7 @@ class Patient:
         if steered:
             yield from self._steered(history, state, pressured, trigger)
         else:
-            yield from self._live(history, state.leaning if self._holds_leaning(state) else None, trigger)
-
-    def _holds_leaning(self, state: PatientState | None) -> bool:
-        return state is not None and self.steers
-
-    def _answers(self, trainee_text: str, line: str) -> bool:
-        return is_relevant(self.embed, trainee_text, line)
+            yield from self._live(history, state.leaning if holds_leaning else None, trigger)
 
     def _reaction(self, history: list[Line], trigger: str, *, must_fit: bool = False) -> CardLine | None:
         """The card's scripted reaction to `trigger` that fits the turn; where a talk scorer is at hand, one it
@@ -211,16 +207,19 @@ class Patient:
         pool = [CardLine(text, "sustain", trigger, "card:reaction") for text in reaction_lines(self.card, trigger)]
         used = self._used_lines()
         if must_fit:
+            def answering(lines: list[CardLine]) -> list[CardLine]:
+                return [line for line in lines if line.text not in used
+                        and is_relevant(self.embed, trainee_text, line.text)]
+
             general = [CardLine(text, "sustain", "", "card:reaction") for text in self.card.pressure_reactions]
-            pool = ([line for line in pool if line.text not in used and self._answers(trainee_text, line.text)]
-                    or [line for line in general if line.text not in used and self._answers(trainee_text, line.text)])
+            pool = answering(pool) or answering(general)
             if not pool:
                 return None
         if self.talk_scorer is not None:
             resisting = [line for line in pool if line.text not in used
                          and _pushes_back(self.talk_scorer(line.text, trainee_text, context))]
             pool = resisting or pool
-        line = self.bank.pick(pool, trainee_text, context, None, self._used_lines(), self._rng())
+        line = self.bank.pick(pool, trainee_text, context, None, used, self._rng())
         if line is not None:
             self._card_lines_used.add(line.text)
         return line
