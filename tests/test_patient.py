@@ -188,6 +188,73 @@ def test_one_candidate_model_redraws_a_first_sentence_against_the_leaning_unseen
     assert done.meta["source"] == "model" and done.meta["rejected"] == ["change talk while leaning to sustain"]
 
 
+JUST_STOP = "being told to just stop"
+
+
+def _directed_patient(replies, card=None, backend=None):
+    from simtrainer.llm.registry import ModelBudget
+
+    patient = Patient(card or get_card("mi-alcohol-nurse"), backend or FakeBackend(replies), PatientSettings(),
+                      seed=3, talk_scorer=_talk)
+    patient.budget = ModelBudget(candidates=1, tokens=80, prompt_style="chat")
+    return patient
+
+
+def test_a_model_that_follows_directions_voices_the_card_reaction_in_its_own_words():
+    from simtrainer.patient.state import PatientState
+    from simtrainer.patient.triggers import reaction_lines
+
+    own = "Easy to say. The wine is the only thing that gets me to sleep after nights."
+    patient = _directed_patient([own])
+    history = [Line("patient", "Hi."), Line("trainee", "You just need to stop drinking.")]
+    done = _collect(patient.reply(history, PatientState.start("moderate"), trigger=JUST_STOP))[-1]
+    assert done.text == own and done.meta["source"] == "model" and done.meta["directed"]
+    assert done.meta["trigger"] == JUST_STOP
+    direction = patient.backend.prompts[-1].splitlines()[-1]  # the fake joins the messages; the direction is last
+    assert JUST_STOP in direction and any(line in direction for line in reaction_lines(patient.card, JUST_STOP))
+    # the next turn's prompt has no direction: everything up to the reply is the same as before
+    history += [Line("patient", own), Line("trainee", "How do you sleep on your nights off?")]
+    now, later = patient.chat_messages(history[:2]), patient.chat_messages(history)
+    assert not any(JUST_STOP in m["content"] for m in later) and later[: len(now)] == now
+
+
+def test_a_directed_reply_that_only_repeats_the_example_is_labelled_a_card_line():
+    from simtrainer.patient.state import PatientState
+    from simtrainer.scenarios.card import Reaction
+
+    scripted = "Just stop. Right. Thanks, I hadn't thought of that."
+    card = get_card("mi-alcohol-nurse")
+    card = card.model_copy(update={"reactions": [Reaction(trigger=JUST_STOP, lines=[scripted])]})
+    patient = _directed_patient([scripted], card)
+    history = [Line("patient", "Hi."), Line("trainee", "You just need to stop drinking.")]
+    done = _collect(patient.reply(history, PatientState.start("moderate"), trigger=JUST_STOP))[-1]
+    assert done.text == scripted and done.meta["source"] == "card:reaction"
+
+
+def test_a_directed_model_that_gives_in_is_replaced_by_the_scripted_reaction_unseen():
+    from simtrainer.patient.state import PatientState
+    from simtrainer.patient.triggers import reaction_lines
+
+    patient = _directed_patient(["I promise I'll stop.", "Okay, I promise to cut down.", "I promise, really."])
+    history = [Line("patient", "Hi."), Line("trainee", "You just need to stop drinking.")]
+    events = _collect(patient.reply(history, PatientState.start("moderate"), trigger=JUST_STOP))
+    assert not any(isinstance(e, PatientToken) and "promise" in e.text for e in events)
+    assert events[-1].meta["source"] == "card:reaction"
+    assert events[-1].text in reaction_lines(patient.card, JUST_STOP)
+
+
+@pytest.mark.model
+def test_the_real_model_answers_a_chat_prompt_that_ends_in_a_direction(real_backend):
+    from simtrainer.patient.state import PatientState
+
+    patient = _directed_patient([], backend=real_backend)
+    history = [Line("patient", patient.card.opening_line), Line("trainee", "You just need to stop drinking.")]
+    events = _collect(patient.reply(history, PatientState.start("moderate"), trigger=JUST_STOP))
+    done = events[-1]
+    assert isinstance(done, PatientDone) and done.text.strip() and done.meta["trigger"] == JUST_STOP
+    assert done.meta["source"] in ("model", "card:reaction")
+
+
 def test_one_candidate_model_that_keeps_to_the_other_side_gives_way_to_a_card_line():
     from simtrainer.patient.state import PatientState
 

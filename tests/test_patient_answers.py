@@ -238,7 +238,7 @@ def test_bench_patient_reports_relevance_repeats_card_lines_and_seed_difference(
     store.close()
     for key in ("relevance_rate", "card_line_share", "cross_seed_difference"):
         assert 0.0 <= result[key] <= 1.0, key
-    assert result["repeat_count"] == 0
+    assert result["repeat_count"] == 0 and result["near_repeat_count"] == 0
     dev = result["relevance_check"]["dev"]
     assert dev["n"] >= 50 and dev["threshold"] == THRESHOLD and dev["accuracy"] >= 0.8
     json.dumps(result)  # what --json prints
@@ -334,3 +334,30 @@ def test_weak_model_text_gives_way_to_a_card_line_on_the_tiny_model_path(encoder
     done = list(patient.reply([Line("patient", card.opening_line), Line("trainee", turn)], state))[-1]
     assert done.meta["source"].startswith("card:") and done.text != weak
     assert "Leo" in done.text or "Maya" in done.text  # the card line that speaks to the kids
+
+
+def test_what_was_said_in_other_words_is_not_said_again(encoder):
+    said = "I missed Leo's school play because I slept through it. He didn't say anything, which was worse."
+    variant = "I slept through Leo's school play. That one still stings."
+    other = "Maya has a school play on Friday and I promised I'd be awake for it."
+    bank = LineBank(encoder)
+    assert bank.near_repeats([variant, other], [said]) == {variant}
+    card = _kids_card()
+    card = card.model_copy(update={"lines": [CardLineSpec(text=variant, leaning="change", theme="the kids"),
+                                             *(line for line in card.lines if line.text != other)]})
+    turn = "How are your kids doing?"
+    weak = "I think it's good, I mean it's a nice day for it."
+    probs = {"change": 0.4, "neutral": 0.3, "sustain": 0.3}
+    state = PatientState(openness=0.5, resistance=0.3)
+    history = [Line("patient", card.opening_line), Line("trainee", "What happened?"), Line("patient", said),
+               Line("trainee", turn)]
+    fresh = Patient(card, FakeBackend([weak] * 3), PatientSettings(), talk_scorer=lambda *_: probs, embed=encoder)
+    assert list(fresh.reply(history[:1] + history[-1:], state))[-1].text == variant  # the best fit, when unsaid
+    patient = Patient(card, FakeBackend([weak] * 3), PatientSettings(), talk_scorer=lambda *_: probs, embed=encoder)
+    done = list(patient.reply(history, state))[-1]
+    assert done.meta["source"].startswith("card:") and done.text not in (variant, said)
+    # the model's own text is held to the same rule
+    echo = "I slept through Leo's school play, and that still stings."
+    patient = Patient(card, FakeBackend([echo] * 3), PatientSettings(), talk_scorer=lambda *_: probs, embed=encoder)
+    done = list(patient.reply(history, state))[-1]
+    assert done.text != echo and "repeats an earlier reply" in done.meta["rejected"]

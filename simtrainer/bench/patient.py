@@ -24,6 +24,8 @@ Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsist
   relevance_check: that check's accuracy / F1 on its hand-written dev set (where its threshold was chosen) and
   on the independent evaluation set `evaluation/patient_relevance.csv` (never tuned on);
 - repeat_count: reply lines said a second time within a session (the opening line counts as said);
+  near_repeat_count: replies that say again what an earlier reply of the session said (encoder similarity at
+  least `lines.NEAR_REPEAT`), exact repeats included;
 - cross_seed_difference: share of replies that differ, turn by turn, between the MI-consistent script run with
   the bench seed and with the next seed (0: seeds change nothing; 1: every reply differs); candidate_*_reject_rate: share of generated candidates the
   steering rejected for contradicting the card or breaking character (what an unsteered patient would show).
@@ -118,16 +120,18 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
     from simtrainer.feedback.registry import coders_for
     from simtrainer.patient.guard import check_reply
     from simtrainer.patient.judge import contradictions, judge
+    from simtrainer.patient.lines import LineBank
     from simtrainer.patient.patient import norm_text
     from simtrainer.patient.relevance import is_relevant
 
     talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
-    replies = on_persona = in_character = from_card = relevant = repeats = 0
+    replies = on_persona = in_character = from_card = relevant = repeats = near_repeats = 0
     sources: dict[str, int] = {}
     generated = rejected_persona = rejected_character = 0
     per_card = {}
     seed = settings.seed if settings.seed is not None else 7
     embed = load_mi_coder().model.encoder
+    bank = LineBank(embed)
     first_seed: dict[str, list[str]] = {}
     differ = compared = 0
     for card in cards:
@@ -163,6 +167,8 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
             session.end()
             said = [norm_text(t) for t in [card.opening_line, *texts]]
             repeats += len(said) - len(set(said))
+            near_repeats += sum(bool(bank.near_repeats([text], [card.opening_line, *texts[:i]]))
+                                for i, text in enumerate(texts))
             if run_seed != seed:
                 differ += sum(a != b for a, b in zip(first_seed[card.id], texts, strict=False))
                 compared += min(len(first_seed[card.id]), len(texts))
@@ -196,6 +202,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "card_line_share": round(from_card / replies, 3) if replies else None,
         "relevance_rate": round(relevant / replies, 3) if replies else None,
         "repeat_count": repeats,
+        "near_repeat_count": near_repeats,
         "reply_sources": dict(sorted(sources.items())),
         "cross_seed_difference": round(differ / compared, 3) if compared else None,
         "relevance_check": validate(embed),

@@ -99,6 +99,10 @@ class Patient:
         self.budget: ModelBudget = getattr(backend, "budget", None) or ModelBudget()
         self._token_cache: dict[str, int] = {}
         self._said: set[str] = set()  # every reply of this session, normalised: none is said twice
+        self._said_texts: list[str] = []  # the same replies as said, for near-repeats (`LineBank.near_repeats`)
+        self._card_texts = list(dict.fromkeys(
+            [line.text for line in self.lines] + list(card.pressure_reactions)
+            + [text for reaction in card.reactions for text in reaction.lines]))
         self._card_lines_used: set[str] = set()
         self._last_disclosure_turn = -10
         self._reacted: dict[str, int] = {}  # trigger -> the turn its scripted reaction was said
@@ -109,7 +113,7 @@ class Patient:
     def recall(self, replies: list[tuple[str, dict]]) -> None:
         """Remember what earlier replies (text, meta) said, so a resumed session does not repeat them."""
         for text, meta in replies:
-            self._said.add(norm_text(text))
+            self._remember(text)
             if meta.get("disclosed"):
                 self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
             elif str(meta.get("source", "")).startswith("card:"):
@@ -136,15 +140,22 @@ class Patient:
             return self.prompt.render(history)
         return self.prompt.render(history, budget_tokens=budget, count=self._count)
 
-    def chat_messages(self, history: list[Line]) -> list[dict[str, str]]:
+    def chat_messages(self, history: list[Line], direction: str | None = None) -> list[dict[str, str]]:
         budget = self._prompt_budget()
-        return self.prompt.messages(history, budget_tokens=budget, count=self._count if budget else None)
+        return self.prompt.messages(history, budget_tokens=budget, count=self._count if budget else None,
+                                    direction=direction)
 
-    def stream(self, history: list[Line], params: GenParams) -> Iterator[str]:
-        """The model's text for the next reply, in the prompt style the model needs."""
+    def stream(self, history: list[Line], params: GenParams, direction: str | None = None) -> Iterator[str]:
+        """The model's text for the next reply, in the prompt style the model needs (only a chat-style model
+        is given a `direction`)."""
         if self.budget.prompt_style == "chat":
-            return self.backend.chat(self.chat_messages(history), params)
+            return self.backend.chat(self.chat_messages(history, direction), params)
         return self.backend.complete(self.render(history), params)
+
+    @property
+    def follows_directions(self) -> bool:
+        """Chat-style models (the larger ones) follow a stage direction; SmolLM2-135M ignored every prompt hint."""
+        return self.budget.prompt_style == "chat"
 
     def prime(self, history: list[Line]) -> None:
         """Evaluate the prompt so far, so the first reply only pays for the trainee's new line."""
@@ -179,10 +190,13 @@ class Patient:
         self._turn = sum(1 for line in history if line.speaker == "trainee")
         for line in history:
             if line.speaker == "patient":
-                self._said.add(norm_text(line.text))
+                self._remember(line.text)
         holds_leaning = state is not None and self.steers
         steered = holds_leaning and self.budget.candidates > 1
         reacted_lately = self._turn - self._reacted.get(trigger, -99) <= REACT_AGAIN_AFTER
+        if trigger is not None and holds_leaning and self.follows_directions:
+            yield from self._voiced_reaction(history, trigger)
+            return
         if trigger is not None and not (steered and reacted_lately):
             if (reaction := self._reaction(history, trigger, must_fit=holds_leaning)) is not None:
                 self._reacted[trigger] = self._turn
@@ -193,6 +207,23 @@ class Patient:
             yield from self._steered(history, state, pressured, trigger)
         else:
             yield from self._live(history, state.leaning if holds_leaning else None, trigger)
+
+    def _voiced_reaction(self, history: list[Line], trigger: str) -> Iterator[PatientEvent]:
+        """The card's reaction to `trigger` in the model's own words: a model that follows directions is told how
+        the person takes the turn, with a scripted line as the example. Its first sentence must not read as
+        change talk (else it is redrawn unseen, and after LEANING_TRIES the scripted line speaks); a reply that
+        merely repeats the example is labelled as the card's line it is."""
+        examples = [text for text in reaction_lines(self.card, trigger) if text not in self._used_lines()]
+        examples = examples or reaction_lines(self.card, trigger)
+        example = self._rng().choice(examples)
+        self._reacted[trigger] = self._turn
+        for event in self._live(history, "sustain", trigger, direction=self.prompt.direction_for(trigger, example)):
+            if isinstance(event, PatientDone) and event.meta.get("source") == "model":
+                event.meta["directed"] = True
+                if self.bank.near_repeats([event.text], examples):
+                    event.meta["source"] = "card:reaction"
+                    self._card_lines_used.add(example)
+            yield event
 
     def _reaction(self, history: list[Line], trigger: str, *, must_fit: bool = False) -> CardLine | None:
         """The card's scripted reaction to `trigger` that fits the turn; where a talk scorer is at hand, one it
@@ -224,8 +255,19 @@ class Patient:
             self._card_lines_used.add(line.text)
         return line
 
+    def _remember(self, text: str) -> None:
+        if norm_text(text) not in self._said:
+            self._said.add(norm_text(text))
+            self._said_texts.append(text)
+
+    def _said_already(self, text: str) -> bool:
+        """Said word for word, as part of an earlier reply, or in other words (a near-repeat)."""
+        return said_before(text, self._said) or bool(self.bank.near_repeats([text], self._said_texts))
+
     def _used_lines(self) -> set[str]:
-        return self._card_lines_used | {line.text for line in self.lines if norm_text(line.text) in self._said}
+        """Card lines not to say now: said already, or saying again what an earlier reply said."""
+        said = {line.text for line in self.lines if norm_text(line.text) in self._said}
+        return self._card_lines_used | said | self.bank.near_repeats(self._card_texts, self._said_texts)
 
     @staticmethod
     def _turn_texts(history: list[Line]) -> tuple[str, str]:
@@ -241,7 +283,7 @@ class Patient:
         meta.setdefault("attempts", max(1, len(meta.get("candidates", [])) + len(meta.get("rejected", []))))
         meta.setdefault("tokens", 0)
         meta.update(first_token_s=round(first_token_s, 4), elapsed_s=round(time.perf_counter() - started, 4))
-        self._said.add(norm_text(text))
+        self._remember(text)
         yield PatientDone(text, meta)
 
     def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int,
@@ -321,7 +363,7 @@ class Patient:
             verdict = check_reply(text, trainee_text)
         if not verdict.ok:
             return verdict.reason
-        if said_before(text, self._said):
+        if self._said_already(text):
             return "repeats an earlier reply"
         return vet(self.card, text)
 
@@ -338,8 +380,8 @@ class Patient:
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
-        reveal = None if trigger else disclosure(self.card, state)
-        if reveal and state.turns - self._last_disclosure_turn >= 2 and not said_before(reveal, self._said):
+        reveal = None if trigger else disclosure(self.card, state, self._said_already)
+        if reveal and state.turns - self._last_disclosure_turn >= 2:
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
             return
@@ -424,7 +466,8 @@ class Patient:
 
         return vet
 
-    def _live(self, history: list[Line], leaning: str | None, trigger: str | None = None) -> Iterator[PatientEvent]:
+    def _live(self, history: list[Line], leaning: str | None, trigger: str | None = None,
+              direction: str | None = None) -> Iterator[PatientEvent]:
         trainee_text, before = self._turn_texts(history)
         started = time.perf_counter()
         first_token_s: float | None = None
@@ -436,7 +479,7 @@ class Patient:
             draft = Draft()
             shown = False
             try:
-                stream = self.stream(history, self._params(attempt))
+                stream = self.stream(history, self._params(attempt), direction)
                 vet_first = self._against(leaning, trainee_text, before) if attempt < LEANING_TRIES else None
                 for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first):
                     if first_token_s is None:
@@ -455,13 +498,14 @@ class Patient:
                 meta = self._meta(attempt, rejected, first_token_s, tokens, started)
                 if trigger:
                     meta.update(trigger=trigger, target=leaning)
-                self._said.add(norm_text(draft.text))
+                self._remember(draft.text)
                 yield PatientDone(draft.text, {**meta, "source": "model"})
                 return
             rejected.append(problem)
             yield PatientReset(problem)
             if sum(r.endswith(f"while leaning to {leaning}") for r in rejected) >= LEANING_TRIES:
-                line = self._card_line(history, leaning, pressured=leaning == "sustain")
+                scripted = self._reaction(history, trigger) if trigger and direction else None
+                line = scripted or self._card_line(history, leaning, pressured=leaning == "sustain")
                 if line is not None:  # the model keeps to the other side: the card speaks for the leaning
                     self._card_lines_used.add(line.text)
                     meta = self._meta(attempt, rejected, None, tokens, started)

@@ -122,13 +122,16 @@ class TranscriptPrompt:
                 lines = ["(Earlier part of the session omitted.)\n"] + lines[drop:]
         return self.header + "".join(lines) + tail
 
-    def messages(self, history: list[Line], *, budget_tokens: int | None = None, count=None) -> list[dict[str, str]]:
+    def messages(self, history: list[Line], *, budget_tokens: int | None = None, count=None,
+                 direction: str | None = None) -> list[dict[str, str]]:
         """The same persona and turns for a chat template (`prompt_style = "chat"`): the header as the system
         message, the trainee as user, the person as assistant. Like `render`, everything before the newest turns
         stays the same from turn to turn (old turns are dropped in blocks), so llama.cpp re-reads only what is
         new. No leaning guidance: put last, Qwen2.5-1.5B echoed it ("I'm starting to see reasons to change")
         and repeated itself; put first, it changed the whole prompt whenever the leaning did, and the MI coder
-        saw no effect from it (docs/models.md). The leaning is kept by checking replies instead (`patient.py`)."""
+        saw no effect from it (docs/models.md). The leaning is kept by checking replies instead (`patient.py`).
+        A `direction` for this one reply (how the person takes a trigger, `direction_for`) follows the newest turn
+        as a system message, so the next turn's prompt shares everything before it."""
         name = self.card.person.name
         system = self.header.removesuffix("Transcript:\n").rstrip()
         system += (f"\n\nYou are {name}. Answer what the {self.card.trainee_label.lower()} just said, in "
@@ -144,7 +147,16 @@ class TranscriptPrompt:
             turns = turns[drop:]
         if turns and turns[0]["role"] == "assistant":
             turns.insert(0, {"role": "user", "content": "(The conversation begins.)"})
-        return [{"role": "system", "content": system}, *turns]
+        direct = [{"role": "system", "content": direction}] if direction else []
+        return [{"role": "system", "content": system}, *turns, *direct]
+
+    def direction_for(self, trigger: str, example: str) -> str:
+        """How the person takes a turn that hit one of the card's triggers, for a model that follows directions:
+        the reaction in the person's own words, with one of the card's scripted lines as an example of it."""
+        name = self.card.person.name
+        return (f"{name} takes what the {self.card.trainee_label.lower()} just said as {trigger}, and pushes back, "
+                f"the way {name} would (for example: \"{example}\"). Answer in {name}'s own words, in one or two "
+                f"short spoken sentences, to what was just said.")
 
     @property
     def stops(self) -> tuple[str, ...]:
