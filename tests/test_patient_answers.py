@@ -14,6 +14,7 @@ from simtrainer.events import PatientDone, PatientToken
 from simtrainer.feedback.mi import load_mi_coder
 from simtrainer.feedback.registry import coders_for
 from simtrainer.llm.fake import FakeBackend
+from simtrainer.llm.registry import ModelBudget
 from simtrainer.patient import Line, Patient
 from simtrainer.patient.lines import LineBank, card_lines
 from simtrainer.patient.relevance import THRESHOLD, is_relevant, relevance
@@ -361,3 +362,44 @@ def test_what_was_said_in_other_words_is_not_said_again(encoder):
     patient = Patient(card, FakeBackend([echo] * 3), PatientSettings(), talk_scorer=lambda *_: probs, embed=encoder)
     done = list(patient.reply(history, state))[-1]
     assert done.text != echo and "repeats an earlier reply" in done.meta["rejected"]
+
+
+def test_a_later_sentence_that_was_said_before_ends_the_reply(encoder):
+    """A streamed reply keeps its fresh first sentence but stops before a sentence the session has heard."""
+    card = _kids_card()
+    said = "I just want to be there for my kids and do my best."
+    history = [Line("patient", card.opening_line), Line("trainee", "What matters to you?"), Line("patient", said),
+               Line("trainee", "What would be different if you drank less?")]
+    reply = "I'd be awake when Leo gets home. I just want to be there for the kids and do my best."
+    patient = Patient(card, FakeBackend([reply]), PatientSettings(candidates=1), embed=encoder)
+    done = list(patient.reply(history, None))[-1]
+    assert done.meta["source"] == "model"
+    assert done.text == "I'd be awake when Leo gets home."
+    # unheard, the same sentence stays
+    patient = Patient(card, FakeBackend([reply]), PatientSettings(candidates=1), embed=encoder)
+    assert list(patient.reply(history[:1] + history[-1:], None))[-1].text == reply
+
+
+def test_after_a_trigger_a_later_sentence_of_change_talk_ends_the_voiced_reaction(encoder):
+    """The card has the person dig in after a lecture; on an ordinary turn a mixed reply stays whole."""
+    card = _kids_card()
+    reply = "It's my business what I drink. Maybe I should cut down for the kids."
+
+    def scorer(text, *_):
+        if "cut down" in text:
+            return {"change": 0.9, "neutral": 0.05, "sustain": 0.05}
+        return {"change": 0.05, "neutral": 0.15, "sustain": 0.8}
+
+    patient = Patient(card, FakeBackend([reply]), PatientSettings(), talk_scorer=scorer, embed=encoder)
+    patient.budget = ModelBudget(candidates=1, tokens=80, prompt_style="chat")  # a model that takes directions
+    state = PatientState(openness=0.1, resistance=0.9)
+    assert state.leaning == "sustain"
+    lecture = "You have to stop drinking, it's destroying your liver."
+    trigger = hit_trigger(card, lecture)
+    assert trigger is not None
+    history = [Line("patient", card.opening_line), Line("trainee", lecture)]
+    done = list(patient.reply(history, state, trigger=trigger))[-1]
+    assert done.meta["directed"] and done.text == "It's my business what I drink."
+    patient = Patient(card, FakeBackend([reply]), PatientSettings(), talk_scorer=scorer, embed=encoder)
+    patient.budget = ModelBudget(candidates=1, tokens=80, prompt_style="chat")
+    assert list(patient.reply(history[:1] + [Line("trainee", "How was your week?")], state))[-1].text == reply

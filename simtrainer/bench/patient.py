@@ -23,6 +23,9 @@ Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsist
 - relevance_rate: share of replies the relevance check (`patient/relevance.py`) says answer the trainee's turn;
   relevance_check: that check's accuracy / F1 on its hand-written dev set (where its threshold was chosen) and
   on the independent evaluation set `evaluation/patient_relevance.csv` (never tuned on);
+- stage_directions (chat-style models only): trigger turns where the model was told how the person takes the
+  turn (`given`), replies in the model's own words that kept to it (`voiced`), and replies that only restated
+  the scripted example (`echoed`, counted as card lines);
 - repeat_count: reply lines said a second time within a session (the opening line counts as said);
   near_repeat_count: replies that say again what an earlier reply of the session said (encoder similarity at
   least `lines.NEAR_REPEAT`), exact repeats included;
@@ -126,6 +129,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
 
     talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
     replies = on_persona = in_character = from_card = relevant = repeats = near_repeats = 0
+    directions = {"given": 0, "voiced": 0, "echoed": 0}
     sources: dict[str, int] = {}
     generated = rejected_persona = rejected_character = 0
     per_card = {}
@@ -160,6 +164,10 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
                 in_character += check_reply(text, line).ok and judge(card, text) is None
                 from_card += meta.get("source", "model").startswith("card")
                 sources[meta.get("source", "model")] = sources.get(meta.get("source", "model"), 0) + 1
+                if meta.get("trigger") and session.patient.follows_directions:
+                    directions["given"] += 1
+                    directions["voiced"] += meta.get("source") == "model" and bool(meta.get("directed"))
+                    directions["echoed"] += bool(meta.get("echoed"))
                 relevant += is_relevant(embed, line, text)
                 generated += len(meta.get("candidates", [])) + len(meta.get("rejected", []))
                 rejected_persona += sum(r.startswith("contradicts") for r in meta.get("rejected", []))
@@ -204,6 +212,7 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "repeat_count": repeats,
         "near_repeat_count": near_repeats,
         "reply_sources": dict(sorted(sources.items())),
+        "stage_directions": directions,
         "cross_seed_difference": round(differ / compared, 3) if compared else None,
         "relevance_check": validate(embed),
         "candidates_generated": generated,
@@ -239,6 +248,7 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         store.close()
     greedy = Patient(card, backend, PatientSettings(**{**settings.patient.model_dump(), "temperature": 0.0,
                                                        "max_sentences": 10, "retries": 0}))
+    greedy.prime(session.history[:1])  # as a session does before its first turn: card lines encoded
     ends = [i for i, line in enumerate(session.history) if line.speaker == "trainee"][-8:]
     speed = _speed(greedy, [session.history[: i + 1] for i in ends], getattr(backend, "llama", None), rounds)
 

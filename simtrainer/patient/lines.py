@@ -14,6 +14,7 @@ close variants of one memory, and said one after another they read as a loop.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,16 @@ class LineBank:
         earlier = np.stack([self.plain(text) for text in said])
         closest = (lines @ earlier.T).max(axis=1)
         return {text for text, sim in zip(texts, closest, strict=True) if sim >= NEAR_REPEAT}
+
+    def echoes(self, sentence: str, said: list[str]) -> bool:
+        """Whether `sentence` says again one of the `said` sentences. Only sentences of four words or more count
+        ("I know." may come back), and the encoder is asked only about said sentences sharing half the words:
+        a streamed reply is checked sentence by sentence, and this keeps that off the reading-speed path."""
+        words = set(re.findall(r"[a-z']+", sentence.lower()))
+        if len(words) < 4:
+            return False
+        close = [text for text in said if len(words & set(re.findall(r"[a-z']+", text.lower()))) * 2 >= len(words)]
+        return bool(close) and bool(self.near_repeats([sentence], close))
 
     def fit(self, line: CardLine, trainee: str, context: str = "") -> float:
         query = self.embed(trainee) if trainee.strip() else None

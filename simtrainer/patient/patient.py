@@ -13,7 +13,14 @@ from simtrainer.config import PatientSettings
 from simtrainer.events import PatientDone, PatientNotice, PatientReset, PatientToken
 from simtrainer.llm.base import ChatBackend, GenParams, ModelCallError
 from simtrainer.llm.registry import ModelBudget
-from simtrainer.patient.guard import GuardVerdict, check_reply, complete_sentences, early_check, trim_reply
+from simtrainer.patient.guard import (
+    GuardVerdict,
+    check_reply,
+    complete_sentences,
+    early_check,
+    sentences,
+    trim_reply,
+)
 from simtrainer.patient.judge import contradictions
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
@@ -100,6 +107,7 @@ class Patient:
         self._token_cache: dict[str, int] = {}
         self._said: set[str] = set()  # every reply of this session, normalised: none is said twice
         self._said_texts: list[str] = []  # the same replies as said, for near-repeats (`LineBank.near_repeats`)
+        self._said_sentences: list[str] = []  # their sentences: a reply's later sentence may not say one again
         self._card_texts = list(dict.fromkeys(
             [line.text for line in self.lines] + list(card.pressure_reactions)
             + [text for reaction in card.reactions for text in reaction.lines]))
@@ -158,7 +166,12 @@ class Patient:
         return self.budget.prompt_style == "chat"
 
     def prime(self, history: list[Line]) -> None:
-        """Evaluate the prompt so far, so the first reply only pays for the trainee's new line."""
+        """Evaluate the prompt so far, so the first reply only pays for the trainee's new line; encode the card's
+        lines too (about a hundred encoder calls, a third of a second, that would otherwise land on the first
+        turn that reaches for a card line)."""
+        for line in self.lines:
+            self.bank.vector(line)
+        self.bank.near_repeats(self._card_texts, [line.text for line in history if line.speaker == "patient"])
         params = GenParams(max_tokens=1, temperature=0.0, stop=self.prompt.stops)
         if self.budget.prompt_style == "chat":
             stream = self.backend.chat(self.chat_messages(history), params)
@@ -221,7 +234,7 @@ class Patient:
             if isinstance(event, PatientDone) and event.meta.get("source") == "model":
                 event.meta["directed"] = True
                 if self.bank.near_repeats([event.text], examples):
-                    event.meta["source"] = "card:reaction"
+                    event.meta.update(source="card:reaction", echoed=True)
                     self._card_lines_used.add(example)
             yield event
 
@@ -259,6 +272,7 @@ class Patient:
         if norm_text(text) not in self._said:
             self._said.add(norm_text(text))
             self._said_texts.append(text)
+            self._said_sentences.extend(sentences(text))
 
     def _said_already(self, text: str) -> bool:
         """Said word for word, as part of an earlier reply, or in other words (a near-repeat)."""
@@ -287,12 +301,17 @@ class Patient:
         yield PatientDone(text, meta)
 
     def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int,
-               vet_first: Callable[[str], str | None] | None = None) -> Iterator[str]:
+               vet_first: Callable[[str], str | None] | None = None,
+               vet_later: Callable[[str], str | None] | None = None) -> Iterator[str]:
         """Stream one attempt, yielding whole sentences once the guard and the card's facts have passed them;
         `draft` ends up holding the trimmed text, the verdict on what streamed and the token count.
-        `vet_first` may still refuse the first sentence before it is shown (a reason, or None)."""
+        `vet_first` may still refuse the first sentence before it is shown (a reason, or None); a later sentence
+        `vet_later` objects to ends the reply before it, and what was shown stands."""
         stopped_early = False
         shown = 0
+
+        def ends_here(sentence: str) -> bool:
+            return bool(shown and vet_later and vet_later(sentence))
 
         def refused(first: str) -> bool:
             problem = vet_first(first) if vet_first and not shown else None
@@ -314,6 +333,10 @@ class Patient:
                     cut = _sentence_end(draft.text, done)
                     if refused(draft.text[:cut]):
                         break
+                    if ends_here(draft.text[len(_shown_text(draft.text, shown)):cut].strip()):
+                        draft.text = _shown_text(draft.text, shown)
+                        stopped_early = True
+                        break
                     if draft.text[len(_shown_text(draft.text, shown)):cut]:
                         yield draft.text[len(_shown_text(draft.text, shown)):cut]
                     shown = done
@@ -331,6 +354,9 @@ class Patient:
         if draft.verdict.ok:
             finished = stopped_early or draft.tokens < max_tokens
             draft.text = trim_reply(draft.text, self.settings.max_sentences, finished=finished)
+            before_tail = _shown_text(draft.text, shown)
+            if draft.text[len(before_tail):].strip() and ends_here(draft.text[len(before_tail):].strip()):
+                draft.text = before_tail.rstrip()
             broken = contradictions(self.card, draft.text)
             if broken:
                 draft.verdict = GuardVerdict(False, f"contradicts the card: {broken[0]}")
@@ -466,6 +492,19 @@ class Patient:
 
         return vet
 
+    def _later_sentence(self, against: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
+        """What ends a streamed reply before its next sentence: a sentence the session has heard (a 1.5B model
+        tacked "I just want to stay on the team and do my best." onto four replies running), or, after a trigger
+        (`against`), one of the other kind of talk: the card has the person dig in. Elsewhere mixed replies
+        stay whole: ambivalence is what the trainee is there to hear."""
+
+        def vet(sentence: str) -> str | None:
+            if self.bank.echoes(sentence, self._said_sentences):
+                return "says again what was said"
+            return against(sentence) if against else None
+
+        return vet
+
     def _live(self, history: list[Line], leaning: str | None, trigger: str | None = None,
               direction: str | None = None) -> Iterator[PatientEvent]:
         trainee_text, before = self._turn_texts(history)
@@ -480,8 +519,10 @@ class Patient:
             shown = False
             try:
                 stream = self.stream(history, self._params(attempt), direction)
-                vet_first = self._against(leaning, trainee_text, before) if attempt < LEANING_TRIES else None
-                for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first):
+                against = self._against(leaning, trainee_text, before)
+                vet_first = against if attempt < LEANING_TRIES else None
+                vet_later = self._later_sentence(against if direction else None)
+                for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first, vet_later):
                     if first_token_s is None:
                         first_token_s = time.perf_counter() - started
                     shown = True
