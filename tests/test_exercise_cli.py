@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, run_cli
@@ -12,6 +13,7 @@ from conftest import REPO, run_cli
 from simtrainer.classroom.bundle import read_bundle
 from simtrainer.classroom.goals import evaluate
 from simtrainer.classroom.pack import load_pack
+from simtrainer.cli import exercise as exercise_cli
 
 EXERCISES = REPO / "exercises"
 MI = EXERCISES / "mi-reflect-first.toml"
@@ -105,10 +107,12 @@ def test_practice_exercise_shows_instructions_progress_and_results(cli, tmp_path
     assert "no trainee name is set" in flat(result.stderr)
 
 
-def test_practice_exercise_time_limit(cli, tmp_path):
+def test_practice_exercise_time_limit(cli, tmp_path, monkeypatch):
     pack = tmp_path / "quick.toml"
     pack.write_text(MI.read_text(encoding="utf-8").replace("max_turns = 8", "time_limit_min = 0.0001"),
                     encoding="utf-8")
+    ticks = iter(range(10_000))  # each reading of the clock a second later: a turn takes longer than 6 ms
+    monkeypatch.setattr(exercise_cli, "time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
     result = cli("practice", "--exercise", str(pack), "--script", str(script(tmp_path, LINES[:3])), "--json",
                  "-m", "fake")
     data = json.loads(result.stdout)
