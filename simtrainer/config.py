@@ -77,7 +77,12 @@ class ModelSpec(BaseModel):
         None, ge=1, le=8, description="Candidate replies the steered patient may generate per turn (default: by size)."
     )
     candidate_tokens: int | None = Field(
-        None, ge=8, le=2048, description="Tokens all candidates of one turn may take together (default: by size)."
+        None, ge=8, le=2048, description="Tokens all candidates of one turn may take together (default: by size); "
+        "with parallel_candidates, the tokens each candidate may take."
+    )
+    parallel_candidates: bool = Field(
+        False, description="Decode the candidates together, one llama.cpp sequence each (llamacpp, transcript "
+        "prompts): worth it where a batch costs little more than one sequence (`simtrainer bench llama` shows it)."
     )
     prompt_style: Literal["transcript", "chat"] = Field(
         "transcript", description="transcript: a plain COUNSELOR:/NAME: completion (tiny models); chat: the "

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from simtrainer.errors import UserError
-from simtrainer.llm.base import GenParams, parse_json_reply
+from simtrainer.llm.base import GenParams, ModelCallError, parse_json_reply
 from simtrainer.llm.cpu import extra_buffers_safe
+from simtrainer.llm.parallel import complete_parallel
 
 GGUF_MAGIC = b"GGUF"
 _PARAMS_LOCK = threading.Lock()
@@ -34,22 +35,39 @@ def params_with(extra_buffers: bool, original):
     return with_choice
 
 
-@contextmanager
-def _model_params(extra_buffers: bool):
-    """Set `use_extra_bufts` on the params `Llama()` builds (it takes no argument for it).
+def context_params_with(sequences: int, original):
+    """A stand-in for `llama_context_default_params`: room for `sequences` parallel sequences in one KV cache
+    (the patient's candidates, `parallel.py`), all sharing it, so the context holds as many tokens as before."""
 
-    `Llama.__init__` starts from `llama_model_default_params()`; for the length of one construction that
-    function returns params with our choice filled in. The lock keeps two loads in two threads apart.
+    def with_sequences():
+        params = original()
+        if sequences > 1:
+            params.n_seq_max = sequences
+            params.kv_unified = True
+        return params
+
+    return with_sequences
+
+
+@contextmanager
+def _native_params(extra_buffers: bool, sequences: int):
+    """Set `use_extra_bufts` and the number of sequences on the params `Llama()` builds (it takes no argument
+    for either).
+
+    `Llama.__init__` starts from `llama_model_default_params()` and `llama_context_default_params()`; for the
+    length of one construction they return params with our choices filled in. The lock keeps two loads in two
+    threads apart.
     """
     import llama_cpp.llama_cpp as native
 
     with _PARAMS_LOCK:
-        original = native.llama_model_default_params
-        native.llama_model_default_params = params_with(extra_buffers, original)
+        model, context = native.llama_model_default_params, native.llama_context_default_params
+        native.llama_model_default_params = params_with(extra_buffers, model)
+        native.llama_context_default_params = context_params_with(sequences, context)
         try:
             yield
         finally:
-            native.llama_model_default_params = original
+            native.llama_model_default_params, native.llama_context_default_params = model, context
 
 
 def check_gguf(path: Path) -> None:
@@ -88,8 +106,10 @@ class LlamaCppBackend:
         seed: int | None = None,
         chat_format: str | None = None,
         extra_buffers: bool | None = None,
+        sequences: int = 1,
     ):
-        """`extra_buffers`: llama.cpp's repacked-weight buffers; None means on unless the CPU reports AMX."""
+        """`extra_buffers`: llama.cpp's repacked-weight buffers; None means on unless the CPU reports AMX.
+        `sequences`: how many candidates `complete_parallel` may decode at once."""
         check_gguf(path)
         import llama_cpp
 
@@ -98,7 +118,7 @@ class LlamaCppBackend:
         self.label = f"{name} (local GGUF, {path.stat().st_size / 1e6:.0f} MB)"
         self.extra_buffers = extra_buffers_safe() if extra_buffers is None else extra_buffers
         try:
-            with _model_params(self.extra_buffers):
+            with _native_params(self.extra_buffers, sequences):
                 self.llama = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
@@ -134,6 +154,20 @@ class LlamaCppBackend:
             text = chunk["choices"][0]["text"]
             if text:
                 yield text
+
+    def complete_parallel(self, prompt: str, params: list[GenParams],
+                          stop_when: Callable[[str], bool] | None = None) -> Iterator[list[str]]:
+        """Several completions of `prompt` decoded together, each given as it ends (`parallel.py`): the steered
+        patient's candidates."""
+        runs = complete_parallel(self.llama, prompt, params, stop_when)
+        try:
+            yield from runs
+        except (RuntimeError, ValueError) as exc:
+            raise ModelCallError(f"llama.cpp could not decode the candidates in parallel ({exc}).",
+                                 where=self.label, fix="Set patient.candidates = 1 in config.toml, or use "
+                                 "another model.") from None
+        finally:
+            runs.close()
 
     def chat(self, messages: list[dict[str, str]], params: GenParams) -> Iterator[str]:
         for chunk in self.llama.create_chat_completion(messages, stream=True, **self._sampling(params)):

@@ -31,6 +31,7 @@ class ModelBudget:
     candidates: int = 3
     tokens: int = 60
     prompt_style: str = "transcript"
+    parallel: bool = False  # candidates decoded together (`parallel.py`); `tokens` is then each one's cap
 
 
 def default_budget(size_bytes: int | None) -> ModelBudget:
@@ -117,6 +118,7 @@ class ModelEntry:
             candidates=self.spec.max_candidates or guess.candidates,
             tokens=self.spec.candidate_tokens or guess.tokens,
             prompt_style=self.spec.prompt_style if "prompt_style" in self.spec.model_fields_set else guess.prompt_style,
+            parallel=self.spec.parallel_candidates,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -131,6 +133,7 @@ class ModelEntry:
             "max_candidates": self.budget.candidates,
             "candidate_tokens": self.budget.tokens,
             "prompt_style": self.budget.prompt_style,
+            "parallel_candidates": self.budget.parallel,
         }
 
 
@@ -204,6 +207,7 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
         return backend
     path = entry.local_file()
     from simtrainer.llm.llamacpp import LlamaCppBackend
+    from simtrainer.llm.parallel import MAX_SEQUENCES
 
     backend = LlamaCppBackend(
         path,
@@ -214,6 +218,7 @@ def open_backend(settings: Settings, name: str | None = None, *, extra_buffers: 
         seed=settings.seed,
         chat_format=spec.chat_format,
         extra_buffers=extra_buffers,
+        sequences=MAX_SEQUENCES if entry.budget.parallel else 1,
     )
     backend.budget = entry.budget
     return backend

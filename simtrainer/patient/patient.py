@@ -7,6 +7,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from simtrainer.config import PatientSettings
@@ -411,39 +412,24 @@ class Patient:
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
             return
-        tokens_left = self.budget.tokens
         best: Candidate | None = None
-        error: ModelCallError | None = None
-        calls_before = self._calls_ok
-        for attempt in range(min(self.settings.candidates, self.budget.candidates)):
-            if tokens_left < MIN_CANDIDATE_TOKENS:
-                break
-            draft = Draft()
-            cap = min(self.settings.max_tokens, tokens_left)
-            try:
-                for _piece in self._draft(self.stream(history, self._params(attempt, cap)), draft, cap):
-                    pass
-            except ModelCallError as exc:
-                self._model_failed(exc, calls_before)
-                error = exc
-                meta["model_error"] = exc.what
-                break
-            tokens_left -= draft.tokens
-            problem = self._problem(draft.text, draft.verdict, trainee_text)
-            if problem:
-                meta["rejected"].append(problem)
-                continue
-            candidate = Candidate(draft.text, self.talk_scorer(draft.text, trainee_text, before),
-                                  relevance(self.embed, trainee_text, draft.text))
-            meta["candidates"].append({"text": draft.text, "p_" + target: round(candidate.score(target), 3),
-                                       "relevance": round(candidate.relevance, 3)})
-            if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
-                best = candidate
-            if candidate.fits(target, ACCEPT_AT, relevant_from):
-                break
-            if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
-                break
-        meta["tokens"] = self.budget.tokens - tokens_left
+        meta["tokens"] = 0
+        with closing(self._candidate_drafts(history, meta, started)) as drafts:
+            for draft in drafts:
+                meta["tokens"] += draft.tokens
+                problem = self._problem(draft.text, draft.verdict, trainee_text)
+                if problem:
+                    meta["rejected"].append(problem)
+                    continue
+                candidate = Candidate(draft.text, self.talk_scorer(draft.text, trainee_text, before),
+                                      relevance(self.embed, trainee_text, draft.text))
+                meta["candidates"].append({"text": draft.text, "p_" + target: round(candidate.score(target), 3),
+                                           "relevance": round(candidate.relevance, 3)})
+                if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
+                    best = candidate
+                if candidate.fits(target, ACCEPT_AT, relevant_from):
+                    break
+        error = meta.pop("_error", None)
         if best is not None and best.fits(target, accept_below, relevant_from):
             yield from self._say(best.text, {**meta, "source": "model"}, started)
             return
@@ -464,6 +450,55 @@ class Patient:
             meta["notice"] = self._notice(error, meta["rejected"])
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
+
+    def _candidate_drafts(self, history: list[Line], meta: dict, started: float) -> Iterator[Draft]:
+        """The model's candidate replies, each already guarded while it streamed. A backend that decodes
+        several sequences at once (`llm/parallel.py`) writes them all together, each within the model's token
+        budget, for little more than the wait for one; otherwise they come one after another until the budget
+        is spent (the caller stops asking once one fits). A failed model call ends them (`meta["_error"]`)."""
+        count = min(self.settings.candidates, self.budget.candidates)
+        budget_s = self.settings.steer_budget_s
+        parallel = getattr(self.backend, "complete_parallel", None)
+        calls_before = self._calls_ok
+        if parallel is not None and self.budget.parallel and self.budget.prompt_style == "transcript" and count > 1:
+            cap = max(MIN_CANDIDATE_TOKENS, min(self.settings.max_tokens, self.budget.tokens))
+
+            def enough(text: str) -> bool:
+                return (complete_sentences(text) >= self.settings.max_sentences
+                        or not self._early_verdict(text).ok
+                        or bool(budget_s and time.perf_counter() - started > budget_s))
+
+            meta["parallel"] = count
+            written = parallel(self.render(history), [self._params(i, cap) for i in range(count)], enough)
+            try:
+                for pieces in written:
+                    draft = Draft()
+                    for _piece in self._draft(iter(pieces), draft, cap):
+                        pass
+                    yield draft
+            except ModelCallError as exc:
+                self._model_failed(exc, calls_before)
+                meta["_error"], meta["model_error"] = exc, exc.what
+            finally:
+                written.close()  # the caller took one that fits: the other sequences end here
+            return
+        tokens_left = self.budget.tokens
+        for attempt in range(count):
+            if tokens_left < MIN_CANDIDATE_TOKENS:
+                return
+            draft = Draft()
+            cap = min(self.settings.max_tokens, tokens_left)
+            try:
+                for _piece in self._draft(self.stream(history, self._params(attempt, cap)), draft, cap):
+                    pass
+            except ModelCallError as exc:
+                self._model_failed(exc, calls_before)
+                meta["_error"], meta["model_error"] = exc, exc.what
+                return
+            tokens_left -= draft.tokens
+            yield draft
+            if budget_s and time.perf_counter() - started > budget_s:
+                return
 
     def _card_line(self, history: list[Line], target: str, pressured: bool) -> CardLine | None:
         """The unused card line that best answers the turn for the `target` leaning (pressure reactions first
