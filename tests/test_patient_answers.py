@@ -403,3 +403,17 @@ def test_after_a_trigger_a_later_sentence_of_change_talk_ends_the_voiced_reactio
     patient = Patient(card, FakeBackend([reply]), PatientSettings(), talk_scorer=scorer, embed=encoder)
     patient.budget = ModelBudget(candidates=1, tokens=80, prompt_style="chat")
     assert list(patient.reply(history[:1] + [Line("trainee", "How was your week?")], state))[-1].text == reply
+
+
+def test_the_relevance_check_is_reported_on_both_held_out_sets(encoder):
+    import csv
+
+    from simtrainer.bench.relevance import OTHER_SET, evaluation_folder, validate
+
+    figures = validate(encoder)
+    with (evaluation_folder() / OTHER_SET).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert figures["evaluation_other_settings"]["n"] == len(rows) >= 400
+    assert {row["relevant"] for row in rows} == {"0", "1"}
+    for key in ("dev", "evaluation", "evaluation_other_settings"):
+        assert 0.0 < figures[key]["accuracy"] <= 1.0 and figures[key]["threshold"] == THRESHOLD

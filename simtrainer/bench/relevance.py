@@ -1,5 +1,6 @@
-"""The patient's relevance check against hand-labelled replies: the dev set it was tuned on, the evaluation set
-it was never tuned on (`evaluation/patient_relevance.csv`, written by another author; read, never fitted)."""
+"""The patient's relevance check against hand-labelled replies: the dev set it was tuned on, and two sets it was
+never tuned on, each written by another author: `evaluation/patient_relevance.csv` (the project's own cards) and
+`evaluation/patient_relevance_other.csv` (17 other settings, harder near-misses; `patient_relevance.md`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from simtrainer.resources import data_folder
 
 DEV_SET = "patient_relevance_dev.csv"
 EVAL_SET = "patient_relevance.csv"
+OTHER_SET = "patient_relevance_other.csv"
 
 
 def evaluation_folder() -> Path | None:
@@ -50,10 +52,10 @@ def choose_threshold(scored: list[tuple[float, bool]]) -> float:
 
 
 def validate(embed: Embed) -> dict[str, Any]:
-    """The check's figures on the dev set and, where present, on the evaluation set."""
+    """The check's figures on the dev set and, where present, on the two evaluation sets."""
     folder = evaluation_folder()
     out: dict[str, Any] = {}
-    for key, name in (("dev", DEV_SET), ("evaluation", EVAL_SET)):
+    for key, name in (("dev", DEV_SET), ("evaluation", EVAL_SET), ("evaluation_other_settings", OTHER_SET)):
         path = folder / name if folder else None
         out[key] = figures(scores(embed, read_rows(path))) if path and path.is_file() else None
     return out
