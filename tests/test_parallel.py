@@ -146,3 +146,28 @@ def test_bench_llama_prints_what_parallel_candidates_cost_here():
     for k in (3, 8):
         ratio = figures[f"parallel_step_ratio_k{k}"]
         assert ratio > 0 and abs(figures[f"candidates_per_wait_k{k}"] - k / ratio) < 0.05
+
+
+def test_a_long_session_leaves_room_in_the_context_for_every_parallel_candidate(gguf_path):
+    """Eight candidates of 40 tokens need 320 cells beside the prompt: the transcript drops old turns for them."""
+    from simtrainer.llm.llamacpp import LlamaCppBackend
+    from simtrainer.llm.registry import ModelBudget
+    from simtrainer.patient import Line, Patient
+    from simtrainer.scenarios.loader import get_card
+
+    backend = LlamaCppBackend(gguf_path, name="smollm2-135m", n_ctx=768, seed=1, sequences=MAX_SEQUENCES)
+    backend.budget = ModelBudget(candidates=8, tokens=40, parallel=True)
+    try:
+        card = get_card("mi-alcohol-nurse")
+        patient = Patient(card, backend, PatientSettings(), seed=2)
+        history = [Line("patient", card.opening_line)]
+        for i in range(40):
+            history += [Line("trainee", f"Tell me more about night {i} and how the wine fits into it."),
+                        Line("patient", f"Night {i} was long. I had two glasses after the shift and slept badly.")]
+        history.append(Line("trainee", "What would a better evening look like?"))
+        prompt = patient.render(history)
+        assert backend.count_tokens(prompt) + 8 * 40 <= 768
+        params = [GenParams(max_tokens=40, temperature=0.8, stop=patient.prompt.stops, seed=i) for i in range(8)]
+        assert len(list(backend.complete_parallel(prompt, params))) == 8
+    finally:
+        backend.close()

@@ -140,8 +140,14 @@ class Patient:
         return self._token_cache[text]
 
     def _prompt_budget(self) -> int | None:
+        """Prompt tokens that leave room in the context for the reply (for every candidate, decoded together)."""
         n_ctx = getattr(self.backend, "n_ctx", None)
-        return None if n_ctx is None else n_ctx - self.settings.max_tokens - CONTEXT_MARGIN
+        if n_ctx is None:
+            return None
+        reply = self.settings.max_tokens
+        if self.budget.parallel:
+            reply = min(self.settings.candidates, self.budget.candidates) * min(reply, self.budget.tokens)
+        return n_ctx - reply - CONTEXT_MARGIN
 
     def render(self, history: list[Line]) -> str:
         budget = self._prompt_budget()
