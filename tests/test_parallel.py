@@ -69,6 +69,17 @@ def test_parallel_candidates_are_lines_of_speech_and_replay_by_seed(parallel_bac
         assert text.strip() and "\n" not in text and "COUNSELOR:" not in text
 
 
+def test_one_greedy_sequence_says_what_a_greedy_completion_says(parallel_backend):
+    """The same sampling chain as llama-cpp-python's (only the reply's own tokens are penalised, not the prompt's:
+    penalising the prompt's line breaks made replies run on), on the same cache: the same words."""
+    prompts = [PROMPT, PROMPT.replace("Tell me more about your evenings.", "What worries you most?"),
+               PROMPT + " I don't know.\nCOUNSELOR: You sound unsure.\nDANA:"]
+    for prompt in prompts:
+        greedy = GenParams(max_tokens=40, temperature=0.0, stop=STOPS)
+        together = "".join(next(parallel_backend.complete_parallel(prompt, [greedy])))
+        assert together == "".join(parallel_backend.complete(prompt, greedy))
+
+
 def test_the_context_holds_the_prompt_alone_after_parallel_candidates(parallel_backend):
     before = _greedy(parallel_backend, PROMPT)
     list(parallel_backend.complete_parallel(PROMPT, _params([4, 5, 6, 7])))
@@ -149,25 +160,25 @@ def test_bench_llama_prints_what_parallel_candidates_cost_here():
 
 
 def test_a_long_session_leaves_room_in_the_context_for_every_parallel_candidate(gguf_path):
-    """Eight candidates of 40 tokens need 320 cells beside the prompt: the transcript drops old turns for them."""
+    """Four candidates of 40 tokens need 160 cells beside the prompt: the transcript drops old turns for them."""
     from simtrainer.llm.llamacpp import LlamaCppBackend
     from simtrainer.llm.registry import ModelBudget
     from simtrainer.patient import Line, Patient
     from simtrainer.scenarios.loader import get_card
 
-    backend = LlamaCppBackend(gguf_path, name="smollm2-135m", n_ctx=768, seed=1, sequences=MAX_SEQUENCES)
-    backend.budget = ModelBudget(candidates=8, tokens=40, parallel=True)
+    backend = LlamaCppBackend(gguf_path, name="smollm2-135m", n_ctx=512, seed=1, sequences=MAX_SEQUENCES)
+    backend.budget = ModelBudget(candidates=4, tokens=40, parallel=True)
     try:
         card = get_card("mi-alcohol-nurse")
         patient = Patient(card, backend, PatientSettings(), seed=2)
         history = [Line("patient", card.opening_line)]
-        for i in range(40):
+        for i in range(16):
             history += [Line("trainee", f"Tell me more about night {i} and how the wine fits into it."),
                         Line("patient", f"Night {i} was long. I had two glasses after the shift and slept badly.")]
         history.append(Line("trainee", "What would a better evening look like?"))
         prompt = patient.render(history)
-        assert backend.count_tokens(prompt) + 8 * 40 <= 768
-        params = [GenParams(max_tokens=40, temperature=0.8, stop=patient.prompt.stops, seed=i) for i in range(8)]
-        assert len(list(backend.complete_parallel(prompt, params))) == 8
+        assert backend.count_tokens(prompt) + 4 * 40 <= 512
+        params = [GenParams(max_tokens=40, temperature=0.8, stop=patient.prompt.stops, seed=i) for i in range(4)]
+        assert len(list(backend.complete_parallel(prompt, params))) == 4
     finally:
         backend.close()

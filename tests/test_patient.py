@@ -267,3 +267,18 @@ def test_one_candidate_model_that_keeps_to_the_other_side_gives_way_to_a_card_li
     assert not any(isinstance(e, PatientToken) and "promise" in e.text for e in events)  # never on screen
     assert done.meta["source"] in {"card:sustain", "card:neutral", "card:pressure"} and done.meta["target"] == "sustain"
     assert "promise" not in done.text.lower() and not done.meta.get("fallback")
+
+
+def test_the_steering_time_cap_ends_the_search_only_after_a_candidate_it_could_use():
+    """`steer_budget_s` is checked after a scored candidate: one rejected (a repeat) does not end the search."""
+    from simtrainer.llm.registry import ModelBudget
+    from simtrainer.patient.state import PatientState
+
+    card = get_card("mi-alcohol-nurse")
+    fake = FakeBackend([card.opening_line, "Mornings are rough on the kids.", "The wine helps me sleep."])
+    fake.budget = ModelBudget(candidates=3, tokens=60, prompt_style="transcript")
+    patient = Patient(card, fake, PatientSettings(steer_budget_s=1e-9), seed=3, talk_scorer=_talk)
+    history = [Line("patient", card.opening_line), Line("trainee", "What are the mornings like?")]
+    done = _collect(patient.reply(history, PatientState.start("moderate")))[-1]
+    assert done.meta["rejected"] == ["repeats an earlier reply"]
+    assert [c["text"] for c in done.meta["candidates"]] == ["Mornings are rough on the kids."]

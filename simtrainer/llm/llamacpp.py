@@ -18,7 +18,7 @@ from typing import Any
 from simtrainer.errors import UserError
 from simtrainer.llm.base import GenParams, ModelCallError, parse_json_reply
 from simtrainer.llm.cpu import extra_buffers_safe
-from simtrainer.llm.parallel import complete_parallel
+from simtrainer.llm.parallel import DecodeError, complete_parallel
 
 GGUF_MAGIC = b"GGUF"
 _PARAMS_LOCK = threading.Lock()
@@ -162,7 +162,7 @@ class LlamaCppBackend:
         runs = complete_parallel(self.llama, prompt, params, stop_when)
         try:
             yield from runs
-        except (RuntimeError, ValueError) as exc:
+        except DecodeError as exc:
             raise ModelCallError(f"llama.cpp could not decode the candidates in parallel ({exc}).",
                                  where=self.label, fix="Set patient.candidates = 1 in config.toml, or use "
                                  "another model.") from None

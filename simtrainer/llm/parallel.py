@@ -23,8 +23,14 @@ MIN_P = 0.05
 PENALTY_LAST_N = 64
 
 
+class DecodeError(RuntimeError):
+    """llama.cpp could not decode the candidates (no room in the context, a context made for fewer sequences,
+    a model whose state cannot be cut back to the prompt)."""
+
+
 def sample(logits: np.ndarray, recent: Sequence[int], params: GenParams, rng: np.random.Generator) -> int:
-    """One token from `logits`: greedy at temperature 0, else llama.cpp's default chain."""
+    """One token from `logits`: greedy at temperature 0, else llama.cpp's default chain. `recent`: the tokens
+    this completion has sampled so far (llama-cpp-python's sampler penalises those, not the prompt's)."""
     logits = logits.astype(np.float64)
     penalty = float(params.extra.get("repeat_penalty", 1.1))
     if recent and penalty != 1.0:
@@ -91,10 +97,12 @@ def complete_parallel(llm: Any, prompt: str, params: Sequence[GenParams],
     if not params:
         return []
     if len(params) > MAX_SEQUENCES:
-        raise ValueError(f"at most {MAX_SEQUENCES} sequences")
+        raise DecodeError(f"at most {MAX_SEQUENCES} sequences at once")
     ctx = llm._ctx.ctx
     if native.llama_n_seq_max(ctx) < len(params):
-        raise ValueError(f"the context was made for {native.llama_n_seq_max(ctx)} sequences, not {len(params)}")
+        raise DecodeError(f"the context was made for {native.llama_n_seq_max(ctx)} sequences, not {len(params)}")
+    if getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+        raise DecodeError("a recurrent model's state cannot be cut back to the prompt")
     vocab = native.llama_model_get_vocab(llm._model.model)
     tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
     if llm._model.add_bos_token() and llm.token_bos() >= 0:
@@ -108,27 +116,29 @@ def complete_parallel(llm: Any, prompt: str, params: Sequence[GenParams],
     # logits differ in the last bits, and a seed would not replay the same candidates when the prompt is cached.
     shared = min(shared, len(tokens) - 1)
     llm.n_tokens = shared
-    if shared < len(tokens) - 1:
-        llm.eval(tokens[shared:-1])  # into sequence 0, dropping whatever followed the shared prefix
-    llm.eval(tokens[-1:])
+    try:
+        if shared < len(tokens) - 1:
+            llm.eval(tokens[shared:-1])  # into sequence 0, dropping whatever followed the shared prefix
+        llm.eval(tokens[-1:])
+    except RuntimeError as exc:
+        raise DecodeError(str(exc)) from None
     n_past = llm.n_tokens
     memory = native.llama_get_memory(ctx)
     n_vocab = llm.n_vocab()
     runs = [_Run(p, np.random.default_rng(p.seed)) for p in params]
-    for seq in range(1, len(runs)):
-        native.llama_memory_seq_rm(memory, seq, -1, -1)
-        native.llama_memory_seq_cp(memory, 0, seq, -1, -1)
     batch = _internals.LlamaBatch(n_tokens=len(runs), embd=0, n_seq_max=1, verbose=False)
     try:
+        for seq in range(1, len(runs)):
+            native.llama_memory_seq_rm(memory, seq, -1, -1)
+            native.llama_memory_seq_cp(memory, 0, seq, -1, -1)
         logits = [np.ctypeslib.as_array(native.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()] * len(runs)
-        recent = list(tokens[-PENALTY_LAST_N:])
         step = 0
         while True:
             active, ended = [], []
             for seq, run in enumerate(runs):
                 if run.done:
                     continue
-                token = sample(logits[seq], recent + run.tokens, run.params, run.rng)
+                token = sample(logits[seq], run.tokens, run.params, run.rng)
                 if native.llama_vocab_is_eog(vocab, token):
                     run.done = True
                     ended.append(run)
@@ -155,8 +165,8 @@ def complete_parallel(llm: Any, prompt: str, params: Sequence[GenParams],
                 b.seq_id[i][0] = seq
                 b.n_seq_id[i] = 1
                 b.logits[i] = True
-            if native.llama_decode(ctx, b) != 0:
-                raise RuntimeError("llama_decode failed for parallel candidates")
+            if (code := native.llama_decode(ctx, b)) != 0:
+                raise DecodeError(f"llama_decode returned {code} for {len(active)} sequences")
             for i, seq in enumerate(active):
                 logits[seq] = np.ctypeslib.as_array(native.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).copy()
             step += 1

@@ -146,7 +146,7 @@ class Patient:
             return None
         reply = self.settings.max_tokens
         if self.budget.parallel:
-            reply = min(self.settings.candidates, self.budget.candidates) * min(reply, self.budget.tokens)
+            reply = max(reply, min(self.settings.candidates, self.budget.candidates) * min(reply, self.budget.tokens))
         return n_ctx - reply - CONTEXT_MARGIN
 
     def render(self, history: list[Line]) -> str:
@@ -420,7 +420,7 @@ class Patient:
             return
         best: Candidate | None = None
         meta["tokens"] = 0
-        with closing(self._candidate_drafts(history, meta, started)) as drafts:
+        with closing(self._candidate_drafts(history, meta)) as drafts:
             for draft in drafts:
                 meta["tokens"] += draft.tokens
                 problem = self._problem(draft.text, draft.verdict, trainee_text)
@@ -434,6 +434,8 @@ class Patient:
                 if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
                     best = candidate
                 if candidate.fits(target, ACCEPT_AT, relevant_from):
+                    break
+                if self.settings.steer_budget_s and time.perf_counter() - started > self.settings.steer_budget_s:
                     break
         error = meta.pop("_error", None)
         if best is not None and best.fits(target, accept_below, relevant_from):
@@ -457,22 +459,19 @@ class Patient:
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
 
-    def _candidate_drafts(self, history: list[Line], meta: dict, started: float) -> Iterator[Draft]:
+    def _candidate_drafts(self, history: list[Line], meta: dict) -> Iterator[Draft]:
         """The model's candidate replies, each already guarded while it streamed. A backend that decodes
         several sequences at once (`llm/parallel.py`) writes them all together, each within the model's token
         budget, for little more than the wait for one; otherwise they come one after another until the budget
         is spent (the caller stops asking once one fits). A failed model call ends them (`meta["_error"]`)."""
         count = min(self.settings.candidates, self.budget.candidates)
-        budget_s = self.settings.steer_budget_s
         parallel = getattr(self.backend, "complete_parallel", None)
         calls_before = self._calls_ok
         if parallel is not None and self.budget.parallel and self.budget.prompt_style == "transcript" and count > 1:
             cap = max(MIN_CANDIDATE_TOKENS, min(self.settings.max_tokens, self.budget.tokens))
 
             def enough(text: str) -> bool:
-                return (complete_sentences(text) >= self.settings.max_sentences
-                        or not self._early_verdict(text).ok
-                        or bool(budget_s and time.perf_counter() - started > budget_s))
+                return complete_sentences(text) >= self.settings.max_sentences or not self._early_verdict(text).ok
 
             meta["parallel"] = count
             written = parallel(self.render(history), [self._params(i, cap) for i in range(count)], enough)
@@ -503,8 +502,6 @@ class Patient:
                 return
             tokens_left -= draft.tokens
             yield draft
-            if budget_s and time.perf_counter() - started > budget_s:
-                return
 
     def _card_line(self, history: list[Line], target: str, pressured: bool) -> CardLine | None:
         """The unused card line that best answers the turn for the `target` leaning (pressure reactions first
