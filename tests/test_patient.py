@@ -91,11 +91,11 @@ def test_role_break_is_reset_and_regenerated():
     card = get_card("mi-alcohol-nurse")
     fake = FakeBackend(["As an AI, I am happy to help.", "Fine. It's just wine."])
     events = _collect(Patient(card, fake, PatientSettings()).reply([Line("trainee", "Hi")]))
-    resets = [e for e in events if isinstance(e, PatientReset)]
+    shown = "".join(e.text for e in events if isinstance(e, PatientToken))
     done = events[-1]
-    assert len(resets) == 1 and "assistant" in resets[0].reason
-    assert isinstance(done, PatientDone) and done.text == "Fine. It's just wine."
-    assert done.meta["attempts"] == 2 and done.meta["rejected"] == [resets[0].reason]
+    assert isinstance(done, PatientDone) and done.text == "Fine. It's just wine." == shown.strip()
+    assert done.meta["attempts"] == 2 and len(done.meta["rejected"]) == 1 and "assistant" in done.meta["rejected"][0]
+    assert not [e for e in events if isinstance(e, PatientReset)]  # refused before it was shown: nothing to take back
 
 
 def test_after_retries_a_card_line_stands_in():
@@ -104,7 +104,8 @@ def test_after_retries_a_card_line_stands_in():
     events = _collect(Patient(card, fake, PatientSettings(retries=2)).reply([Line("trainee", "Hi")]))
     done = events[-1]
     assert done.meta["fallback"] is True and done.text in {line.text for line in card_lines(card)}
-    assert sum(isinstance(e, PatientReset) for e in events) == 3
+    assert len(done.meta["rejected"]) == 3 and not [e for e in events if isinstance(e, PatientReset)]
+    assert "".join(e.text for e in events if isinstance(e, PatientToken)).strip() == done.text
 
 
 def test_reply_is_cut_after_max_sentences_while_streaming():
@@ -282,3 +283,25 @@ def test_the_steering_time_cap_ends_the_search_only_after_a_candidate_it_could_u
     done = _collect(patient.reply(history, PatientState.start("moderate")))[-1]
     assert done.meta["rejected"] == ["repeats an earlier reply"]
     assert [c["text"] for c in done.meta["candidates"]] == ["Mornings are rough on the kids."]
+
+
+def test_a_streamed_reply_that_only_says_an_earlier_reply_again_is_redrawn_before_it_is_shown():
+    patient = _one_candidate_patient(["I don't know.", "Maybe the mornings would be easier."], _talk)
+    history = [Line("patient", "Hi."), Line("trainee", "What worries you?"), Line("patient", "I don't know."),
+               Line("trainee", "What might be different?")]
+    events = _collect(patient.reply(history))
+    assert not [e for e in events if isinstance(e, PatientReset)]  # nothing was shown and taken back
+    shown = "".join(e.text for e in events if isinstance(e, PatientToken))
+    done = events[-1]
+    assert shown.strip() == done.text == "Maybe the mornings would be easier."
+    assert done.meta["rejected"] == ["repeats an earlier reply"]
+
+
+def test_a_reply_refused_after_it_was_shown_is_taken_back():
+    card = get_card("mi-alcohol-nurse")
+    fake = FakeBackend(["Work is hard. I'm unemployed, so I just sit at home all day.", "Fine. It's just wine."])
+    events = _collect(Patient(card, fake, PatientSettings()).reply([Line("trainee", "How are things?")]))
+    resets = [i for i, e in enumerate(events) if isinstance(e, PatientReset)]
+    assert len(resets) == 1 and events[resets[0]].reason.startswith("contradicts the card")
+    assert [e.text for e in events[: resets[0]]] == ["Work is hard. "]  # shown before the second sentence failed
+    assert events[-1].text == "Fine. It's just wine."

@@ -530,6 +530,18 @@ class Patient:
 
         return vet
 
+    def _first_sentence(self, against: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
+        """What redraws a streamed reply, unseen, at its first sentence: a whole earlier reply said again ("I don't
+        know." a second time; found only once the reply ended, it was shown and then taken back: 10 of 30 turns
+        of a Qwen2.5-1.5B session), or `against` (the other kind of talk than the leaning)."""
+
+        def vet(sentence: str) -> str | None:
+            if self._said_already(sentence):
+                return "repeats an earlier reply"
+            return against(sentence) if against else None
+
+        return vet
+
     def _later_sentence(self, against: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
         """What ends a streamed reply before its next sentence: a sentence the session has heard (a 1.5B model
         tacked "I just want to stay on the team and do my best." onto four replies running), or, after a trigger
@@ -558,7 +570,7 @@ class Patient:
             try:
                 stream = self.stream(history, self._params(attempt), direction)
                 against = self._against(leaning, trainee_text, before)
-                vet_first = against if attempt < LEANING_TRIES else None
+                vet_first = self._first_sentence(against if attempt < LEANING_TRIES else None)
                 vet_later = self._later_sentence(against if direction else None)
                 for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first, vet_later):
                     if first_token_s is None:
@@ -581,7 +593,8 @@ class Patient:
                 yield PatientDone(draft.text, {**meta, "source": "model"})
                 return
             rejected.append(problem)
-            yield PatientReset(problem)
+            if shown:  # a draft refused before its first sentence was shown is redrawn unseen
+                yield PatientReset(problem)
             if sum(r.endswith(f"while leaning to {leaning}") for r in rejected) >= LEANING_TRIES:
                 scripted = self._reaction(history, trigger) if trigger and direction else None
                 line = scripted or self._card_line(history, leaning, pressured=leaning == "sustain")
