@@ -305,3 +305,13 @@ def test_a_reply_refused_after_it_was_shown_is_taken_back():
     assert len(resets) == 1 and events[resets[0]].reason.startswith("contradicts the card")
     assert [e.text for e in events[: resets[0]]] == ["Work is hard. "]  # shown before the second sentence failed
     assert events[-1].text == "Fine. It's just wine."
+
+
+def test_a_reply_that_begins_like_an_earlier_one_and_goes_on_is_shown_whole():
+    patient = _one_candidate_patient(["I don't know. Maybe the mornings would be easier."], _talk)
+    history = [Line("patient", "Hi."), Line("trainee", "What worries you?"), Line("patient", "I don't know."),
+               Line("trainee", "What might be different?")]
+    events = _collect(patient.reply(history))
+    tokens = [e.text for e in events if isinstance(e, PatientToken)]
+    assert tokens == ["I don't know. Maybe the mornings would be easier."]  # held, then shown with what follows
+    assert events[-1].text == tokens[0] and events[-1].meta["rejected"] == []

@@ -309,11 +309,15 @@ class Patient:
 
     def _draft(self, stream: Iterator[str], draft: Draft, max_tokens: int,
                vet_first: Callable[[str], str | None] | None = None,
-               vet_later: Callable[[str], str | None] | None = None) -> Iterator[str]:
+               vet_later: Callable[[str], str | None] | None = None,
+               hold: Callable[[str], bool] | None = None) -> Iterator[str]:
         """Stream one attempt, yielding whole sentences once the guard and the card's facts have passed them;
         `draft` ends up holding the trimmed text, the verdict on what streamed and the token count.
         `vet_first` may still refuse the first sentence before it is shown (a reason, or None); a later sentence
-        `vet_later` objects to ends the reply before it, and what was shown stands."""
+        `vet_later` objects to ends the reply before it, and what was shown stands. While `hold` is true of the
+        text so far, nothing is shown yet: "I don't know." said once already is held until the reply goes on
+        (then it shows with the next sentence) or ends (then it is a repeat, refused unseen; shown at once, a
+        1.5B session took back such repeats on 10 of 30 turns)."""
         stopped_early = False
         shown = 0
 
@@ -344,9 +348,10 @@ class Patient:
                         draft.text = _shown_text(draft.text, shown)
                         stopped_early = True
                         break
-                    if draft.text[len(_shown_text(draft.text, shown)):cut]:
-                        yield draft.text[len(_shown_text(draft.text, shown)):cut]
-                    shown = done
+                    if shown or not (hold and hold(draft.text[:cut])):
+                        if draft.text[len(_shown_text(draft.text, shown)):cut]:
+                            yield draft.text[len(_shown_text(draft.text, shown)):cut]
+                        shown = done
                 if done >= self.settings.max_sentences:
                     stopped_early = True
                     break
@@ -367,7 +372,8 @@ class Patient:
             broken = contradictions(self.card, draft.text)
             if broken:
                 draft.verdict = GuardVerdict(False, f"contradicts the card: {broken[0]}")
-            elif draft.text[len(_shown_text(draft.text, shown)):].strip() and not refused(draft.text):
+            elif (draft.text[len(_shown_text(draft.text, shown)):].strip() and not refused(draft.text)
+                  and not (not shown and hold and hold(draft.text))):
                 yield draft.text[len(_shown_text(draft.text, shown)):]
 
     def _early_verdict(self, text: str) -> GuardVerdict:
@@ -530,18 +536,6 @@ class Patient:
 
         return vet
 
-    def _first_sentence(self, against: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
-        """What redraws a streamed reply, unseen, at its first sentence: a whole earlier reply said again ("I don't
-        know." a second time; found only once the reply ended, it was shown and then taken back: 10 of 30 turns
-        of a Qwen2.5-1.5B session), or `against` (the other kind of talk than the leaning)."""
-
-        def vet(sentence: str) -> str | None:
-            if self._said_already(sentence):
-                return "repeats an earlier reply"
-            return against(sentence) if against else None
-
-        return vet
-
     def _later_sentence(self, against: Callable[[str], str | None] | None) -> Callable[[str], str | None]:
         """What ends a streamed reply before its next sentence: a sentence the session has heard (a 1.5B model
         tacked "I just want to stay on the team and do my best." onto four replies running), or, after a trigger
@@ -570,9 +564,10 @@ class Patient:
             try:
                 stream = self.stream(history, self._params(attempt), direction)
                 against = self._against(leaning, trainee_text, before)
-                vet_first = self._first_sentence(against if attempt < LEANING_TRIES else None)
+                vet_first = against if attempt < LEANING_TRIES else None
                 vet_later = self._later_sentence(against if direction else None)
-                for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first, vet_later):
+                for piece in self._draft(stream, draft, self.settings.max_tokens, vet_first, vet_later,
+                                         hold=self._said_already):
                     if first_token_s is None:
                         first_token_s = time.perf_counter() - started
                     shown = True
