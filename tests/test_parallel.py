@@ -157,7 +157,8 @@ def test_bench_llama_prints_what_parallel_candidates_cost_here():
     for k in (3, 8):
         ratio, per_wait = figures[f"parallel_step_ratio_k{k}"], figures[f"candidates_per_wait_k{k}"]
         assert ratio > 0 and per_wait > 0
-        assert abs(ratio * per_wait / k - 1) < 0.05  # both from the same two timings (each rounded to 2 places)
+        # both from the same two timings, each rounded to 2 places: their product is k within that rounding
+        assert abs(ratio * per_wait - k) <= 0.005 * (ratio + per_wait) + 0.001
 
 
 def test_a_long_session_leaves_room_in_the_context_for_every_parallel_candidate(gguf_path):
