@@ -146,7 +146,7 @@ class Patient:
             return None
         reply = self.settings.max_tokens
         if self.budget.parallel:
-            reply = max(reply, min(self.settings.candidates, self.budget.candidates) * min(reply, self.budget.tokens))
+            reply = max(reply, self._candidate_count * min(reply, self.budget.tokens))
         return n_ctx - reply - CONTEXT_MARGIN
 
     def render(self, history: list[Line]) -> str:
@@ -465,12 +465,17 @@ class Patient:
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
 
+    @property
+    def _candidate_count(self) -> int:
+        """Candidates per steered turn: the settings' cap within the model's budget."""
+        return min(self.settings.candidates, self.budget.candidates)
+
     def _candidate_drafts(self, history: list[Line], meta: dict) -> Iterator[Draft]:
         """The model's candidate replies, each already guarded while it streamed. A backend that decodes
         several sequences at once (`llm/parallel.py`) writes them all together, each within the model's token
         budget, for little more than the wait for one; otherwise they come one after another until the budget
         is spent (the caller stops asking once one fits). A failed model call ends them (`meta["_error"]`)."""
-        count = min(self.settings.candidates, self.budget.candidates)
+        count = self._candidate_count
         parallel = getattr(self.backend, "complete_parallel", None)
         calls_before = self._calls_ok
         if parallel is not None and self.budget.parallel and self.budget.prompt_style == "transcript" and count > 1:
