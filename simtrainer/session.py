@@ -22,8 +22,10 @@ from simtrainer.feedback.labels import stored_code
 from simtrainer.feedback.shown import microskills
 from simtrainer.llm.base import ChatBackend
 from simtrainer.patient import Line, Patient
+from simtrainer.patient.answer_model import load_answer_model
 from simtrainer.patient.patient import new_seed
 from simtrainer.patient.prompt import clean_utterance, latest, speaker_labels
+from simtrainer.patient.relevance import AnswerCheck
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.triggers import PRESSURE_CODES, hit_trigger
 from simtrainer.scenarios.card import Card
@@ -59,7 +61,8 @@ class Session:
         encoder = next((c.model.encoder for c in self.coders if hasattr(getattr(c, "model", None), "encoder")), None)
         self.seed = new_seed() if seed is None else seed
         self.patient = Patient(card, backend, patient_settings or PatientSettings(), seed=self.seed,
-                               talk_scorer=scorer, embed=encoder)
+                               talk_scorer=scorer, embed=encoder,
+                               answers=AnswerCheck(encoder, load_answer_model()) if encoder else None)
         self.state = PatientState.start(card.difficulty, awaits_request=card.modality == "dearman")
         self.history: list[Line] = []
         self.turn_codes: list[list[Code]] = []

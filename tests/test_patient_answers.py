@@ -16,6 +16,7 @@ from simtrainer.feedback.registry import coders_for
 from simtrainer.llm.fake import FakeBackend
 from simtrainer.llm.registry import ModelBudget
 from simtrainer.patient import Line, Patient
+from simtrainer.patient.answer_model import load_answer_model
 from simtrainer.patient.lines import LineBank, card_lines
 from simtrainer.patient.relevance import THRESHOLD, is_relevant, relevance
 from simtrainer.patient.state import PatientState
@@ -237,11 +238,12 @@ def test_bench_patient_reports_relevance_repeats_card_lines_and_seed_difference(
     store = Store(tmp_path / "bench.db")
     result = realism(load_settings(seed=7), real_backend, "smollm2-135m", [get_card("mi-vaping-teen")], store)
     store.close()
-    for key in ("relevance_rate", "card_line_share", "cross_seed_difference"):
+    for key in ("relevance_rate", "relevance_rate_similarity", "card_line_share", "cross_seed_difference"):
         assert 0.0 <= result[key] <= 1.0, key
     assert result["repeat_count"] == 0 and result["near_repeat_count"] == 0
-    dev = result["relevance_check"]["dev"]
-    assert dev["n"] >= 50 and dev["threshold"] == THRESHOLD and dev["accuracy"] >= 0.8
+    dev = result["relevance_check"]["dev"]  # the answer check the patient chooses by, at its own threshold
+    assert dev["n"] >= 50 and dev["threshold"] == load_answer_model().meta["mix"]["threshold"]
+    assert dev["accuracy"] >= 0.8
     json.dumps(result)  # what --json prints
 
 

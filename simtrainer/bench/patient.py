@@ -20,9 +20,11 @@ Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsist
   scripts, minus that share after the MI-inconsistent ones.
 - card_line_share: share of replies that are card-authored lines (disclosures, change / sustain lines,
   pressure reactions) rather than model text;
-- relevance_rate: share of replies the relevance check (`patient/relevance.py`) says answer the trainee's turn;
-  relevance_check: that check's accuracy / F1 on its hand-written dev set (where its threshold was chosen) and
-  on the independent evaluation set `evaluation/patient_relevance.csv` (never tuned on);
+- relevance_rate: share of replies the answer check (`patient/answer_model.py`) says answer the trainee's turn;
+  relevance_rate_similarity: the same by the older encoder-similarity check (`patient/relevance.py`), which the
+  patient no longer chooses by, so it is not flattered by the choosing; relevance_check: the answer check's
+  accuracy / F1 on the dev set (where its threshold was chosen) and on three evaluation sets written by other
+  authors and never tuned on (`bench/relevance.py`);
 - stage_directions (chat-style models only): trigger turns where the model was told how the person takes the
   turn (`given`), replies in the model's own words that kept to it (`voiced`), and replies that only restated
   the scripted example (`echoed`, counted as card lines);
@@ -121,20 +123,22 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
     from simtrainer.bench.relevance import validate
     from simtrainer.feedback.mi import load_mi_coder
     from simtrainer.feedback.registry import coders_for
+    from simtrainer.patient.answer_model import load_answer_model
     from simtrainer.patient.guard import check_reply
     from simtrainer.patient.judge import contradictions, judge
     from simtrainer.patient.lines import LineBank
     from simtrainer.patient.patient import norm_text
-    from simtrainer.patient.relevance import is_relevant
+    from simtrainer.patient.relevance import AnswerCheck, is_relevant
 
     talk: dict[str, list[str]] = {"consistent": [], "inconsistent": []}
-    replies = on_persona = in_character = from_card = relevant = repeats = near_repeats = 0
+    replies = on_persona = in_character = from_card = relevant = relevant_similarity = repeats = near_repeats = 0
     directions = {"given": 0, "voiced": 0, "echoed": 0}
     sources: dict[str, int] = {}
     generated = rejected_persona = rejected_character = 0
     per_card = {}
     seed = settings.seed if settings.seed is not None else 7
     embed = load_mi_coder().model.encoder
+    answers = AnswerCheck(embed, load_answer_model())
     bank = LineBank(embed)
     first_seed: dict[str, list[str]] = {}
     differ = compared = 0
@@ -168,7 +172,8 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
                     directions["given"] += 1
                     directions["voiced"] += meta.get("source") == "model" and bool(meta.get("directed"))
                     directions["echoed"] += bool(meta.get("echoed"))
-                relevant += is_relevant(embed, line, text)
+                relevant += answers.scores(line, [text])[0] >= answers.threshold
+                relevant_similarity += is_relevant(embed, line, text)
                 generated += len(meta.get("candidates", [])) + len(meta.get("rejected", []))
                 rejected_persona += sum(r.startswith("contradicts") for r in meta.get("rejected", []))
                 rejected_character += sum(not r.startswith("contradicts") for r in meta.get("rejected", []))
@@ -209,12 +214,13 @@ def realism(settings: Settings, backend, model_name: str, cards: list[Card], sto
         "sustain_share_inconsistent": share("inconsistent", "sustain"),
         "card_line_share": round(from_card / replies, 3) if replies else None,
         "relevance_rate": round(relevant / replies, 3) if replies else None,
+        "relevance_rate_similarity": round(relevant_similarity / replies, 3) if replies else None,
         "repeat_count": repeats,
         "near_repeat_count": near_repeats,
         "reply_sources": dict(sorted(sources.items())),
         "stage_directions": directions,
         "cross_seed_difference": round(differ / compared, 3) if compared else None,
-        "relevance_check": validate(embed),
+        "relevance_check": validate(embed, answers),
         "candidates_generated": generated,
         "candidate_persona_reject_rate": round(rejected_persona / generated, 3) if generated else None,
         "candidate_character_reject_rate": round(rejected_character / generated, 3) if generated else None,

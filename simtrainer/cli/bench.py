@@ -157,4 +157,29 @@ def bench_classroom_cmd(students: int, turns: int, scenario_id: str, server: str
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench classroom")
 
 
+
+@bench.command("relevance")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_relevance_cmd(as_json: bool) -> None:
+    """Both relevance checks (encoder similarity, answer check) on the hand-labelled sets in evaluation/:
+    accuracy, F1 and accuracy balanced over shared words (answers or not x shares the turn's words or not) at each
+    check's threshold; --json adds precision and recall."""
+    from simtrainer.bench.relevance import compare, evaluation_folder
+    from simtrainer.feedback.mi import load_mi_coder
+    from simtrainer.patient.answer_model import load_answer_model
+    from simtrainer.patient.relevance import AnswerCheck
+
+    if evaluation_folder() is None:
+        raise UserError("The evaluation folder is not there.", where="evaluation/",
+                        fix="Run from a checkout of simtrainer, which has it.")
+    embed = load_mi_coder().model.encoder
+    result = compare(embed, AnswerCheck(embed, load_answer_model()))
+    if as_json:
+        print_json(result)
+        return
+    table(["set", "check", "n", "accuracy", "balanced", "f1", "threshold"],
+          [[name, check, f["n"], f["accuracy"], f["overlap_balanced_accuracy"], f["f1"], f["threshold"]]
+           for name, checks in result.items() for check, f in checks.items()], title="bench relevance")
+
+
 COMMANDS = [bench]

@@ -291,4 +291,39 @@ def train_mi(data: Path, out: Path | None, folds: int, tune_epochs: int, extra: 
     print_json(report)
 
 
+
+@train.command("answer-check")
+@click.option("--pairs", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of hand-labelled pair CSVs (default: the shipped models/answer-check/corpus).")
+@click.option("--annomi", type=click.Path(path_type=Path), default=DEFAULT_ANNOMI, show_default=True,
+              help="AnnoMI folder or CSV: held-out transcripts help choose the mix with the encoder similarity.")
+@click.option("--train-on-annomi", is_flag=True,
+              help="Also train on AnnoMI's other transcripts (measured: it did not help; docs/patient.md).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: the shipped models/answer-check).")
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Epochs of fine-tuning (about 7 minutes in all on two CPU cores for the written pairs alone).")
+def train_answer_cmd(pairs: Path | None, annomi: Path, train_on_annomi: bool, out: Path | None, epochs: int) -> None:
+    """Rebuild the patient's answer check: a cross-encoder fine-tuned on hand-labelled (turn, reply) pairs, its
+    threshold chosen on evaluation/patient_relevance_dev.csv and held-out settings (needs the [train] extra)."""
+    from simtrainer.bench.relevance import DEV_SET, evaluation_folder, read_rows
+    from simtrainer.patient.answer_model import default_folder
+    from simtrainer.patient.answer_train import train_answer_check
+
+    folder = evaluation_folder()
+    if folder is None or not (folder / DEV_SET).is_file():
+        raise UserError("The relevance dev set is not there.", where=f"evaluation/{DEV_SET}",
+                        fix="Run from a checkout of simtrainer, which has the evaluation folder.")
+    written = pairs or default_folder() / "corpus"
+    if not written.is_dir() or not any(written.glob("*.csv")):
+        raise UserError("There are no pair CSVs to train on.", where=str(written),
+                        fix="Pass --pairs DIR with CSVs of setting,context,trainee,reply,relevant.")
+    annomi_csv = annomi / "AnnoMI-simple-train.csv" if annomi.is_dir() else annomi
+    if train_on_annomi and not annomi_csv.is_file():
+        raise UserError("The AnnoMI CSV is not there.", where=str(annomi_csv), fix="Pass --annomi DIR.")
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    print_json(train_answer_check(out or default_folder(), read_rows(folder / DEV_SET), written=written,
+                                  annomi=annomi_csv if annomi_csv.is_file() else None,
+                                  train_on_annomi=train_on_annomi, epochs=epochs, log=log))
+
+
 COMMANDS = [code, eval_group, train, rubrics]

@@ -4,7 +4,9 @@ A card line stands in when no model candidate fits (or a trigger scripts the ans
 alone made every Dana session answer its first question with the same line, whatever was asked; here each line
 (its text and theme) is compared with the trainee's turn (and, more lightly, the patient's previous line) by the
 sentence encoder, lines of the wanted leaning come first, and a seeded draw among the near-best keeps two
-sessions from being copies. Line vectors are cached per card text, so each is encoded once per process.
+sessions from being copies. Line vectors are cached per card text, so each is encoded once per process. Where
+the answer check is loaded (`relevance.AnswerCheck`), the best few lines are read with the turn by it and the draw is
+among those it says answer the turn: the encoder alone sees shared topic, not whether a line answers.
 
 A line that says again what the session already said ("I slept through Leo's school play." after the disclosure
 "I missed Leo's school play because I slept through it.") counts as used, like the line itself: cards hold
@@ -25,6 +27,7 @@ from simtrainer.scenarios.card import Card
 CONTEXT_WEIGHT = 0.25  # the patient's previous line, against the trainee's turn
 LEANING_BONUS = 0.15  # a line of the wanted leaning beats a slightly better-fitting neutral one
 NEAR_BEST = 0.04  # lines this close to the best are drawn from at random (seeded)
+SHORTLIST = 5  # lines the answer check reads per pick (about 7 ms each on two cores)
 # Encoder similarity at which two lines say the same thing. Over the 24 cards' own lines (28,395 pairs) 0.4% of
 # pairs reach it, all variants of one event ("I went for a walk with my nan on Sunday" / "Sunday I went down the
 # beach with Nan"); near-repeats read in one bench session scored 0.78-0.91.
@@ -54,8 +57,9 @@ def card_lines(card: Card) -> list[CardLine]:
 class LineBank:
     """Ranks lines against a trainee turn with one encoder; caches each line's vector."""
 
-    def __init__(self, embed: Embed):
+    def __init__(self, embed: Embed, answers=None):
         self.embed = embed
+        self.answers = answers  # `relevance.AnswerCheck`, or None: the encoder's fit alone decides
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
         self._plain: dict[str, np.ndarray] = {}
 
@@ -115,4 +119,9 @@ class LineBank:
                   for line in fresh]
         best = max(score for score, _ in scored)
         near = [line for score, line in scored if score >= best - NEAR_BEST]
+        if self.answers is not None and trainee.strip():
+            shortlist = [line for _, line in sorted(scored, key=lambda pair: -pair[0])[:SHORTLIST]]
+            fits = self.answers.scores(trainee, [line.text for line in shortlist])
+            answering = [line for line, fit in zip(shortlist, fits, strict=True) if fit >= self.answers.threshold]
+            near = [line for line in answering if line.leaning == target] or answering or near
         return rng.choice(near)

@@ -25,7 +25,14 @@ from simtrainer.patient.guard import (
 from simtrainer.patient.judge import contradictions
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
-from simtrainer.patient.relevance import THRESHOLD, Embed, asks_for_content, is_relevant, lexical_embed, relevance
+from simtrainer.patient.relevance import (
+    THRESHOLD,
+    AnswerCheck,
+    Embed,
+    asks_for_content,
+    lexical_embed,
+    relevance,
+)
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.steer import (
     ACCEPT_AT,
@@ -94,7 +101,8 @@ class Patient:
     """
 
     def __init__(self, card: Card, backend: ChatBackend, settings: PatientSettings, *, seed: int | None = None,
-                 talk_scorer: TalkScorer | None = None, embed: Embed | None = None):
+                 talk_scorer: TalkScorer | None = None, embed: Embed | None = None,
+                 answers: AnswerCheck | None = None):
         self.card = card
         self.backend = backend
         self.settings = settings
@@ -102,7 +110,8 @@ class Patient:
         self.seed = new_seed() if seed is None else seed
         self.talk_scorer = talk_scorer
         self.embed = embed or lexical_embed
-        self.bank = LineBank(self.embed)
+        self.answers = answers  # the answer check (`relevance.AnswerCheck`), else the encoder similarity alone
+        self.bank = LineBank(self.embed, answers)
         self.lines = card_lines(card)
         self.budget: ModelBudget = getattr(backend, "budget", None) or ModelBudget()
         self._token_cache: dict[str, int] = {}
@@ -129,6 +138,22 @@ class Patient:
                 self._card_lines_used.add(text)
             if meta.get("source") == "card:reaction" and meta.get("trigger"):
                 self._reacted[meta["trigger"]] = meta.get("state", {}).get("turns", 0)
+
+    def _fit(self, trainee_text: str, texts: list[str]) -> list[float]:
+        """How well each text answers the turn: the answer check where it is loaded, else the encoder similarity
+        (`relevance.py`); compare with `_relevant_at`."""
+        if self.answers is not None:
+            return self.answers.scores(trainee_text, texts)
+        return [relevance(self.embed, trainee_text, text) for text in texts]
+
+    @property
+    def _relevant_at(self) -> float:
+        return self.answers.threshold if self.answers is not None else THRESHOLD
+
+    @property
+    def _model_relevant_from(self) -> float:
+        """The bar for the model's own text on turns that ask for something (steer.py)."""
+        return self.answers.threshold if self.answers is not None else MODEL_RELEVANT_FROM
 
     @property
     def steers(self) -> bool:
@@ -259,8 +284,9 @@ class Patient:
         used = self._used_lines()
         if must_fit:
             def answering(lines: list[CardLine]) -> list[CardLine]:
-                return [line for line in lines if line.text not in used
-                        and is_relevant(self.embed, trainee_text, line.text)]
+                fresh = [line for line in lines if line.text not in used]
+                fits = self._fit(trainee_text, [line.text for line in fresh])
+                return [line for line, fit in zip(fresh, fits, strict=True) if fit >= self._relevant_at]
 
             general = [CardLine(text, "sustain", "", "card:reaction") for text in self.card.pressure_reactions]
             pool = answering(pool) or answering(general)
@@ -415,7 +441,7 @@ class Patient:
         target = "sustain" if trigger else state.leaning
         accept_below = ACCEPT_AT if trigger else CARD_LINE_BELOW
         # after "Hm." any reply answers: the bar for the model's own text is for turns that ask for something
-        relevant_from = MODEL_RELEVANT_FROM if asks_for_content(trainee_text) else THRESHOLD
+        relevant_from = self._model_relevant_from if asks_for_content(trainee_text) else self._relevant_at
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
@@ -434,7 +460,7 @@ class Patient:
                     meta["rejected"].append(problem)
                     continue
                 candidate = Candidate(draft.text, self.talk_scorer(draft.text, trainee_text, before),
-                                      relevance(self.embed, trainee_text, draft.text))
+                                      self._fit(trainee_text, [draft.text])[0])
                 meta["candidates"].append({"text": draft.text, "p_" + target: round(candidate.score(target), 3),
                                            "relevance": round(candidate.relevance, 3)})
                 if best is None or candidate.rank(target, RELEVANCE_WEIGHT) > best.rank(target, RELEVANCE_WEIGHT):
