@@ -137,3 +137,30 @@ def test_bench_relevance_reports_both_checks_on_every_held_out_set():
         assert set(checks) == {"similarity", "answer_check"}
         for f in checks.values():
             assert 0.0 < f["accuracy"] <= 1.0 and set(f) >= {"precision", "recall", "f1", "threshold"}
+
+
+def test_fine_tune_learns_the_written_pairs():
+    """A short fine-tune on written pairs (the shared warm-up schedule and length batches of feedback/mi/tune.py)
+    separates answers from non-answers it trained on better than chance, and predicts probabilities."""
+    pytest.importorskip("torch")
+    import random
+
+    from simtrainer.feedback.mi import tune
+    from simtrainer.feedback.mi.train import base_model_dir
+    from simtrainer.patient.answer_data import read_written
+    from simtrainer.patient.answer_train import fine_tune, predict
+
+    pairs = read_written(default_folder() / "corpus")
+    random.Random(1).shuffle(pairs)
+    pairs = pairs[:96]
+    batches = tune.length_batches(pairs, random.Random(0), 32, lambda p: len(p.turn) + len(p.reply))
+    assert sorted(id(p) for b in batches for p in b) == sorted(id(p) for p in pairs)
+    assert [len(b) for b in batches] == [32, 32, 32]
+
+    model = fine_tune(pairs, base_model_dir(), epochs=10, log=lambda _m: None)
+    probs = predict(model, base_model_dir(), [p.turn for p in pairs], [p.reply for p in pairs])
+    assert probs.shape == (96,) and ((probs >= 0) & (probs <= 1)).all()
+    labels = [p.label for p in pairs]
+    answers = probs[[i for i, y in enumerate(labels) if y]].mean()
+    others = probs[[i for i, y in enumerate(labels) if not y]].mean()
+    assert answers > others + 0.1

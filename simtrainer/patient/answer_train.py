@@ -68,29 +68,16 @@ def fine_tune(train: list[Pair], base: Path, *, epochs: int = EPOCHS, seed: int 
     model = _model_class()(base).to(device)
     positives = sum(p.label for p in train)
     pos_weight = torch.tensor((len(train) - positives) / max(1, positives), device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    steps = max(1, epochs * ((len(train) + BATCH - 1) // BATCH))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+    optimizer, schedule = tune.warmup_optimizer(model, LEARNING_RATE, epochs * -(-len(train) // BATCH))
     model.train()
     started = time.monotonic()
     for epoch in range(epochs):
-        order = train[:]
-        rng.shuffle(order)
-        batches = []
-        for c in range(0, len(order), BATCH * 50):  # similar lengths together: less padding
-            chunk = sorted(order[c : c + BATCH * 50], key=lambda p: len(p.turn) + len(p.reply))
-            batches += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
-        rng.shuffle(batches)
+        batches = tune.length_batches(train, rng, BATCH, lambda p: len(p.turn) + len(p.reply))
         for n, batch in enumerate(batches):
             logits = model(**_encode(tokenizer, [p.turn for p in batch], [p.reply for p in batch], device))
             y = torch.tensor([float(p.label) for p in batch], device=device)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            tune.update(model, loss, optimizer, schedule)
             if n % 50 == 0:
                 log(f"answer check: epoch {epoch + 1}/{epochs}, batch {n}/{len(batches)}, loss {loss.item():.3f} "
                     f"({time.monotonic() - started:.0f} s)")

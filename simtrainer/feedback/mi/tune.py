@@ -67,6 +67,41 @@ def _length(u: Utterance) -> int:
     return sum(map(len, tuned_pair(u.text, u.prev, u.earlier)))
 
 
+
+def warmup_optimizer(model, learning_rate: float, steps: int):
+    """AdamW with a linear warm-up over the first tenth of `steps`, then linear decay to zero."""
+    import torch
+
+    steps = max(1, steps)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+    return optimizer, schedule
+
+
+def length_batches(items: list, rng: random.Random, batch: int, length) -> list[list]:
+    """One epoch's batches: shuffled, then sorted by `length` within windows of 50 batches (less padding), in
+    shuffled order."""
+    order = items[:]
+    rng.shuffle(order)
+    batches = []
+    for c in range(0, len(order), batch * 50):
+        chunk = sorted(order[c : c + batch * 50], key=length)
+        batches += [chunk[i : i + batch] for i in range(0, len(chunk), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def update(model, loss, optimizer, schedule) -> None:
+    """One optimisation step with gradient clipping at norm 1."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+
 def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: int = 0, log=print):
     """A TunedCoder trained on `utts` (length-bucketed batches in shuffled order, linear warm-up and decay)."""
     import torch
@@ -81,21 +116,11 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
         counts = np.bincount([labels.index(u.labels[task]) for u in utts if task in u.labels], minlength=len(labels))
         weights[task] = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float,
                                      device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    steps = max(1, epochs * ((len(utts) + BATCH - 1) // BATCH))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+    optimizer, schedule = warmup_optimizer(model, LEARNING_RATE, epochs * -(-len(utts) // BATCH))
     model.train()
     started = time.monotonic()
     for epoch in range(epochs):
-        order = utts[:]
-        rng.shuffle(order)
-        batches = []
-        for c in range(0, len(order), BATCH * 50):
-            chunk = sorted(order[c : c + BATCH * 50], key=_length)
-            batches += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
-        rng.shuffle(batches)
-        for batch in batches:
+        for batch in length_batches(utts, rng, BATCH, _length):
             outputs = dict(zip(TASKS, model(**_encode(tokenizer, batch)), strict=True))
             loss = torch.zeros((), device=device)
             for task, labels in TASKS.items():
@@ -104,11 +129,7 @@ def fine_tune(utts: list[Utterance], base: Path, *, epochs: int = EPOCHS, seed: 
                     y = torch.tensor([labels.index(batch[j].labels[task]) for j in rows], device=device)
                     task_loss = torch.nn.functional.cross_entropy(outputs[task][rows], y, weight=weights[task])
                     loss = loss + task_loss * len(rows) / len(batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            update(model, loss, optimizer, schedule)
         log(f"fine-tuning: epoch {epoch + 1}/{epochs} done ({time.monotonic() - started:.0f} s)")
     return model.cpu().eval()
 
