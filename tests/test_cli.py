@@ -103,6 +103,9 @@ def test_broken_config_exits_2(home):
 def test_bench_patient_json_with_fake(cli):
     data = json.loads(cli("bench", "patient", "--model", "fake", "--turns", "10", "--json").stdout)
     assert data["turns"] == 10 and data["first_token_s_turn10"] is not None
+    assert data["first_token_s_late_median"] is None  # turns 21-30 were not run
+    sources = data["first_token_s_by_source"]
+    assert sources and set(sources) <= {"model", "card"} and all(v >= 0 for v in sources.values())
     assert data["speed_ratio"] is None and data["app_tok_s"] > 0 and data["rss_mb"] > 0
 
 

@@ -4,6 +4,9 @@ How each figure is computed:
 - load_s: wall time to open the model behind the ChatBackend seam.
 - first_token_s_turnN: time from sending trainee turn N to the first streamed patient token, in one scripted
   session whose cache was primed with the persona and opening line (as the app does while the trainee reads).
+  One turn is one draw (a card line comes at once, model text after its candidates), so also
+  first_token_s_late_median (turns 21-30) and first_token_s_by_source (median where the reply was model text
+  and where it was a card line).
 - raw_tok_s / app_tok_s: generated tokens per second of wall time (prompt reuse included), greedy, same
   stops, over the prompts of the session's last 8 turns, each prompt evaluated once beforehand so both
   sides reuse the same cache; raw calls llama-cpp-python directly, app goes through
@@ -242,11 +245,13 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         session = Session(store, card, backend, patient_settings=settings.patient, seed=settings.seed or 7,
                           model_name=entry.name, coders=coders_for(card, settings))
         session.prime()
-        first_tokens, reply_times, fallbacks, resets = [], [], 0, 0
+        first_tokens, reply_times, fallbacks, resets, by_source = [], [], 0, 0, {"model": [], "card": []}
         for line in lines:
             for event in session.submit(line):
                 if isinstance(event, PatientDone):
                     first_tokens.append(event.meta["first_token_s"])
+                    source = "card" if event.meta.get("source", "model").startswith("card") else "model"
+                    by_source[source].append(event.meta["first_token_s"])
                     reply_times.append(event.meta["elapsed_s"])
                     fallbacks += bool(event.meta.get("fallback"))
                     resets += len(event.meta["rejected"])
@@ -272,6 +277,8 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         "first_token_s_turn30": at(30),
         "first_token_s_median": round(statistics.median(first_tokens), 4) if first_tokens else None,
         "first_token_s_max": round(max(first_tokens), 4) if first_tokens else None,
+        "first_token_s_late_median": round(statistics.median(first_tokens[20:30]), 4) if first_tokens[20:] else None,
+        "first_token_s_by_source": {k: round(statistics.median(v), 4) for k, v in by_source.items() if v},
         "median_reply_s": round(statistics.median(reply_times), 3) if reply_times else None,
         "guard_resets": resets,
         "fallback_replies": fallbacks,
