@@ -285,6 +285,36 @@ def test_the_steering_time_cap_ends_the_search_only_after_a_candidate_it_could_u
     assert [c["text"] for c in done.meta["candidates"]] == ["Mornings are rough on the kids."]
 
 
+@pytest.mark.parametrize("prompt_style", ["transcript", "chat"])
+def test_a_small_models_reply_to_the_counselor_is_a_slip_of_role(prompt_style):
+    """From a transcript-style (small) model, a candidate that speaks to the counselor is rejected; a chat-style
+    model may say "you"."""
+    from simtrainer.llm.registry import ModelBudget
+    from simtrainer.patient.state import PatientState
+
+    card = get_card("mi-alcohol-nurse")
+    fake = FakeBackend(["I'm going to take you to the hospital.", "Mornings are rough on the kids."])
+    fake.budget = ModelBudget(candidates=2, tokens=60, prompt_style=prompt_style)
+    patient = Patient(card, fake, PatientSettings(), seed=3, talk_scorer=_talk)
+    history = [Line("patient", card.opening_line), Line("trainee", "What are the mornings like?")]
+    done = _collect(patient.reply(history, PatientState.start("moderate")))[-1]
+    slip = "speaks to the counselor (a small model's slip of role)"
+    if prompt_style == "transcript":
+        assert done.meta["rejected"] == [slip] and done.text == "Mornings are rough on the kids."
+    else:
+        assert slip not in done.meta["rejected"]
+        assert "I'm going to take you to the hospital." in [c["text"] for c in done.meta["candidates"]]
+
+
+@pytest.mark.parametrize(("text", "addressed"), [
+    ("No, I'm going to take you to the hospital.", True), ("Your job is to nag me.", True),
+    ("You know, it's just wine.", False), ("Thank you. I'll think about it.", False), ("Young people vape.", False)])
+def test_addresses_listener(text, addressed):
+    from simtrainer.patient.guard import addresses_listener
+
+    assert addresses_listener(text) is addressed
+
+
 def test_a_streamed_reply_that_only_says_an_earlier_reply_again_is_redrawn_before_it_is_shown():
     patient = _one_candidate_patient(["I don't know.", "Maybe the mornings would be easier."], _talk)
     history = [Line("patient", "Hi."), Line("trainee", "What worries you?"), Line("patient", "I don't know."),

@@ -35,6 +35,11 @@ REPEATED_WORD = re.compile(r"(?:^| )([a-z0-9']+ )\1{3}")
 REPEATED_PHRASE = re.compile(r"(?:^| )((?:[a-z0-9']+ ){2,4})\1{2}")
 REPEATED_CHARS = re.compile(r"(\S{1,8}?)\1{9}")
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+# A small model's reply that speaks to the counselor has usually lost track of who is who ("No, I'm going to take
+# you to the hospital."): read blind, 2 of 18 such SmolLM2 replies made sense, against 26 of 48 of its others
+# (docs/benchmarks.md). Fillers such as "you know" are not addressed to anyone.
+ADDRESSED = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
+FILLER = re.compile(r"\b(you know|thank you|you see|mind you)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,11 @@ def check_reply(reply: str, trainee_text: str = "", *, max_chars: int = 600) -> 
         if overlap >= 0.85 and len(set(said) & heard_set) >= 5:
             return GuardVerdict(False, "echoes the trainee")
     return GuardVerdict(True)
+
+
+def addresses_listener(text: str) -> bool:
+    """Whether the reply speaks to the other person ("you"), fillers aside."""
+    return bool(ADDRESSED.search(FILLER.sub(" ", text)))
 
 
 def sentences(text: str) -> list[str]:

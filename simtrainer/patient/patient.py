@@ -16,6 +16,7 @@ from simtrainer.llm.base import ChatBackend, GenParams, ModelCallError
 from simtrainer.llm.registry import ModelBudget
 from simtrainer.patient.guard import (
     GuardVerdict,
+    addresses_listener,
     check_reply,
     complete_sentences,
     early_check,
@@ -423,13 +424,16 @@ class Patient:
         return f"This reply is a line from the scenario card: {why}."
 
     def _problem(self, text: str, verdict: GuardVerdict, trainee_text: str) -> str | None:
-        """Why a finished candidate may not be used: the guard, the card's facts, the judge, or said before."""
+        """Why a finished candidate may not be used: the guard, the card's facts, the judge, said before, or, from
+        a transcript-style (small) model, words addressed to the counselor (`guard.addresses_listener`)."""
         if verdict.ok:
             verdict = check_reply(text, trainee_text)
         if not verdict.ok:
             return verdict.reason
         if self._said_already(text):
             return "repeats an earlier reply"
+        if self.budget.prompt_style == "transcript" and addresses_listener(text):
+            return "speaks to the counselor (a small model's slip of role)"
         return vet(self.card, text)
 
     def _steered(self, history: list[Line], state: PatientState, pressured: bool, trigger: str | None = None):
