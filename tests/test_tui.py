@@ -212,7 +212,7 @@ def test_bench_tui_measures_echo_while_streaming(home):
 async def test_push_to_talk_without_a_device_and_a_reviewed_transcript(home, monkeypatch):
     import sounddevice
 
-    from simtrainer.ui.messages import Transcribed
+    from simtrainer.ui.messages import SpeechReady, Transcribed
 
     monkeypatch.setenv("SIMTRAINER_SPEECH__ENABLED", "true")
     monkeypatch.setattr(sounddevice, "query_devices",
@@ -233,6 +233,12 @@ async def test_push_to_talk_without_a_device_and_a_reviewed_transcript(home, mon
         await settle(pilot)
         turn = app.workspace.store.turns(screen.session.id)[1]
         assert turn["speaker"] == "trainee" and turn["meta"]["spoken"] is True
+        assert app.notices_shown == {screen.speech.notice}  # said once; a second session does not say it again
+        shown = []
+        monkeypatch.setattr(type(screen), "notify", lambda self, message, **kw: shown.append(message))
+        screen.post_message(SpeechReady(screen.speech))
+        await pilot.pause()
+        assert shown == []
         await pilot.press("f8")
         assert screen.muted
 

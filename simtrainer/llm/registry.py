@@ -32,6 +32,7 @@ class ModelBudget:
     tokens: int = 60
     prompt_style: str = "transcript"
     parallel: bool = False  # candidates decoded together (`parallel.py`); `tokens` is then each one's cap
+    sentences: int | None = None  # the model's own text is cut after this many (None: the patient's setting)
 
 
 def default_budget(size_bytes: int | None) -> ModelBudget:
@@ -119,6 +120,7 @@ class ModelEntry:
             tokens=self.spec.candidate_tokens or guess.tokens,
             prompt_style=self.spec.prompt_style if "prompt_style" in self.spec.model_fields_set else guess.prompt_style,
             parallel=self.spec.parallel_candidates,
+            sentences=self.spec.max_sentences,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -134,6 +136,7 @@ class ModelEntry:
             "candidate_tokens": self.budget.tokens,
             "prompt_style": self.budget.prompt_style,
             "parallel_candidates": self.budget.parallel,
+            "max_sentences": self.budget.sentences,
         }
 
 
@@ -158,11 +161,12 @@ def list_models(settings: Settings) -> list[ModelEntry]:
 
 def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
     """The entry for `name` (default: the configured model); a .gguf path makes an ad-hoc local entry."""
+    where = "--model / -m" if name else "setting `model` (config.toml or SIMTRAINER_MODEL)"
     name = name or settings.model
     if "://" in name:
         raise UserError(
             f"'{name}' is a server address, not a model name.",
-            where="setting `model`",
+            where=where,
             fix='Name the server in a table, e.g. [models.classroom] with backend = "openai", '
                 f'base_url = "{name}" and model = "NAME", then set model = "classroom".',
         )
@@ -175,7 +179,7 @@ def resolve_model(settings: Settings, name: str | None = None) -> ModelEntry:
     known = ", ".join(e.name for e in list_models(settings))
     raise UserError(
         f"Unknown model '{name}'.",
-        where="setting `model`",
+        where=where,
         fix=f"Use one of: {known}; or a path to a .gguf file; or add [models.{name}] to your config.",
     )
 

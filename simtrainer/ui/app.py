@@ -69,6 +69,7 @@ class SimTrainerApp(App):
         self.shared = asks_every_start()  # a served tab: ask at every start, keep the name in this app only
         self.exports_dir = data_dir() / "exports"
         self.hand_in_dir = data_dir() / "hand-in"
+        self.notices_shown: set[str] = set()  # why speech is off is said once per run, not in every session
 
     def on_mount(self) -> None:
         from simtrainer.ui.settings_check import check_look

@@ -392,7 +392,9 @@ class PracticeScreen(Screen):
 
     def on_speech_ready(self, message: SpeechReady) -> None:
         self.speech = message.speech
-        if self.speech.notice:
+        shown = getattr(self.app, "notices_shown", set())
+        if self.speech.notice and self.speech.notice not in shown:
+            shown.add(self.speech.notice)
             self.notify(terminal_safe(self.speech.notice), title="Speech", severity="warning", timeout=8, markup=False)
 
     def on_transcribed(self, message: Transcribed) -> None:
