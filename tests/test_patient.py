@@ -345,3 +345,33 @@ def test_a_reply_that_begins_like_an_earlier_one_and_goes_on_is_shown_whole():
     tokens = [e.text for e in events if isinstance(e, PatientToken)]
     assert tokens == ["I don't know. Maybe the mornings would be easier."]  # held, then shown with what follows
     assert events[-1].text == tokens[0] and events[-1].meta["rejected"] == []
+
+
+def test_a_models_sentence_cap_cuts_its_own_text_not_the_card_lines():
+    """A model entry's `max_sentences` (SmolLM2: 1) cuts the model's text; the patient setting caps it too."""
+    from simtrainer.config import Settings
+    from simtrainer.llm import resolve_model
+    from simtrainer.llm.registry import ModelBudget
+
+    assert resolve_model(Settings(), "smollm2-135m").budget.sentences == 1
+    card = get_card("mi-alcohol-nurse")
+    history = [Line("patient", card.opening_line), Line("trainee", "What are the evenings like?")]
+    for sentences, kept in ((1, "Quiet, mostly."), (None, "Quiet, mostly. The kids are in bed by eight.")):
+        fake = FakeBackend(["Quiet, mostly. The kids are in bed by eight. Then it's me and the wine."])
+        fake.budget = ModelBudget(candidates=1, tokens=60, sentences=sentences)
+        patient = Patient(card, fake, PatientSettings(max_sentences=2), seed=3)
+        assert _collect(patient.reply(history))[-1].text == kept
+
+
+@pytest.mark.parametrize(("text", "cut"), [
+    ("After that I thought: I'm going to try and make it more light, but my heart", True),
+    ("It was the worst week, and my", True), ("I told her,", True),
+    ("Yeah", False), ("I guess so", False), ("No, no, no", False), ("Neither do I", False),
+    ("Nothing to worry about", False), ("It calms me down before games, okay", False), ("Fine. It's wine.", False)])
+def test_a_reply_that_stops_mid_sentence_is_refused(text, cut):
+    assert (check_reply(text).reason == "stops mid-sentence") is cut
+
+
+def test_a_line_ended_mid_sentence_loses_its_broken_tail():
+    assert trim_reply("It was bad. After that I thought I would try, but my", 3) == "It was bad."
+    assert trim_reply("It was bad. I guess so", 3) == "It was bad. I guess so"

@@ -41,6 +41,7 @@ Patient realism (every MI card, two scripts each: MI-consistent and MI-inconsist
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import statistics
 import tempfile
@@ -259,6 +260,7 @@ def bench_patient(settings: Settings, card: Card, *, model: str | None = None, t
         store.close()
     greedy = Patient(card, backend, PatientSettings(**{**settings.patient.model_dump(), "temperature": 0.0,
                                                        "max_sentences": 10, "retries": 0}))
+    greedy.budget = dataclasses.replace(greedy.budget, sentences=None)  # raw is not cut either
     greedy.prime(session.history[:1])  # as a session does before its first turn: card lines encoded
     ends = [i for i, line in enumerate(session.history) if line.speaker == "trainee"][-8:]
     speed = _speed(greedy, [session.history[: i + 1] for i in ends], getattr(backend, "llama", None), rounds)

@@ -42,6 +42,11 @@ ADDRESSED = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
 FILLER = re.compile(r"\b(you know|thank you|you see|mind you)\b", re.IGNORECASE)
 
 
+# Words a finished sentence does not end on ("I guess so", "Neither do I" and "nothing to worry about" do end).
+DANGLING = frozenset("a an the my your his her our their and but or because if than i'm i've i'd i'll we're "
+                     "they're you're".split())
+
+
 @dataclass(frozen=True)
 class GuardVerdict:
     ok: bool
@@ -89,6 +94,8 @@ def check_reply(reply: str, trainee_text: str = "", *, max_chars: int = 600) -> 
         return verdict
     if len(text) > max_chars:
         return GuardVerdict(False, "runaway length")
+    if breaks_off(text):
+        return GuardVerdict(False, "stops mid-sentence")
     said, heard = _words(text), _words(trainee_text)
     if len(said) >= 5 and heard:
         heard_set = set(heard)
@@ -112,10 +119,21 @@ def complete_sentences(text: str) -> int:
     return len(SENTENCE_END.findall(text))
 
 
+def breaks_off(text: str) -> bool:
+    """Whether the text stops mid-sentence: no closing punctuation, and a word that needs more ("and my"), a
+    comma, or twelve words or more (a long unpunctuated line was cut: "..., but my heart"; "I guess so" was not)."""
+    text = text.strip()
+    if not text or re.search(r"[.!?…][\"')\]]*$", text):
+        return False
+    words = _words(text)
+    return bool(words) and (words[-1] in DANGLING or text.endswith((",", ":", ";", "-")) or len(words) >= 12)
+
+
 def trim_reply(text: str, max_sentences: int, *, finished: bool = True) -> str:
-    """Keep at most `max_sentences`; drop a dangling half-sentence left by the token cap."""
+    """Keep at most `max_sentences`; drop a dangling half-sentence (left by the token cap, or a line the model
+    ended mid-sentence)."""
     text = re.sub(r"\s+", " ", text).strip().strip('"').strip()
-    parts = sentences(text)
-    if not finished and len(parts) > 1 and not re.search(r"[.!?…][\"')\]]*$", parts[-1]):
+    parts = sentences(text)[:max_sentences]
+    if len(parts) > 1 and not re.search(r"[.!?…][\"')\]]*$", parts[-1]) and (not finished or breaks_off(parts[-1])):
         parts = parts[:-1]
-    return " ".join(parts[:max_sentences]).strip()
+    return " ".join(parts).strip()

@@ -379,7 +379,7 @@ class Patient:
                         if draft.text[len(_shown_text(draft.text, shown)):cut]:
                             yield draft.text[len(_shown_text(draft.text, shown)):cut]
                         shown = done
-                if done >= self.settings.max_sentences:
+                if done >= self._max_sentences:
                     stopped_early = True
                     break
                 if draft.tokens >= max_tokens:  # the cap holds whatever the backend does
@@ -392,7 +392,7 @@ class Patient:
         self._failed_turns = 0
         if draft.verdict.ok:
             finished = stopped_early or draft.tokens < max_tokens
-            draft.text = trim_reply(draft.text, self.settings.max_sentences, finished=finished)
+            draft.text = trim_reply(draft.text, self._max_sentences, finished=finished)
             before_tail = _shown_text(draft.text, shown)
             if draft.text[len(before_tail):].strip() and ends_here(draft.text[len(before_tail):].strip()):
                 draft.text = before_tail.rstrip()
@@ -496,6 +496,11 @@ class Patient:
         yield from self._say(text, meta, started)
 
     @property
+    def _max_sentences(self) -> int:
+        """Sentences of model text a reply keeps: the settings' cap within the model's."""
+        return min(self.settings.max_sentences, self.budget.sentences or self.settings.max_sentences)
+
+    @property
     def _candidate_count(self) -> int:
         """Candidates per steered turn: the settings' cap within the model's budget."""
         return min(self.settings.candidates, self.budget.candidates)
@@ -512,7 +517,7 @@ class Patient:
             cap = max(MIN_CANDIDATE_TOKENS, min(self.settings.max_tokens, self.budget.tokens))
 
             def enough(text: str) -> bool:
-                return complete_sentences(text) >= self.settings.max_sentences or not self._early_verdict(text).ok
+                return complete_sentences(text) >= self._max_sentences or not self._early_verdict(text).ok
 
             meta["parallel"] = count
             written = parallel(self.render(history), [self._params(i, cap) for i in range(count)], enough)
