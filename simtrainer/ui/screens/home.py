@@ -34,7 +34,7 @@ class HomeScreen(Screen):
         Binding("t", "trainees", "Trainees", id="trainees"),
         Binding("x", "exercise", "Exercise", id="exercise"),
         Binding("f1", "app.help", "Help", id="help"),
-        Binding("q", "app.quit", "Quit", id="quit"),
+        Binding("q", "app.quit", "Quit", id="quit", show=False),  # the footer already shows ^q Quit (app-wide)
     ]
 
     def __init__(self) -> None:
