@@ -3,6 +3,7 @@ recent sessions (Enter opens one read-only)."""
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +25,15 @@ WELCOME = (
     "right). Press [b]Ctrl+E[/b] to end a session and see its summary, [b]H[/b] for past sessions, "
     "[b]F1[/b] for help. Nothing leaves this machine."
 )
+
+
+def _entry(card: Card) -> Table:
+    """A scenario's line: a long title wraps under itself, not under the list's margin."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1)
+    grid.add_column(ratio=1)
+    grid.add_row("", Text.assemble(plain(card.title), "  ", (f"({card.difficulty})", "dim")))
+    return grid
 
 
 class HomeScreen(Screen):
@@ -64,8 +74,7 @@ class HomeScreen(Screen):
                 continue
             options.add_option(Option(Text(title, style="bold underline"), disabled=True))
             for card in group:
-                options.add_option(Option(Text.assemble(plain(f"  {card.title}  "), (f"({card.difficulty})", "dim")),
-                                          id=card.id))
+                options.add_option(Option(_entry(card), id=card.id))
         for problem in problems:
             self.notify(terminal_safe(f"{problem.file}: {problem.field}: {problem.message}"), title="Broken card",
                         severity="warning", markup=False)
