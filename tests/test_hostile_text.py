@@ -13,6 +13,7 @@ import pytest
 import tomli_w
 from conftest import REPO, run_cli
 from markdown_it import MarkdownIt
+from rich.console import Console
 
 from simtrainer.config import data_dir
 from simtrainer.patient.prompt import clean_utterance, speaker_labels
@@ -261,7 +262,9 @@ async def test_the_app_shows_hostile_text_literally(hostile_card, monkeypatch):
         await pilot.pause()
         options = app.screen.query_one("#scenarios")
         at = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == CARD_ID)
-        assert "[/i] [bold red]x[/]" in str(options.get_option_at_index(at).prompt)
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(options.get_option_at_index(at).prompt)  # the entry as drawn: markup shown, not applied
+        assert "[/i] [bold red]x[/]" in console.export_text()
         options.highlighted = at
         await pilot.pause()
         detail = app.screen.query_one("#card-detail")
