@@ -43,6 +43,15 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _reader(handle, path: Path, columns: set[str], lacks: str, fix: str) -> csv.DictReader:
+    """A CSV reader over `handle`, or a `UserError` naming the columns the file lacks."""
+    reader = csv.DictReader(handle)
+    missing = columns - set(reader.fieldnames or ())
+    if missing:
+        raise UserError(f"{lacks} {', '.join(sorted(missing))}.", where=str(path), fix=fix)
+    return reader
+
+
 def read_sessions(path: Path) -> dict[str, list[tuple[str, str]]]:
     """{transcript id: [(speaker, text), ...] in order} from an AnnoMI CSV (simple or full format: full has one
     row per annotator, so repeated utterance ids are read once)."""
@@ -50,11 +59,8 @@ def read_sessions(path: Path) -> dict[str, list[tuple[str, str]]]:
         raise UserError("The AnnoMI CSV is not there.", where=str(path), fix="Pass --data with the AnnoMI folder.")
     rows: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"transcript_id", "utterance_id", "interlocutor", "utterance_text"} - set(reader.fieldnames or ())
-        if missing:
-            raise UserError(f"The CSV lacks the AnnoMI columns {', '.join(sorted(missing))}.", where=str(path),
-                            fix="Use AnnoMI-simple-train.csv or AnnoMI-full-train.csv.")
+        reader = _reader(handle, path, {"transcript_id", "utterance_id", "interlocutor", "utterance_text"},
+                         "The CSV lacks the AnnoMI columns", "Use AnnoMI-simple-train.csv or AnnoMI-full-train.csv.")
         for row in reader:
             text = re.sub(r"\s+", " ", row["utterance_text"] or "").strip()
             if text:
@@ -118,11 +124,8 @@ def read_written(folder: Path) -> list[Pair]:
     pairs: list[Pair] = []
     for path in sorted(folder.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"setting", "trainee", "reply", "relevant"} - set(reader.fieldnames or ())
-            if missing:
-                raise UserError(f"The pairs file lacks the columns {', '.join(sorted(missing))}.", where=str(path),
-                                fix="Write it with the header setting,context,trainee,reply,relevant.")
+            reader = _reader(handle, path, {"setting", "trainee", "reply", "relevant"}, "The pairs file lacks the columns",
+                             "Write it with the header setting,context,trainee,reply,relevant.")
             for n, row in enumerate(reader, start=2):
                 label = (row["relevant"] or "").strip()
                 if label not in ("0", "1"):
