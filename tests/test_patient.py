@@ -327,14 +327,39 @@ def test_a_streamed_reply_that_only_says_an_earlier_reply_again_is_redrawn_befor
     assert done.meta["rejected"] == ["repeats an earlier reply"]
 
 
-def test_a_reply_refused_after_it_was_shown_is_taken_back():
+def test_a_later_sentence_that_breaks_the_card_ends_the_reply_and_what_was_shown_stands():
     card = get_card("mi-alcohol-nurse")
     fake = FakeBackend(["Work is hard. I'm unemployed, so I just sit at home all day.", "Fine. It's just wine."])
     events = _collect(Patient(card, fake, PatientSettings()).reply([Line("trainee", "How are things?")]))
+    assert not [e for e in events if isinstance(e, PatientReset)]  # nothing the trainee read is taken back
+    assert [e.text for e in events if isinstance(e, PatientToken)] == ["Work is hard. "]
+    done = events[-1]
+    assert done.text == "Work is hard." and done.meta["rejected"] == [] and len(fake.prompts) == 1
+    assert done.meta["cut"].startswith("contradicts the card")
+
+
+def test_a_reply_refused_as_a_whole_after_it_was_shown_is_taken_back():
+    card = get_card("mi-alcohol-nurse")
+    fake = FakeBackend(["I feel tired after my night shifts. I want to sleep all day.", "Fine. It's just wine."])
+    turn = "You feel tired after your night shifts and you want to sleep all day."
+    events = _collect(Patient(card, fake, PatientSettings()).reply([Line("trainee", turn)]))
     resets = [i for i, e in enumerate(events) if isinstance(e, PatientReset)]
-    assert len(resets) == 1 and events[resets[0]].reason.startswith("contradicts the card")
-    assert [e.text for e in events[: resets[0]]] == ["Work is hard. "]  # shown before the second sentence failed
+    assert len(resets) == 1 and events[resets[0]].reason == "echoes the trainee"
+    assert "".join(e.text for e in events[: resets[0]]) == "I feel tired after my night shifts. I want to sleep all day."
     assert events[-1].text == "Fine. It's just wine."
+
+
+def test_a_reply_that_still_only_repeats_after_two_sentences_is_refused_there():
+    earlier = "I really don't know what to say. It's just wine after shifts."
+    draft = earlier + " Then a new thought comes along at the very end of a long reply."
+    patient = _one_candidate_patient([draft, "Maybe the mornings would be easier."], _talk)
+    history = [Line("patient", earlier), Line("trainee", "What worries you?")]
+    events = _collect(patient.reply(history))
+    assert not [e for e in events if isinstance(e, PatientReset)]
+    done = events[-1]
+    assert done.text == "Maybe the mornings would be easier." and done.meta["rejected"] == ["repeats an earlier reply"]
+    words = len(earlier.split()) + 1  # the first word after the second sentence shows that it has ended
+    assert done.meta["tokens"] == words + len(done.text.split())  # the rest of the draft was never written
 
 
 def test_a_reply_that_begins_like_an_earlier_one_and_goes_on_is_shown_whole():

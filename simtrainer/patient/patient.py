@@ -52,6 +52,7 @@ MAX_FAILED_TURNS = 3  # turns in a row the model may fail, each covered by a car
 MIN_CANDIDATE_TOKENS = 8  # a candidate with less room than this could not finish a sentence
 LEANING_TRIES = 2  # one-candidate models: first sentences checked against the leaning before a card line speaks
 REACT_AGAIN_AFTER = 3  # turns after a scripted reaction before the same trigger gets one again (steered)
+HELD_SENTENCES = 2  # sentences a reply may say only what was said before, held unseen, before it is refused
 RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
 PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
 
@@ -79,6 +80,7 @@ class Draft:
     text: str = ""
     verdict: GuardVerdict = field(default_factory=lambda: GuardVerdict(True))
     tokens: int = 0
+    cut: str = ""  # why the reply ended before a sentence the guard refused, after earlier ones were shown
 
 
 class Patient:
@@ -341,10 +343,12 @@ class Patient:
         """Stream one attempt, yielding whole sentences once the guard and the card's facts have passed them;
         `draft` ends up holding the trimmed text, the verdict on what streamed and the token count.
         `vet_first` may still refuse the first sentence before it is shown (a reason, or None); a later sentence
-        `vet_later` objects to ends the reply before it, and what was shown stands. While `hold` is true of the
-        text so far, nothing is shown yet: "I don't know." said once already is held until the reply goes on
-        (then it shows with the next sentence) or ends (then it is a repeat, refused unseen; shown at once, a
-        1.5B session took back such repeats on 10 of 30 turns)."""
+        `vet_later` or the guard objects to ends the reply before it, and what was shown stands (taken back and
+        redrawn, it cost the trainee a second wait for words they had read). While `hold` is true of the text so
+        far, nothing is shown yet: "I don't know." said once already is held until the reply goes on (then it
+        shows with the next sentence) or ends (then it is a repeat, refused unseen; shown at once, a 1.5B session
+        took back such repeats on 10 of 30 turns); still held after HELD_SENTENCES, it is refused there rather
+        than written to its end (a 1.5B model spent two seconds on such a draft at turn 30)."""
         stopped_early = False
         shown = 0
 
@@ -365,6 +369,10 @@ class Patient:
                 draft.text += piece
                 draft.verdict = self._early_verdict(draft.text)
                 if not draft.verdict.ok:
+                    if shown:  # the sentence after those shown broke role or the card: the reply ends before it
+                        draft.text, draft.cut = _shown_text(draft.text, shown), draft.verdict.reason
+                        draft.verdict = GuardVerdict(True)
+                        stopped_early = True
                     break
                 done = complete_sentences(draft.text)
                 if done > shown:  # a sentence has ended: it may be shown
@@ -379,6 +387,9 @@ class Patient:
                         if draft.text[len(_shown_text(draft.text, shown)):cut]:
                             yield draft.text[len(_shown_text(draft.text, shown)):cut]
                         shown = done
+                    elif done >= HELD_SENTENCES:  # still only what was said before: a repeat, refused now
+                        draft.verdict = GuardVerdict(False, "repeats an earlier reply")
+                        break
                 if done >= self._max_sentences:
                     stopped_early = True
                     break
@@ -622,6 +633,8 @@ class Patient:
             problem = self._problem(draft.text, draft.verdict, trainee_text)
             if problem is None:
                 meta = self._meta(attempt, rejected, first_token_s, tokens, started)
+                if draft.cut:
+                    meta["cut"] = draft.cut
                 if trigger:
                     meta.update(trigger=trigger, target=leaning)
                 self._remember(draft.text)
