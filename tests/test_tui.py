@@ -1,6 +1,7 @@
 """The Textual app driven with Pilot: start a scenario, send replies, see them streamed, coded, saved, reviewed."""
 
 import pytest
+from textual.widgets import Static
 
 from simtrainer.config import load_settings
 from simtrainer.ui.app import make_app
@@ -73,6 +74,7 @@ async def test_practice_send_stream_code_save_review(home, fixed_ids):
         await pilot.pause()
         assert isinstance(app.screen, SummaryScreen)
         assert app.screen.summary["rubrics"]["mi"]["counts"]["Q"] == 1
+        assert "count both speakers" not in app.screen.query_one("#summary").query(Static)[0].content.plain  # no turn numbers to explain
         await pilot.press("h")
         await pilot.pause()
         assert isinstance(app.screen, HistoryScreen)
@@ -267,6 +269,8 @@ async def test_dearman_and_ctrs_panels(home):
         await pilot.press("ctrl+e")
         await pilot.pause()
         assert set(app.screen.summary["rubrics"]) == {"dearman"}
+        intro = app.screen.query_one("#summary").query(Static)[0].content.plain
+        assert "1 of your turns" in intro and "count both speakers" in intro  # skills are named by transcript turn
         app.go_home()
         await pilot.pause()
         app.start_practice(app.workspace.card("cbt-panic-supermarket"))

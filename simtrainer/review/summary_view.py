@@ -55,7 +55,7 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
 
 def _dearman(s: dict[str, Any]) -> SummaryTable:
     rubric = load_rubric("dearman")
-    t = SummaryTable("DBT DEAR MAN", ["skill", "shown at turns"])
+    t = SummaryTable("DBT DEAR MAN", ["skill", "shown at transcript turn"])
     for skill, shown in s["checklist"].items():
         turns = ", ".join(str(n) for n in s["turns_shown"][skill])
         if skill in s.get("rated", {}):
@@ -71,7 +71,7 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
 
 def _ctrs(s: dict[str, Any]) -> SummaryTable:
     rubric = load_rubric("ctrs")
-    t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (turns)"])
+    t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (transcript turns)"])
     for item, v in s["items"].items():
         evidence = ", ".join(map(str, v["evidence"])) or "-"
         t.add(rubric.item(item).name, f"{v['score']}/6", "rated" if item in s.get("rated", {}) else evidence)

@@ -32,6 +32,9 @@ def goal_results_table(results: list[dict[str, Any]]) -> Table:
     return table
 
 
+#: rubrics whose summary names turns by number (the transcript's, both speakers counted)
+TURN_NUMBERED = ("dearman", "ctrs")
+
 class SummaryScreen(Screen):
     BINDINGS = [
         Binding("enter", "home", "Home", id="home"),
@@ -54,10 +57,13 @@ class SummaryScreen(Screen):
     def compose(self) -> ComposeResult:
         self.exercise = self.app.workspace.store.get_session(self.session_id).get("exercise")
         yield Header()
+        numbered = any(rubric in TURN_NUMBERED for rubric in self.summary.get("rubrics", {}))
         with VerticalScroll(id="summary"):
             yield Static(Text.assemble(("Session summary", "bold"), " — ", plain(self.summary_title),
                                        f"\nSession {self.session_id}, {self.summary['trainee_turns']} of your turns. "
-                                       "Saved; find it under History (H)."))
+                                       "Saved; find it under History (H)."
+                                       + (" Turn numbers below count both speakers, as History shows them."
+                                          if numbered else "")))
             if self.exercise is not None:
                 yield from self._exercise()
             for table, scorer in summary_tables(self.summary):
