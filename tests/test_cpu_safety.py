@@ -59,7 +59,8 @@ def probe_params():
 @pytest.mark.model
 def test_probe_runs_the_real_model_in_a_child_and_caches_it(gguf_path, monkeypatch):
     result = probe.check_model_runs(gguf_path)
-    assert result.ok and result.phase == "done" and result.tokens_per_s is not None
+    assert result.ok and result.phase == "done" and result.tokens_per_s > 0
+    assert f"generated {probe.PROBE_TOKENS} tokens" in result.detail  # the end of text held off: a full count
     assert probe.cached_result(gguf_path) == result
     # Cached: no child runs again, even one that would crash.
     monkeypatch.setattr(probe, "_child_command", lambda *a, **k: [sys.executable, "-c", SEGFAULT])
@@ -117,3 +118,8 @@ def test_a_stuck_model_is_a_message_not_a_hang(tmp_path, gguf_path, monkeypatch)
                                          "time.sleep(60)"])
     result = probe.run_probe(gguf_path, extra_buffers=True, timeout_s=8)
     assert not result.ok and "did not finish in 8 s" in result.detail and "loading the model" in result.detail
+
+
+def test_a_rate_is_given_only_from_enough_tokens():
+    assert probe.generation_rate(8, 0.5) == 14.0  # seven tokens after the first, in half a second
+    assert probe.generation_rate(2, 0.5) is None and probe.generation_rate(8, 0.0) is None

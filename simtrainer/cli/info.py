@@ -112,7 +112,8 @@ def models_add(path: Path, name: str | None, prompt_style: str | None) -> None:
               "prompt_style": prompt_style or budget.prompt_style, "max_candidates": budget.candidates,
               "candidate_tokens": budget.tokens}
     written = save_model(name, table_)
-    console.print(plain(f"Added model '{name}' ({result.detail}; {result.tokens_per_s} tokens/s) to {written}."))
+    speed = f"; {result.tokens_per_s} tokens/s" if result.tokens_per_s else ""
+    console.print(plain(f"Added model '{name}' ({result.detail}{speed}) to {written}."))
     console.print(plain(f"Use it with: simtrainer practice --model {name} …, or set model = \"{name}\" in the config."))
 
 

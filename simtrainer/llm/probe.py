@@ -25,6 +25,7 @@ from simtrainer.errors import UserError
 from simtrainer.llm.cpu import extra_buffers_safe
 
 PROBE_TOKENS = 8
+MIN_TIMED_TOKENS = 4  # fewer and the rate is noise
 PROBE_PROMPT = "COUNSELOR: How has your week been?\nCLIENT:"
 REBUILD_FIX = (
     "Rebuild llama-cpp-python for a generic CPU: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall "
@@ -186,7 +187,6 @@ def _as_user_error(path: Path, result: ProbeResult) -> UserError:
 # the child -----------------------------------------------------------------------------------------------------
 def _child(argv: list[str]) -> int:
     """Load, generate, report each phase on stdout before it starts (the parent reads the last one)."""
-    from simtrainer.llm.base import GenParams
     from simtrainer.llm.llamacpp import LlamaCppBackend
 
     path, extra, threads, gpu_layers = Path(argv[0]), argv[1] == "1", int(argv[2]) or None, int(argv[3])
@@ -198,14 +198,25 @@ def _child(argv: list[str]) -> int:
         print("error", error.what, flush=True)
         return 2
     print("generate", flush=True)
-    stream = backend.complete(PROBE_PROMPT, GenParams(max_tokens=PROBE_TOKENS, temperature=0))
-    tokens = 1 if next(stream, None) is not None else 0
+    # every token counted, and the end-of-text token held off, so a model that would stop after a word or two
+    # still gives a rate (one stopped at once reported 0 tokens/s)
+    stream = backend.llama.create_completion(PROBE_PROMPT, max_tokens=PROBE_TOKENS, temperature=0, stream=True,
+                                             logit_bias={backend.llama.token_eos(): -100.0})
+    pieces = (chunk for chunk in stream if chunk["choices"][0]["text"])  # the closing chunk carries no text
+    tokens = 1 if next(pieces, None) is not None else 0
     start = time.perf_counter()  # after the first token: the rate is the generation speed, not the prompt's
-    tokens += sum(1 for _ in stream)
-    elapsed = max(time.perf_counter() - start, 1e-6)
+    tokens += sum(1 for _ in pieces)
+    elapsed = time.perf_counter() - start
     backend.close()
-    print("done", json.dumps({"tokens": tokens, "tokens_per_s": round(max(tokens - 1, 0) / elapsed, 1)}), flush=True)
+    print("done", json.dumps({"tokens": tokens, "tokens_per_s": generation_rate(tokens, elapsed)}), flush=True)
     return 0
+
+
+def generation_rate(tokens: int, elapsed_s: float) -> float | None:
+    """Tokens per second after the first; None from too few tokens to time."""
+    if tokens < MIN_TIMED_TOKENS or elapsed_s <= 0:
+        return None
+    return round((tokens - 1) / elapsed_s, 1)
 
 
 if __name__ == "__main__":
