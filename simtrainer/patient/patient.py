@@ -23,7 +23,7 @@ from simtrainer.patient.guard import (
     sentences,
     trim_reply,
 )
-from simtrainer.patient.judge import contradictions
+from simtrainer.patient.judge import contradictions, invented_numbers
 from simtrainer.patient.lines import CardLine, LineBank, card_lines
 from simtrainer.patient.prompt import Line, TranscriptPrompt, latest
 from simtrainer.patient.relevance import (
@@ -41,7 +41,7 @@ from simtrainer.patient.steer import (
     MODEL_RELEVANT_FROM,
     Candidate,
     TalkScorer,
-    disclosure,
+    disclosures,
     vet,
 )
 from simtrainer.patient.triggers import reaction_lines
@@ -125,6 +125,8 @@ class Patient:
             [line.text for line in self.lines] + list(card.pressure_reactions)
             + [text for reaction in card.reactions for text in reaction.lines]))
         self._card_lines_used: set[str] = set()
+        self._card_json = card.model_dump_json()
+        self._known = self._card_json  # the card and the session's words: where a reply's numbers may come from
         self._last_disclosure_turn = -10
         self._reacted: dict[str, int] = {}  # trigger -> the turn its scripted reaction was said
         self._turn = 0
@@ -236,6 +238,7 @@ class Patient:
         """The next patient reply to `history` (which ends with the trainee's turn), as events. `trigger`: the
         card trigger the turn hit (the card's scripted reaction answers it, in every mode)."""
         self._turn = sum(1 for line in history if line.speaker == "trainee")
+        self._known = " ".join([self._card_json, *(line.text for line in history)])
         for line in history:
             if line.speaker == "patient":
                 self._remember(line.text)
@@ -436,7 +439,9 @@ class Patient:
 
     def _problem(self, text: str, verdict: GuardVerdict, trainee_text: str) -> str | None:
         """Why a finished candidate may not be used: the guard, the card's facts, the judge, said before, or, from
-        a transcript-style (small) model, words addressed to the counselor (`guard.addresses_listener`)."""
+        a transcript-style (small) model, words addressed to the counselor (`guard.addresses_listener`) or a
+        number neither the card nor the session gave (`judge.invented_numbers`: read blind, 11 of 13 such
+        SmolLM2 replies made no sense, "Twenty." glasses a night, "Two million pounds")."""
         if verdict.ok:
             verdict = check_reply(text, trainee_text)
         if not verdict.ok:
@@ -445,6 +450,8 @@ class Patient:
             return "repeats an earlier reply"
         if self.budget.prompt_style == "transcript" and addresses_listener(text):
             return "speaks to the counselor (a small model's slip of role)"
+        if self.budget.prompt_style == "transcript" and (numbers := invented_numbers(text, self._known)):
+            return f"a number nobody gave ({numbers[0]})"
         return vet(self.card, text)
 
     def _steered(self, history: list[Line], state: PatientState, pressured: bool, trigger: str | None = None):
@@ -460,8 +467,8 @@ class Patient:
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
-        reveal = None if trigger else disclosure(self.card, state, self._said_already)
-        if reveal and state.turns - self._last_disclosure_turn >= 2:
+        reveal = None if trigger else self._reveal(trainee_text, state)
+        if reveal:
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
             return
@@ -505,6 +512,18 @@ class Patient:
             meta["notice"] = self._notice(error, meta["rejected"])
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
+
+    def _reveal(self, trainee_text: str, state: PatientState) -> str | None:
+        """The card's disclosure to say now: trust allows one, the last was two turns ago or more, and it answers
+        the turn (after "Hm." any does). Said whatever was asked, blind readers found 35 of 58 reveals answered
+        the turn; those the answer check passes answered 21 of 30."""
+        if state.turns - self._last_disclosure_turn < 2:
+            return None
+        options = disclosures(self.card, state, self._said_already)
+        if not options or not asks_for_content(trainee_text):
+            return options[0] if options else None
+        fits = self._fit(trainee_text, options)
+        return next((line for line, fit in zip(options, fits, strict=True) if fit >= self._relevant_at), None)
 
     @property
     def _max_sentences(self) -> int:

@@ -55,10 +55,9 @@ def vet(card: Card, text: str) -> str | None:
     return judge(card, text)
 
 
-def disclosure(card: Card, state: PatientState, said: Callable[[str], bool] = lambda _: False) -> str | None:
-    """The next thing the person reveals once trust is high enough (one at a time, spaced out), passing over
-    what the session has `said` in other words already."""
+def disclosures(card: Card, state: PatientState, said: Callable[[str], bool] = lambda _: False) -> list[str]:
+    """What the person may reveal once trust is high enough, in the card's order, passing over what the session
+    has `said` in other words already (the patient says one at a time, spaced out, when it answers the turn)."""
     if not state.may_disclose:
-        return None
-    remaining = [line for line in card.reveal_when_trusted if line not in state.disclosed and not said(line)]
-    return remaining[0] if remaining else None
+        return []
+    return [line for line in card.reveal_when_trusted if line not in state.disclosed and not said(line)]
