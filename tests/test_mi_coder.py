@@ -177,7 +177,7 @@ def test_eval_annomi_rejects_other_csvs(cli, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
     result = cli("eval", "annomi", str(path))
-    assert result.exit_code == 2 and "lacks AnnoMI columns" in result.output
+    assert result.exit_code == 2 and "lacks the AnnoMI column" in result.output
 
 
 def test_code_cli_json(cli):

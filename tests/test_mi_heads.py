@@ -116,7 +116,7 @@ def test_eval_commands_refuse_bad_csvs(tmp_path):
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("text,codes\nHi,Q\n")
     result = run_cli("eval", "mi-codes", str(wrong))
-    assert result.returncode == 2 and "lacks columns" in result.stderr + result.stdout
+    assert result.returncode == 2 and "lacks the column" in result.stderr + result.stdout
     odd = _write(tmp_path / "odd.csv", [("x", "chat", "", "Hello.", "HELLO")])
     result = run_cli("eval", "mi-codes", str(odd))
     assert result.returncode == 2 and "unknown code" in result.stderr + result.stdout

@@ -272,7 +272,7 @@ def test_export_corrections_reads_as_annomi_training_data(cli, practise, tmp_pat
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     result = cli("train", "mi-coder", "--data", str(base), "--extra", str(bad))
-    assert result.exit_code == 2 and "lacks AnnoMI columns" in result.output
+    assert result.exit_code == 2 and "lacks the AnnoMI column" in result.output
 
 
 def test_delete_asks_then_removes_everything(cli, practise):

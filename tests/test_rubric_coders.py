@@ -232,3 +232,14 @@ def test_a_practice_session_runs_with_the_llm_judge(cli, home, tmp_path):
     data = json.loads(cli("practice", "-s", "dearman-landlord-heating", "--script", str(script), "--json").stdout)
     assert data["summary"]["rubrics"]["dearman"]["scorer"].startswith("llm-judge (fake")
     assert sum(1 for t in data["turns"] if t["speaker"] == "trainee") == 2
+
+
+def test_a_dearman_csv_without_its_columns_is_named_with_the_fix(tmp_path):
+    from simtrainer.feedback.dearman.data import read_labelled
+
+    path = tmp_path / "labelled.csv"
+    path.write_text("utterance,skill\nPlease fix the heating.,assert\n", encoding="utf-8")
+    with pytest.raises(UserError) as info:
+        read_labelled(path)
+    assert info.value.what == "The CSV lacks the column skills." and info.value.where == str(path)
+    assert "docs/validity.md" in info.value.fix

@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from simtrainer.csv_columns import require_columns
 from simtrainer.errors import UserError
 
 MIN_TURN_WORDS = 3
@@ -43,12 +44,10 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _reader(handle, path: Path, columns: set[str], lacks: str, fix: str) -> csv.DictReader:
+def _reader(handle, path: Path, columns: set[str], fix: str, kind: str = "") -> csv.DictReader:
     """A CSV reader over `handle`, or a `UserError` naming the columns the file lacks."""
     reader = csv.DictReader(handle)
-    missing = columns - set(reader.fieldnames or ())
-    if missing:
-        raise UserError(f"{lacks} {', '.join(sorted(missing))}.", where=str(path), fix=fix)
+    require_columns(reader.fieldnames, columns, str(path), fix, kind)
     return reader
 
 
@@ -60,7 +59,7 @@ def read_sessions(path: Path) -> dict[str, list[tuple[str, str]]]:
     rows: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)
     with path.open(newline="", encoding="utf-8") as handle:
         reader = _reader(handle, path, {"transcript_id", "utterance_id", "interlocutor", "utterance_text"},
-                         "The CSV lacks the AnnoMI columns", "Use AnnoMI-simple-train.csv or AnnoMI-full-train.csv.")
+                         "Use AnnoMI-simple-train.csv or AnnoMI-full-train.csv.", kind="AnnoMI")
         for row in reader:
             text = re.sub(r"\s+", " ", row["utterance_text"] or "").strip()
             if text:
@@ -124,7 +123,7 @@ def read_written(folder: Path) -> list[Pair]:
     pairs: list[Pair] = []
     for path in sorted(folder.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = _reader(handle, path, {"setting", "trainee", "reply", "relevant"}, "The pairs file lacks the columns",
+            reader = _reader(handle, path, {"setting", "trainee", "reply", "relevant"},
                              "Write it with the header setting,context,trainee,reply,relevant.")
             for n, row in enumerate(reader, start=2):
                 label = (row["relevant"] or "").strip()

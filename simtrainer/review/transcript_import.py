@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simtrainer.csv_columns import require_columns
 from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.patient import Line
@@ -195,12 +196,9 @@ def parse_annomi_csv(text: str, path: Path, transcript_id: str | None = None) ->
     from simtrainer.feedback.mi.annomi import REQUIRED
 
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = REQUIRED - set(reader.fieldnames or [])
-    if missing:
-        raise UserError(f"The CSV lacks the AnnoMI column{'s' * (len(missing) > 1)} {', '.join(sorted(missing))}.",
-                        where=f"{path}:1",
-                        fix="Give the header row transcript_id, utterance_id, interlocutor, utterance_text (the "
-                        "AnnoMI format; other columns are ignored).")
+    require_columns(reader.fieldnames, REQUIRED, f"{path}:1", kind="AnnoMI",
+                    fix="Give the header row transcript_id, utterance_id, interlocutor, utterance_text (the AnnoMI "
+                    "format; other columns are ignored).")
     rows: dict[str, dict[int, Turn]] = {}
     try:
         for row in reader:

@@ -15,6 +15,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from simtrainer.csv_columns import require_columns
 from simtrainer.errors import UserError
 from simtrainer.resources import data_folder
 
@@ -73,10 +74,8 @@ def read_labelled(path: Path) -> list[dict]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
-            if not {"utterance", "skills"} <= columns:
-                raise UserError("The CSV needs the columns `utterance` and `skills`.", where=str(path),
-                                fix="See docs/validity.md for the DEAR MAN data format.")
+            columns = require_columns(reader.fieldnames, {"utterance", "skills"}, str(path),
+                                      fix="See docs/validity.md for the DEAR MAN data format.")
             rows = []
             for n, row in enumerate(reader, 2):
                 skills = _names(row["skills"])

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from simtrainer.csv_columns import require_columns
 from simtrainer.errors import UserError
 
 TASKS = {
@@ -45,19 +46,14 @@ def read_annomi(path: Path) -> tuple[list[Utterance], str]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
+            columns = require_columns(reader.fieldnames, REQUIRED, str(path), kind="AnnoMI",
+                                      fix="Use AnnoMI's simple or full format (utterance_text, interlocutor, "
+                                      "main_therapist_behaviour, ...).")
             rows = list(reader)
     except FileNotFoundError:
         raise UserError("The AnnoMI CSV does not exist.", where=str(path), fix="Check the path.") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise UserError(f"Cannot read the CSV: {exc}", where=str(path), fix="Give a UTF-8 CSV file.") from None
-    missing = REQUIRED - columns
-    if missing:
-        raise UserError(
-            f"The CSV lacks AnnoMI columns: {', '.join(sorted(missing))}.",
-            where=str(path),
-            fix="Use AnnoMI's simple or full format (utterance_text, interlocutor, main_therapist_behaviour, ...).",
-        )
     fmt = "full" if "reflection_subtype" in columns else "simple"
     grouped: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
     for row in rows:

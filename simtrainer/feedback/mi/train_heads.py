@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrainer.csv_columns import require_columns
 from simtrainer.errors import UserError
 from simtrainer.feedback.mi.annomi import Utterance
 from simtrainer.feedback.mi.features import ANALYZERS
@@ -72,10 +73,8 @@ def _read_csv(path: Path, label_column: str, labels: tuple[str, ...]) -> list[Ro
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            missing = (CORPUS_COLUMNS | {label_column}) - set(reader.fieldnames or [])
-            if missing:
-                raise UserError(f"The CSV lacks columns: {', '.join(sorted(missing))}.", where=str(path),
-                                fix=f"Use the columns setting,register,previous,utterance,{label_column}.")
+            require_columns(reader.fieldnames, CORPUS_COLUMNS | {label_column}, str(path),
+                            fix=f"Use the columns setting,register,previous,utterance,{label_column}.")
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise UserError(f"Cannot read the CSV: {exc}", where=str(path), fix="Give a UTF-8 CSV file.") from None
