@@ -180,6 +180,31 @@ def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     assert reviewed["total"] == sum(v["score"] for v in reviewed["items"].values()) and reviewed["rated"] == {"agenda": 5}
 
 
+CBT_LINES = ["What would you like to put on our agenda today?",
+             "When your heart raced in the aisle, what went through your mind?",
+             "What evidence do you have that you would faint?", "What else might explain the racing heart?",
+             "How did that land for you? Anything I got wrong?",
+             "For homework, could you try staying in the shop two minutes longer and note what happens?"]
+
+
+def test_a_review_changes_only_what_it_touched(cli, practise):
+    """Rating one CTRS item moves only that item and the total; a DEAR MAN or CBT session's review adds no MI
+    table (its turns carry MI codes for the micro-skills), so the trainee's MI record is left alone."""
+    ctrs = practise("cbt-panic-supermarket", CBT_LINES)
+    coded = record(cli, ctrs)["session"]["summary"]["rubrics"]["ctrs"]
+    assert sum(v["score"] > 0 for v in coded["items"].values()) >= 3, coded["items"]  # something to lose
+    cli("sessions", "rate", ctrs, "--item", "agenda", "--score", "6")
+    reviewed = record(cli, ctrs)["reviewed"]
+    assert set(reviewed["rubrics"]) == {"ctrs"}
+    items = reviewed["rubrics"]["ctrs"]["items"]
+    assert {i: v for i, v in items.items() if i != "agenda"} == {i: v for i, v in coded["items"].items() if i != "agenda"}
+    assert reviewed["rubrics"]["ctrs"]["total"] == coded["total"] - coded["items"]["agenda"]["score"] + 6
+
+    dearman = practise("dearman-roommate-noise", ["Hey, can we talk about the noise?", "I need quiet after 11."])
+    cli("sessions", "rate", dearman, "--item", "mindful", "--score", "1")
+    assert set(record(cli, dearman)["reviewed"]["rubrics"]) == {"dearman"}
+
+
 def session_with_codes(store, pairs: list[tuple[str, str]], trainee: str = "") -> str:
     """A session of trainee turns coded with the first code of each pair, corrected to the second where they
     differ; returns its id."""

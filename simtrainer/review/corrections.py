@@ -19,6 +19,7 @@ from typing import Any
 from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, TurnView
 from simtrainer.feedback.labels import code_label, stored_code
+from simtrainer.feedback.shown import main_rubric
 from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 from simtrainer.storage import Store
 
@@ -244,6 +245,26 @@ def _apply_ratings(rubric_id: str, summary: dict[str, Any], rated: dict[str, int
         summary["competent"] = summary["total"] >= summary["competence_threshold"]
 
 
+def _touched_items(turns: list[dict[str, Any]], review: Review, rubric_id: str) -> set[str]:
+    """The items a rubric's corrections touch: those the corrected turns were coded with, and those they now are."""
+    corrected = {idx for idx, rubric in review.corrections if rubric == rubric_id}
+    before = {c["code"] for t in turns if t["idx"] in corrected for c in t["codes"] if c["rubric"] == rubric_id}
+    after = {r["code"] for (_, rubric), r in review.corrections.items() if rubric == rubric_id and r["code"] != NONE}
+    return before | after
+
+
+def _ctrs_as_corrected(stored: dict[str, Any], from_codes: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+    """The stored CTRS summary with only the `touched` items scored again from the reviewed codes. The session
+    model scores items from the whole transcript, not from turn codes: scored from codes, every item nobody
+    corrected fell to its best coded level (a rating of one item took the total from 44 to 23)."""
+    summary = {key: value for key, value in stored.items() if key not in ("scorer", "rated")}
+    summary["items"] = {item: (from_codes["items"][item] if item in touched else dict(value))
+                        for item, value in stored["items"].items()}
+    summary["total"] = sum(v["score"] for v in summary["items"].values())
+    summary["competent"] = summary["total"] >= summary["competence_threshold"]
+    return summary
+
+
 def reviewed_summary(store: Store, session_id: str, review: Review | None = None) -> dict[str, Any] | None:
     """The session summary recomputed with the supervisors' corrected codes in place of the automatic ones and
     their hand ratings in place of the estimates; the same shape as the stored summary. None when nothing was
@@ -254,16 +275,17 @@ def reviewed_summary(store: Store, session_id: str, review: Review | None = None
         return None
     turns = store.turns(session["id"])
     views = [TurnView(t["speaker"], t["text"], reviewed_codes(t, review.corrections)) for t in turns]
-    rubrics = [r for r in (session.get("summary") or {}).get("rubrics", {}) if r in RUBRIC_IDS]
-    for rubric_id in [c["rubric"] for t in turns for c in t["codes"]] + [r for _, r in review.corrections] + list(
-            review.ratings):
-        if rubric_id in RUBRIC_IDS and rubric_id not in rubrics:
-            rubrics.append(rubric_id)
+    stored = (session.get("summary") or {}).get("rubrics", {})
+    # the session's own rubrics only: a DEAR MAN or CBT session's turns carry MI codes too (micro-skills), and
+    # an MI table built from them would stand in the trainee's record as an MI session
+    rubrics = [r for r in stored if r in RUBRIC_IDS] or [main_rubric(session.get("modality") or "mi")]
     authors = sorted({r["author"] for r in review.corrections.values()}
                      | {r["author"] for items in review.ratings.values() for r in items.values()})
     out: dict[str, Any] = {"trainee_turns": sum(t["speaker"] == "trainee" for t in turns), "rubrics": {}}
     for rubric_id in rubrics:
         summary = _summarizer(rubric_id)(views)
+        if rubric_id == "ctrs" and stored.get("ctrs", {}).get("items"):
+            summary = _ctrs_as_corrected(stored["ctrs"], summary, _touched_items(turns, review, "ctrs"))
         _apply_ratings(rubric_id, summary, {i: r["score"] for i, r in review.ratings.get(rubric_id, {}).items()})
         out["rubrics"][rubric_id] = {"scorer": f"as reviewed by {', '.join(a for a in authors if a) or 'a supervisor'}",
                                      **summary}
