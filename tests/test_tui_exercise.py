@@ -19,7 +19,7 @@ from simtrainer.ui.screens.exercise import ExerciseOverScreen, InstructionsScree
 from simtrainer.ui.screens.history import HistoryScreen
 from simtrainer.ui.screens.home import HomeScreen
 from simtrainer.ui.screens.identity import NameScreen
-from simtrainer.ui.screens.modals import ErrorScreen
+from simtrainer.ui.screens.modals import ConfirmScreen, ErrorScreen
 from simtrainer.ui.screens.practice import PracticeScreen
 from simtrainer.ui.screens.summary import SummaryScreen
 from simtrainer.ui.widgets.goals_panel import GoalsPanel
@@ -419,7 +419,20 @@ async def test_hand_in_later_from_history(home, cli, tmp_path):
 
         await select(ended)
         assert "Hand in" in footer_keys(history)
+        await pilot.press("enter")  # look at it first: back in History, the same session stays chosen
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is history and history._selected() == ended
         await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and "Bo Lind" in app.screen.question
+        await pilot.press("n")  # not the one meant: nothing written
+        await settle(pilot)
+        assert app.screen is history and not app.hand_in_dir.exists()
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("y")
         await settle(pilot)
         assert app.screen is history  # the name was saved with the session: nothing asked
         (path,) = app.hand_in_dir.glob("*.json")

@@ -50,8 +50,11 @@ class HistoryScreen(Screen):
         self.load(self.query_text)
 
     def load(self, query: str | None = None) -> None:
+        """Fill the list, the highlighted session kept where it is still listed (back from a review, S and E must
+        act on the session the person had chosen, not on the top row)."""
         self.query_text = query
         table = self.query_one("#sessions", DataTable)
+        chosen = self._selected()
         table.clear(columns=True)
         table.add_columns("id", "started", "scenario", "trainee", "model", "turns", "status")
         self.rows = {row["id"]: row for row in self.app.workspace.store.list_sessions(limit=500, query=query or None)}
@@ -59,6 +62,8 @@ class HistoryScreen(Screen):
             table.add_row(row["id"], row["started_at"][:16].replace("T", " "), plain(row["scenario_title"]),
                           plain(row["trainee"] or ""), plain(row["model"]), str(row["turn_count"]), row["status"],
                           key=row["id"])
+        if chosen in self.rows:
+            table.move_cursor(row=table.get_row_index(chosen))
         self.refresh_bindings()
 
     @on(Input.Submitted, "#search")
@@ -103,10 +108,20 @@ class HistoryScreen(Screen):
             self.app.export_session(session_id)
 
     def action_hand_in(self) -> None:
-        """Hand in the selected ended exercise session, as the summary's S does (a name is asked if it has none)."""
+        """Hand in the selected ended exercise session, as the summary's S does (a name is asked if it has none),
+        once the person has confirmed it is the one they mean: the list may hold other people's sessions."""
+        from simtrainer.ui.screens.modals import ConfirmScreen
+
         session_id = self._selected()
-        if session_id:
-            self.app.hand_in_asking(session_id)
+        row = self.rows.get(session_id or "")
+        if row is None:
+            return
+        who = row["trainee"] or "no name yet"
+        question = (f"Hand in this session? {row['scenario_title']}, {who}, started "
+                    f"{row['started_at'][:16].replace('T', ' ')}, {row['turn_count']} turns. It writes one file "
+                    "to give your instructor.")
+        self.app.push_screen(ConfirmScreen(question, yes="Hand in", no="Cancel"),
+                             lambda yes: self.app.hand_in_asking(row["id"]) if yes else None)
 
     def action_why_no_hand_in(self) -> None:
         error = self._refusal()
