@@ -49,6 +49,37 @@ async def test_a_served_app_asks_even_with_a_name_saved_and_keeps_it_out_of_the_
     assert [row["trainee"] for row in open_store().list_sessions()] == ["Ana K"]
 
 
+async def test_a_served_tab_lists_only_its_own_students_sessions(home, monkeypatch, tmp_path):
+    """Every tab shares one data folder: Home and History show the sessions of the name given in this tab, none
+    before it is given, and never the machine owner's name as this tab's."""
+    from simtrainer.ui.screens.history import HistoryScreen
+    from simtrainer.ui.screens.home import HomeScreen
+
+    owned_config()
+    store = open_store()
+    for trainee in ("Bo", "Cy", "Machine Owner"):
+        sid = store.create_session(scenario_id="mi-alcohol-nurse", scenario_title="t", modality="mi", model="fake",
+                                   trainee=trainee)
+        store.add_turn(sid, "trainee", f"Hello from {trainee}.")
+        store.end_session(sid, None)
+    store.close()
+    monkeypatch.setenv(ASK_ENV, "1")
+    app = SimTrainerApp(Workspace(load_settings(), model="fake"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        home_screen = next(s for s in app.screen_stack if isinstance(s, HomeScreen))
+        assert home_screen.query_one("#recent").row_count == 0  # behind the name question: nobody's sessions
+        assert "Machine Owner" not in str(home_screen.query_one("#model-indicator").render())
+        await pilot.press(*"Bo")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen) and app.screen.query_one("#recent").row_count == 1
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        assert [row["trainee"] for row in app.screen.rows.values()] == ["Bo"]
+
+
 async def test_without_serve_a_saved_name_is_not_asked_again(home):
     owned_config()
     app = SimTrainerApp(Workspace(load_settings(), model="fake"))

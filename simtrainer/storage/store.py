@@ -231,23 +231,28 @@ class Store:
             )
         return _session_dict(rows[0])
 
-    def list_sessions(self, *, limit: int = 50, query: str | None = None) -> list[dict[str, Any]]:
+    def list_sessions(self, *, limit: int = 50, query: str | None = None,
+                      trainee: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; `query` searches transcripts, scenario ids and names; `trainee`: that person's only."""
         self.reap()
-        return self._list_sessions(limit, query)
+        return self._list_sessions(limit, query, trainee)
 
     @_reads
-    def _list_sessions(self, limit: int, query: str | None) -> list[dict[str, Any]]:
+    def _list_sessions(self, limit: int, query: str | None, trainee: str | None) -> list[dict[str, Any]]:
         sql = (
             "select s.*, (select count(*) from turns t where t.session_id = s.id) as turn_count "
-            "from sessions s"
+            "from sessions s where 1"
         )
         params: list[Any] = []
         if query:
             sql += (
-                " where s.id in (select t.session_id from turns t join turns_fts f on f.rowid = t.id "
-                "where turns_fts match ?) or s.scenario_id like ? or s.trainee like ?"
+                " and (s.id in (select t.session_id from turns t join turns_fts f on f.rowid = t.id "
+                "where turns_fts match ?) or s.scenario_id like ? or s.trainee like ?)"
             )
             params += [_fts_query(query), f"%{query}%", f"%{query}%"]
+        if trainee is not None:
+            sql += " and s.trainee = ?"
+            params.append(trainee)
         sql += " order by s.started_at desc limit ?"
         params.append(limit)
         return [_session_dict(row) for row in self._rows(sql, params)]

@@ -67,6 +67,8 @@ class SimTrainerApp(App):
         self.ask_name = ask_name  # the first-run question for the trainee's name
         self.exercise = exercise  # `simtrainer --exercise PACK`: opened straight away (its model already in use)
         self.shared = asks_every_start()  # a served tab: ask at every start, keep the name in this app only
+        if self.shared:  # the machine's saved name is nobody's in a served tab, until its student gives theirs
+            workspace.settings = workspace.settings.model_copy(update={"trainee": ""})
         self.exports_dir = data_dir() / "exports"
         self.hand_in_dir = data_dir() / "hand-in"
         self.notices_shown: set[str] = set()  # why speech is off is said once per run, not in every session
@@ -110,6 +112,14 @@ class SimTrainerApp(App):
         current = "" if self.shared and first_run else self.workspace.settings.trainee  # not the machine's name
         self.push_screen(NameScreen(current, first_run=first_run, shared=self.shared), saved)
 
+    def listed_sessions(self, *, limit: int, query: str | None = None) -> list[dict[str, Any]]:
+        """The sessions Home and History list: all of this machine's, or in a served tab only its student's
+        (none before they give their name), since every tab shares one data folder."""
+        if not self.shared:
+            return self.workspace.store.list_sessions(limit=limit, query=query)
+        name = self.workspace.settings.trainee
+        return self.workspace.store.list_sessions(limit=limit, query=query, trainee=name) if name else []
+
     def name_saved(self, name: str | None) -> None:
         if name is None:
             return
@@ -123,6 +133,7 @@ class SimTrainerApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
                 screen.show_in_use()
+                screen.refresh_recent()  # a served tab lists its student's sessions
 
     def start_practice(self, card: Card) -> None:
         from simtrainer.ui.screens.practice import PracticeScreen

@@ -57,7 +57,7 @@ class HistoryScreen(Screen):
         chosen = self._selected()
         table.clear(columns=True)
         table.add_columns("id", "started", "scenario", "trainee", "model", "turns", "status")
-        self.rows = {row["id"]: row for row in self.app.workspace.store.list_sessions(limit=500, query=query or None)}
+        self.rows = {row["id"]: row for row in self.app.listed_sessions(limit=500, query=query or None)}
         for row in self.rows.values():
             table.add_row(row["id"], row["started_at"][:16].replace("T", " "), plain(row["scenario_title"]),
                           plain(row["trainee"] or ""), plain(row["model"]), str(row["turn_count"]), row["status"],

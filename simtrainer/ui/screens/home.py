@@ -100,7 +100,7 @@ class HomeScreen(Screen):
 
     def refresh_recent(self) -> None:
         """The last sessions, columns fitted to the panel: the scenario takes the width the others leave."""
-        recent = self.app.workspace.store.list_sessions(limit=8)
+        recent = self.app.listed_sessions(limit=8)
         table = self.query_one("#recent", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
