@@ -18,7 +18,7 @@ from simtrainer.llm.registry import ModelBudget
 from simtrainer.patient import Line, Patient
 from simtrainer.patient.answer_model import load_answer_model
 from simtrainer.patient.lines import LineBank, card_lines
-from simtrainer.patient.relevance import THRESHOLD, AnswerCheck, is_relevant, relevance
+from simtrainer.patient.relevance import THRESHOLD, is_relevant, relevance
 from simtrainer.patient.state import PatientState
 from simtrainer.patient.triggers import hit_trigger, reaction_lines
 from simtrainer.scenarios import get_card
@@ -422,29 +422,13 @@ def test_the_relevance_check_is_reported_on_both_held_out_sets(encoder):
         assert 0.0 < figures[key]["accuracy"] <= 1.0 and figures[key]["threshold"] == THRESHOLD
 
 
-@pytest.mark.parametrize(("turn", "revealed"), [
-    ("You've been trying hard to keep it from the kids.", True),
-    ("Hm.", True),  # after a minimal encourager any reply answers
-    ("What time do you usually go to bed after a night shift?", False),
-])
-def test_a_disclosure_waits_for_a_turn_it_answers(encoder, turn, revealed):
-    card = get_card("mi-alcohol-nurse")
-    fake = FakeBackend(["I sleep till two, most days."] * 3)
-    patient = Patient(card, fake, PatientSettings(), talk_scorer=lambda *_: {"change": 0.6, "neutral": 0.3,
-                                                                             "sustain": 0.1},
-                      embed=encoder, answers=AnswerCheck(encoder, load_answer_model()))
-    trusting = PatientState(openness=0.8, resistance=0.1)
-    done = list(patient.reply([Line("patient", card.opening_line), Line("trainee", turn)], trusting))[-1]
-    if revealed:
-        assert done.meta["source"] == "card:reveal" and done.text == card.reveal_when_trusted[0]
-    else:
-        assert done.meta["source"] != "card:reveal" and fake.prompts  # the model was asked instead
-
-
 def test_a_number_nobody_gave_is_a_small_models_invention():
     from simtrainer.patient.judge import invented_numbers
 
-    known = get_card("mi-alcohol-nurse").model_dump_json() + " How many glasses on a work night? Maybe 3?"
+    card = get_card("mi-alcohol-nurse")
+    known = Patient(card, FakeBackend([]), PatientSettings())._known + " How many glasses on a work night? Maybe 3?"
+    assert invented_numbers("4 glasses, four or five times a week.", known) == []  # the card's own figures
+    assert invented_numbers("Just 1.", known) == ["1"]  # the card's fact patterns ("(1\d|...)") are not its words
     assert invented_numbers("Twenty.", known) == ["twenty"]
     assert invented_numbers("Two million pounds, I've lost it.", known) == ["million"]
     assert invented_numbers("Three, maybe.", known) == []  # said in the session ("3")

@@ -125,7 +125,7 @@ class Patient:
             [line.text for line in self.lines] + list(card.pressure_reactions)
             + [text for reaction in card.reactions for text in reaction.lines]))
         self._card_lines_used: set[str] = set()
-        self._card_json = card.model_dump_json()
+        self._card_json = card.model_dump_json(exclude={"facts": {"__all__": {"contradicted_by"}}})  # no patterns
         self._known = self._card_json  # the card and the session's words: where a reply's numbers may come from
         self._last_disclosure_turn = -10
         self._reacted: dict[str, int] = {}  # trigger -> the turn its scripted reaction was said
@@ -467,7 +467,7 @@ class Patient:
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
-        reveal = None if trigger else self._reveal(trainee_text, state)
+        reveal = None if trigger else self._reveal(state)
         if reveal:
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
@@ -513,17 +513,14 @@ class Patient:
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
 
-    def _reveal(self, trainee_text: str, state: PatientState) -> str | None:
-        """The card's disclosure to say now: trust allows one, the last was two turns ago or more, and it answers
-        the turn (after "Hm." any does). Said whatever was asked, blind readers found 35 of 58 reveals answered
-        the turn; those the answer check passes answered 21 of 30."""
+    def _reveal(self, state: PatientState) -> str | None:
+        """The card's next disclosure, once trust allows one and the last was two turns ago or more. Said whatever
+        was asked: held back for a turn the answer check says it answers, it gave way to the small model's own text,
+        which read worse (reading 4, docs/benchmarks.md)."""
         if state.turns - self._last_disclosure_turn < 2:
             return None
         options = disclosures(self.card, state, self._said_already)
-        if not options or not asks_for_content(trainee_text):
-            return options[0] if options else None
-        fits = self._fit(trainee_text, options)
-        return next((line for line, fit in zip(options, fits, strict=True) if fit >= self._relevant_at), None)
+        return options[0] if options else None
 
     @property
     def _max_sentences(self) -> int:

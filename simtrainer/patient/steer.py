@@ -57,7 +57,7 @@ def vet(card: Card, text: str) -> str | None:
 
 def disclosures(card: Card, state: PatientState, said: Callable[[str], bool] = lambda _: False) -> list[str]:
     """What the person may reveal once trust is high enough, in the card's order, passing over what the session
-    has `said` in other words already (the patient says one at a time, spaced out, when it answers the turn)."""
+    has `said` in other words already (the patient says one at a time, spaced out)."""
     if not state.may_disclose:
         return []
     return [line for line in card.reveal_when_trusted if line not in state.disclosed and not said(line)]
