@@ -255,6 +255,12 @@ def test_agreement_counts_reviewed_sessions_and_corrections(cli):
     assert json_of("--trainee", "Bo")["n"] == 1 and json_of("--trainee", "Bo")["kappa"] == 0.0  # po 0, pe 0
     text = cli("agreement").output
     assert "11 turns in 2 sessions" in text and "Confusion" in text
+    session_with_codes(store, [("PERSUADE", "SEEK")], trainee="Cy")
+    text = cli("agreement", "--trainee", "Cy").output  # codes as the badges write them; JSON keeps the ids
+    assert "Persuade" in text and "Seek" in text and "PERSUADE" not in text
+    assert json_of("--trainee", "Cy")["confusion"] == {"PERSUADE": {"SEEK": 1}}
+    result = cli("agreement", "--trainee", "Nobody")
+    assert result.exit_code == 2 and "No session carries the trainee name 'Nobody'" in result.output
 
 
 def test_agreement_with_nothing_reviewed_says_how_to_start(cli):

@@ -20,10 +20,15 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
 
     A turn counts when a supervisor corrected it, or when its session is marked reviewed
     (`sessions review ID --done`): then an uncorrected turn counts as agreement."""
+    from simtrainer.feedback.labels import code_label
     from simtrainer.review.agreement import agreement as figures
     from simtrainer.storage import open_store
 
-    result = figures(open_store(), rubric.lower(), trainee)
+    store = open_store()
+    if trainee is not None and not store.list_sessions(limit=1, trainee=trainee):
+        raise UserError(f"No session carries the trainee name '{trainee}'.", where="--trainee",
+                        fix="Use a name as `simtrainer trainees list` shows it (the exact spelling).")
+    result = figures(store, rubric.lower(), trainee)
     if as_json:
         print_json(result)
         return
@@ -34,12 +39,15 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
     kappa = "undefined" if result["kappa"] is None else f"{result['kappa']:.2f}"
     console.print(f"{result['rubric']}: {result['n']} turns in {result['sessions']} sessions, "
                   f"agreement {result['agreement']:.0%}, Cohen's kappa {kappa}", markup=False)
+    def label(code: str) -> str:  # as the badges and `sessions show` write it (CT, Persuade); JSON keeps the ids
+        return code_label(result["rubric"], code)
+
     table(["code", "turns", "agreement", "coder", "supervisor"],
-          [[code, v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]]
+          [[label(code), v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]]
            for code, v in result["per_code"].items()], title="Per code")
     codes = list(result["per_code"])
-    table(["coder \\ supervisor", *codes],
-          [[row, *[result["confusion"].get(row, {}).get(col, 0) or "" for col in codes]] for row in codes
+    table(["coder \\ supervisor", *map(label, codes)],
+          [[label(row), *[result["confusion"].get(row, {}).get(col, 0) or "" for col in codes]] for row in codes
            if row in result["confusion"]], title="Confusion (rows: coder, columns: supervisor)")
 
 
