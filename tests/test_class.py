@@ -91,7 +91,7 @@ def db_rows(home: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def test_import_three_students_then_again_adds_nothing(cli, bundles, home):
+def test_import_three_students_then_again_adds_nothing(cli, bundles, runs, home):
     files = [str(p) for p in bundles.values()]
     first = cli("class", "import", "--class", "Group A", *files)
     assert first.exit_code == 0
@@ -106,6 +106,11 @@ def test_import_three_students_then_again_adds_nothing(cli, bundles, home):
     assert "4 already in 'Group A', skipped" in again.output and "Nothing new was imported." in again.output
     assert len(db_rows(home, "select id from class_bundles")) == 4
     assert db_rows(home, "select count(*) from classes") == [(1,)]
+    resent = bundles["bob"].with_name("bob-from-the-app.json")  # the same session handed in again, later
+    write_bundle(payload(runs["bob"], "Bob", hour=13), resent)
+    twice = cli("class", "import", "--class", "Group A", str(resent))
+    assert twice.exit_code == 0 and "1 already in 'Group A', skipped" in twice.output
+    assert len(db_rows(home, "select id from class_bundles")) == 4
     listed = json.loads(cli("class", "list", "--json").stdout)
     assert [(c["class"], c["exercise"]["id"], c["students"], c["bundles"]) for c in listed] == [
         ("Group A", "mi-first-session", 3, 4)]

@@ -110,12 +110,20 @@ def test_annomi_csv_order_annotators_and_several_transcripts(cli, tmp_path):
     assert result.exit_code == 2 and "no transcript_id '9'" in result.stderr and "7, 8" in result.stderr
 
 
-def test_own_json_export_round_trips(cli, tmp_path):
-    """An export imported again keeps its speakers, texts, trainee and scenario, and is coded the same."""
+def test_own_json_export_round_trips(cli, tmp_path, monkeypatch):
+    """An export imported on another machine keeps its speakers, texts, trainee and scenario, and is coded the
+    same; the file's review work is named as not imported; a session already in the database is refused."""
     first = imported(cli, str(CSV), "--scenario", "mi-alcohol-nurse", "--trainee", "Kim")
+    cli("sessions", "annotate", first["session_id"], "Good open question.", "--turn", "2")
     out = tmp_path / "export.json"
     assert cli("sessions", "export", first["session_id"], "--format", "json", "-o", str(out)).exit_code == 0
+    here = cli("sessions", "import", str(out))
+    assert here.exit_code == 2 and f"This session is already here, as {first['session_id']}" in here.output
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))  # the supervisor's machine
     again = imported(cli, str(out))
+    assert again["not_imported"] == {"notes": 1}
+    shown = cli("sessions", "import", str(out))
+    assert shown.exit_code == 2 and f"already here, as {again['session_id']}" in shown.output  # not twice
     assert again["format"] == "simtrainer-json" and again["session_id"] != first["session_id"]
     assert (again["trainee"], again["scenario"]) == ("Kim", "mi-alcohol-nurse")
     assert [(t["speaker"], t["text"], t["codes"]) for t in again["turns"]] == [
@@ -124,7 +132,7 @@ def test_own_json_export_round_trips(cli, tmp_path):
     assert_coded(again, stored(cli, again["session_id"]))
 
 
-def test_coded_as_the_live_session_was(cli, tmp_path):
+def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     """A practice session, exported and imported again, gets the codes the live session gave each turn (its
     opening line, which a live session leaves uncoded, aside)."""
     script = tmp_path / "lines.txt"
@@ -134,11 +142,12 @@ def test_coded_as_the_live_session_was(cli, tmp_path):
                           "fake").stdout)
     out = tmp_path / "live.json"
     cli("sessions", "export", live["session_id"], "--format", "json", "-o", str(out))
+    counts = stored(cli, live["session_id"])["session"]["summary"]["rubrics"]["mi"]["counts"]
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))  # imported where it is not yet
     again = imported(cli, str(out))
     assert len(again["turns"]) == len(live["turns"]) == 9
     assert [t["codes"] for t in again["turns"][1:]] == [t["codes"] for t in live["turns"][1:]]
-    assert again["summary"]["rubrics"]["mi"]["counts"] == stored(cli, live["session_id"])["session"]["summary"][
-        "rubrics"]["mi"]["counts"]
+    assert again["summary"]["rubrics"]["mi"]["counts"] == counts
 
 
 def test_rubric_chooses_the_coders(cli):

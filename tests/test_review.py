@@ -157,6 +157,18 @@ def test_hand_ratings_replace_estimates(cli, practise):
         assert result.exit_code == 2 and message in result.output
 
 
+def test_giving_the_coders_own_code_says_it_confirms_and_wrong_rubric_codes_point_to_rubric(cli, practise):
+    sid = practise()
+    first = record(cli, sid)["turns"][1]
+    same = cli("sessions", "correct", sid, "--turn", "2", "--code", first["codes"][0]["code"], "--author", "ann")
+    assert same.exit_code == 0 and "confirmed (the coder's own code) by ann" in same.output
+    other = cli("sessions", "correct", sid, "--turn", "2", "--code", "agenda:4")
+    assert other.exit_code == 2 and "Add --rubric mi, dearman or ctrs" in other.output
+    ctrs = practise("cbt-panic-supermarket", ["What would you like to work on today?"])
+    wrong = cli("sessions", "correct", ctrs, "--turn", "2", "--code", "agendaa:4", "--rubric", "ctrs")
+    assert wrong.exit_code == 2 and "ITEM:LEVEL such as agenda:4" in wrong.output and "'Q open'" not in wrong.output
+
+
 def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     dearman = practise("dearman-roommate-noise", ["Hey, can we talk about the noise?", "I need quiet after 11."])
     result = cli("sessions", "rate", dearman, "--item", "negotiate", "--score", "2")
@@ -169,6 +181,13 @@ def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     reviewed = data["reviewed"]["rubrics"]["dearman"]
     assert reviewed["checklist"]["negotiate"] is True and reviewed["turns_shown"]["describe"][:1] == [2]
     assert all(4 not in turns for turns in reviewed["turns_shown"].values())  # "none": no skill at turn 4
+    both = cli("sessions", "correct", dearman, "--turn", "4", "--code", "R+negotiate")  # a turn with two skills
+    assert both.exit_code == 0 and "→ reinforce+negotiate" in both.output  # in DEAR MAN order
+    reviewed = record(cli, dearman)["reviewed"]["rubrics"]["dearman"]
+    assert reviewed["turns_shown"]["reinforce"] == [4] and 4 in reviewed["turns_shown"]["negotiate"]
+    assert "R+Neg" in cli("sessions", "show", dearman).output
+    mixed = cli("sessions", "correct", dearman, "--turn", "4", "--code", "D+none")
+    assert mixed.exit_code == 2 and "'none' cannot go with a skill" in mixed.output
 
     ctrs = practise("cbt-panic-supermarket", ["What would you like to work on today?"])
     cli("sessions", "rate", ctrs, "--item", "agenda", "--score", "5")
@@ -312,6 +331,8 @@ def test_delete_asks_then_removes_everything(cli, practise):
     cli("sessions", "correct", sid, "--turn", "2", "--code", "CR")
     cli("sessions", "rate", sid, "--item", "empathy", "--score", "3")
 
+    unanswered = cli("sessions", "delete", sid, input="")  # the input ends before an answer: nothing deleted
+    assert unanswered.exit_code == 2 and "Not deleted: no answer came" in unanswered.output
     kept = cli("sessions", "delete", sid, input="n\n")
     assert kept.exit_code == 0 and "Nothing deleted" in kept.output and record(cli, sid)["turns"]
     gone = cli("sessions", "delete", sid, input="y\n")

@@ -103,6 +103,12 @@ async def test_step_through_turns_and_correct_a_code(session_id):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and len(open_store().corrections(session_id)) == 1
+        await pilot.press("k", "c")  # the corrected turn again: the supervisor's code highlighted, not the coder's
+        await pilot.pause()
+        coder = [c["code"] for c in open_store().turns(session_id)[1]["codes"] if c["rubric"] == "mi"]
+        assert app.screen.options[app.screen.query_one("#codes").highlighted][1] == "CR" and coder != ["CR"]
+        await pilot.press("escape")
+        await pilot.pause()
 
 
 async def test_a_note_at_its_turn_and_an_empty_one_refused(session_id):

@@ -124,3 +124,11 @@ def test_progress_follows_the_review_and_names_match_in_any_case(cli, sessions):
     assert after["automatic"] == before["automatic"]  # the coders' figures are kept beside
     listed = json.loads(cli("trainees", "list", "--json").stdout)
     assert listed[0]["trainee"] == "Ann"
+
+
+def test_a_count_axis_ends_at_its_whole_top():
+    from simtrainer.review.charts import _ticks
+
+    assert _ticks(7, whole=True) == [0, 1, 2, 3, 4, 5, 6, 7]  # seven DEAR MAN skills: the axis ends at 7
+    assert _ticks(40, whole=True) == [0, 10, 20, 30, 40]
+    assert _ticks(1.0, whole=False)[-1] >= 1.0

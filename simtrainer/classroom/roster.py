@@ -93,14 +93,19 @@ def import_bundles(store: Store, class_name: str, paths: list[Path]) -> Imported
             fix="Ask those students to run `simtrainer exercise submit` again and send the new file unchanged, or "
             "leave those files out; then run the same import again.")
     assert tied is not None
-    held = {b["checksum"] for b in store.class_bundles(existing["id"])} if existing else set()
+    stored = store.class_bundles(existing["id"]) if existing else []
+    held = {b["checksum"] for b in stored}
+    # one session handed in twice (from the app's summary and again with `exercise submit`) is one hand-in
+    held_sessions = {b["session_id"] for b in stored if b["session_id"]}
     result = Imported(existing["name"] if existing else name, tied, existing is None)
     rows = []
     for path, bundle in good:
-        if bundle["checksum"] in held:
+        session_id = str(bundle["session"].get("id", ""))
+        if bundle["checksum"] in held or (session_id and session_id in held_sessions):
             result.already.append(str(path))
             continue
         held.add(bundle["checksum"])
+        held_sessions.add(session_id)
         rows.append({"checksum": bundle["checksum"], "trainee": bundle["trainee"].strip(),
                      "session_id": str(bundle["session"].get("id", "")), "source": path.name,
                      "bundle": json.dumps(bundle, ensure_ascii=False, sort_keys=True)})

@@ -53,6 +53,10 @@ def sessions_import(file: Path, trainee: str | None, scenario_id: str | None, sp
     for table, scorer in summary_tables(result["summary"]):
         console.print(rich_table(table, expand=False))
         console.print(plain(f"scorer: {scorer}", "dim"))
+    if result["not_imported"]:
+        left = ", ".join(f"{n} {kind if n > 1 else kind.rstrip('s')}" for kind, n in result["not_imported"].items())
+        console.print(plain(f"Not imported: the file's {left} (an import is coded afresh; the exported file keeps "
+                            "them).", "yellow"))
     console.print(f"Review it with: simtrainer sessions show {result['session_id']}")
 
 

@@ -123,8 +123,8 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
 @click.option("--turn", "number", type=int, required=True, help="The turn (the number `sessions show` prints).")
 @click.option("--code", "code", required=True,
               help="The code it should have had (any case): MI codes or labels (Q, 'Q open', SR, CR, GI, Persuade, "
-                   "PwP, AF, Seek, Auto, Con, Neutral), CT / ST / N on a patient turn; a DEAR MAN skill or CTRS item "
-                   "(with its level: agenda:4), or 'none'.")
+                   "PwP, AF, Seek, Auto, Confront, Neutral), CT / ST / N on a patient turn; DEAR MAN skills (several "
+                   "joined by +: negotiate+reinforce), a CTRS item (with its level: agenda:4), or 'none'.")
 @click.option("--rubric", help="mi, dearman or ctrs (default: mi, or the rubric the code belongs to).")
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
@@ -145,9 +145,12 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
     code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
     author = default_author(author)
     store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
-    auto = ", ".join(c["code"] for c in turn["codes"] if c["rubric"] == rubric.lower()) or "no code"
+    automatic = [c["code"] for c in turn["codes"] if c["rubric"] == rubric.lower()]
+    auto = ", ".join(automatic) or "no code"
+    # the coder's own code given again is kept too: it records that a supervisor agreed
+    verb = "confirmed (the coder's own code)" if automatic[:1] == [code_id] and not detail else "corrected"
     click.echo(terminal_safe(f"Turn {number} of {session['id']}: {auto} → {code_id}"
-                             + (f" ({detail})" if detail else "") + f", corrected by {author}"))
+                             + (f" ({detail})" if detail else "") + f", {verb} by {author}"))
 
 
 @sessions.command("rate")
@@ -200,7 +203,13 @@ def sessions_delete(session_id: str, yes: bool) -> None:
                         fix="End it (or quit the practice that runs it) first, then delete it.")
     if not yes:
         what = terminal_safe(f"{session['id']} ({session['scenario_id']}, {session['started_at'][:16]})")
-        if not click.confirm(f"Delete session {what} and everything about it?", default=False):
+        try:
+            agreed = click.confirm(f"Delete session {what} and everything about it?", default=False)
+        except click.Abort:  # the input ended (a script, `< /dev/null`) or Ctrl-C: nothing is deleted unasked
+            raise UserError(f"Not deleted: no answer came to the question before deleting {what}.",
+                            where="sessions delete", fix="Answer y at the prompt, or add --yes to delete without "
+                            "asking.") from None
+        if not agreed:
             click.echo("Nothing deleted.")
             return
     counts = store.delete_session(session["id"])

@@ -23,7 +23,7 @@ def code_label(rubric: str, code: str, detail: str | None = None) -> str:
     if rubric == "dearman":
         from simtrainer.feedback.dearman.coder import LABELS
 
-        return LABELS.get(code, code)
+        return "+".join(LABELS.get(part, part) for part in code.split("+"))  # a correction may name several
     if rubric == "ctrs":
         from simtrainer.feedback.ctrs.scorer import SHORT
 

@@ -48,7 +48,10 @@ class Chart:
 
 
 def _ticks(top: float, whole: bool) -> list[float]:
-    """About five round steps from 0 to `top` (steps of at least 1 for counts)."""
+    """About five round steps from 0 to `top` (steps of at least 1 for counts; a count up to ten, every whole
+    number, so seven DEAR MAN skills end at 7, not 8)."""
+    if whole and top <= 10:
+        return [float(i) for i in range(int(top + 0.999) + 1)]
     raw = max(top / 5, 1) if whole else top / 5
     steps = (1, 2, 5) if whole else (1, 2, 2.5, 5)
     step = next(s * 10 ** e for e in range(-2, 6) for s in steps if s * 10 ** e >= raw)

@@ -3,7 +3,8 @@
 One turn numbering everywhere: a turn's number is its `idx` + 1 (the patient's opening line is turn 1); that is
 what `sessions show` prints and what `--turn N` takes. The store keeps `idx`.
 
-A correction names the one code a turn should have had for a rubric; the latest correction per turn and rubric
+A correction names the code a turn should have had for a rubric (DEAR MAN: one skill or several joined by "+",
+`negotiate+reinforce`, as a turn may show more than one); the latest correction per turn and rubric
 replaces that rubric's automatic codes on the turn when the summary is recomputed ("none" for DEAR MAN and CTRS:
 no skill on that turn; a CTRS item may carry the level it showed, `agenda:4`, else it scores 0). The automatic
 codes stay stored beside it. Hand ratings replace the coders' estimates of
@@ -24,7 +25,9 @@ from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 from simtrainer.storage import Store
 
 NONE = "none"
-LABEL_HINT = {"trainee": "CR or 'Q open'", "patient": "CT, ST or N"}
+SEVERAL = "+"  # joins the DEAR MAN skills one corrected turn showed ("negotiate+reinforce")
+LABEL_HINT = {"trainee": "labels such as CR or 'Q open'", "patient": "labels such as CT, ST or N"}
+RUBRIC_HINT = {"dearman": "letters such as D or M, and 'none'", "ctrs": "ITEM:LEVEL such as agenda:4, and 'none'"}
 
 
 def turn_number(idx: int) -> int:
@@ -111,6 +114,12 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
     if rubric_id != "mi" and speaker != "trainee":
         raise UserError(f"The {rubric_id} rubric codes the trainee's turns only; this is a patient turn.",
                         where=where, fix="Pick a trainee turn, or --rubric mi for the patient's change / sustain talk.")
+    if rubric_id == "dearman" and SEVERAL in text:  # one turn may show several skills: "describe+assert"
+        parts = [resolve_code(rubric_id, speaker, part, where)[0] for part in text.split(SEVERAL) if part.strip()]
+        if NONE in parts:
+            raise UserError("'none' cannot go with a skill.", where=where, fix="Give the skills alone, or 'none'.")
+        order = [item.id for item in load_rubric(rubric_id).items]
+        return SEVERAL.join(sorted(set(parts), key=order.index)), ""
     level = ""
     if rubric_id == "ctrs" and ":" in text:  # a CTRS item with the level it showed, e.g. agenda:4
         text, _, level = text.rpartition(":")
@@ -121,9 +130,10 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
     found = choices.get(_key(text))
     if found is None:
         shown = sorted({code for code, _ in choices.values()})
+        hint = LABEL_HINT[speaker] if rubric_id == "mi" else RUBRIC_HINT[rubric_id]
+        other = " Another rubric's code? Add --rubric mi, dearman or ctrs." if rubric_id == "mi" else ""
         raise UserError(f"'{text}' is not a {rubric_id} code for a {speaker} turn.", where=where,
-                        fix=f"Use one of: {', '.join(shown)} (any case; labels such as {LABEL_HINT[speaker]} work "
-                        "too).")
+                        fix=f"Use one of: {', '.join(shown)} (any case; {hint} work too).{other}")
     return (found[0], level) if level and found[0] != NONE else found
 
 
@@ -165,13 +175,13 @@ def latest_ratings(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
     return out
 
 
-def correction_code(row: dict[str, Any]) -> Code | None:
-    """The corrected code as a `Code` (None for "none": no skill on that turn)."""
+def correction_codes(row: dict[str, Any]) -> list[Code]:
+    """The corrected codes as `Code`s: one, several DEAR MAN skills, or none ("none": no skill on that turn)."""
     if row["code"] == NONE:
-        return None
-    label = code_label(row["rubric"], row["code"], row.get("detail"))
-    return Code(row["rubric"], row["code"], label, None, row.get("detail") or "", f"corrected by {row['author']}",
-                "supervisor's correction")
+        return []
+    return [Code(row["rubric"], code, code_label(row["rubric"], code, row.get("detail")), None,
+                 row.get("detail") or "", f"corrected by {row['author']}", "supervisor's correction")
+            for code in row["code"].split(SEVERAL)]
 
 
 def reviewed_codes(turn: dict[str, Any], corrected: dict[tuple[int, str], dict[str, Any]]) -> list[Code]:
@@ -179,8 +189,7 @@ def reviewed_codes(turn: dict[str, Any], corrected: dict[tuple[int, str], dict[s
     codes = [stored_code(c) for c in turn["codes"]]
     for (idx, rubric), row in corrected.items():
         if idx == turn["idx"]:
-            code = correction_code(row)
-            codes = [c for c in codes if c.rubric != rubric] + ([code] if code else [])
+            codes = [c for c in codes if c.rubric != rubric] + correction_codes(row)
     return codes
 
 

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class Transcript:
     format: str  # "text" | "annomi-csv" | "simtrainer-json"
     scenario: dict[str, str] | None = None  # a JSON export's scenario_id, scenario_title, modality
     trainee: str = ""  # a name the file gives the counselor (a JSON export's trainee, --speakers' first)
+    origin: str = ""  # a JSON export's own session id: importing it twice would count the session twice
+    left_out: dict[str, int] = field(default_factory=dict)  # a JSON export's review work, not carried over
 
 
 def read_transcript(path: Path, *, speakers: str | None = None, transcript_id: str | None = None) -> Transcript:
@@ -267,8 +269,13 @@ def parse_json(text: str, path: Path) -> Transcript:
     if "scenario_id" not in scenario and isinstance(record.get("scenario"), str):
         scenario["scenario_id"] = record["scenario"]  # practice --json
     trainee = session.get("trainee") or record.get("trainee") or ""
+    origin = session.get("id") or record.get("session_id") or ""
+    left_out = {kind: len(record[key]) for kind, key in (("notes", "annotations"), ("corrections", "corrections"),
+                                                           ("ratings", "ratings"))
+                if isinstance(record.get(key), list) and record[key]}
     return Transcript(out, "simtrainer-json", scenario=scenario or None,
-                      trainee=trainee if isinstance(trainee, str) else "")
+                      trainee=trainee if isinstance(trainee, str) else "",
+                      origin=origin if isinstance(origin, str) else "", left_out=left_out)
 
 
 # coding and storing --------------------------------------------------------------------------------------------
@@ -318,7 +325,13 @@ def choose_context(transcript: Transcript, file_name: str, *, card=None, rubric:
 
 def import_transcript(store: Store, path: Path, transcript: Transcript, context: Context, coders: list[Coder], *,
                       trainee: str) -> dict[str, Any]:
-    """Code the transcript and store it as an ended session; returns what `sessions import --json` prints."""
+    """Code the transcript and store it as an ended session; returns what `sessions import --json` prints. A
+    simtrainer export already in this database (its own session, or an earlier import of it) is refused: two
+    copies would count twice in the trainee's progress."""
+    if transcript.origin and (here := store.copies_of(transcript.origin)):
+        raise UserError(f"This session is already here, as {here[0]}.", where=str(path),
+                        fix=f"Open it with `simtrainer sessions show {here[0]}`; to import the file again, delete "
+                        "that one first (`simtrainer sessions delete ID`).")
     codes = code_turns(transcript.turns, coders)
     summary = score(coders, [TurnView(t.speaker, t.text, c) for t, c in zip(transcript.turns, codes, strict=True)])
     session_id = store.import_session(
@@ -327,8 +340,9 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         modality=context.modality,
         model=f"imported: {path.name}",
         trainee=trainee,
-        turns=[(t.speaker, t.text, {"from": t.where}, [c.as_row() for c in turn_codes])
-               for t, turn_codes in zip(transcript.turns, codes, strict=True)],
+        turns=[(t.speaker, t.text, {"from": t.where, **({"origin": transcript.origin} if transcript.origin and not i
+                                                         else {})}, [c.as_row() for c in turn_codes])
+               for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         summary=summary,
     )
     return {
@@ -342,4 +356,5 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
                    "codes": [c.as_row() for c in turn_codes]}
                   for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         "summary": summary,
+        "not_imported": transcript.left_out,  # notes, corrections, ratings in the file: an import is coded afresh
     }

@@ -169,6 +169,13 @@ class Store:
         Store.end_session.__wrapped__(self, session_id, summary)
         return session_id
 
+    @_reads
+    def copies_of(self, origin: str) -> list[str]:
+        """Sessions here that are the session `origin`: itself, or an import of its export."""
+        rows = self._rows("select id from sessions where id = ? union select session_id as id from turns "
+                          "where idx = 0 and json_extract(meta, '$.origin') = ?", [origin, origin])
+        return [row["id"] for row in rows]
+
     @_writes
     def interrupt_session(self, session_id: str) -> None:
         """Mark a session this process was running as interrupted (its process is about to stop running it)."""

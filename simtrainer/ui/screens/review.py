@@ -178,10 +178,12 @@ class ReviewScreen(Screen):
         now = ", ".join(code_label(c["rubric"], c["code"], c["detail"]) for c in turn["codes"]) or "no code"
         heading = f"Turn {turn['turn']} ({turn['speaker']}), coded {now}. The code it should have had:"
         options = code_options(rubric, turn["speaker"])
-        auto = {(c["rubric"], c["code"], c["detail"] or "") for c in turn["codes"]}
+        # on the supervisor's own code where they corrected the turn already, else on the coder's
+        current = ({(c["rubric"], c["code"], c.get("detail") or "") for c in turn["corrections"]}
+                   or {(c["rubric"], c["code"], c["detail"] or "") for c in turn["codes"]})
         where = f"turn {turn['turn']}"
         highlight = next((i for i, (r, code, _) in enumerate(options)
-                          if (r, *resolve_code(r, turn["speaker"], code, where)) in auto), 0)
+                          if (r, *resolve_code(r, turn["speaker"], code, where)) in current), 0)
         self.app.push_screen(CorrectScreen(heading, options, self.author, highlight),
                              lambda result: self._corrected(turn, result))
 
