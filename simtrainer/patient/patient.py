@@ -41,7 +41,7 @@ from simtrainer.patient.steer import (
     MODEL_RELEVANT_FROM,
     Candidate,
     TalkScorer,
-    disclosures,
+    disclosure,
     vet,
 )
 from simtrainer.patient.triggers import reaction_lines
@@ -467,8 +467,10 @@ class Patient:
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
-        reveal = None if trigger else self._reveal(state)
-        if reveal:
+        # in the card's order, whatever was asked: held back for a turn the answer check says it answers, a
+        # disclosure gave way to the small model's own text, which read worse (reading 4, docs/benchmarks.md)
+        reveal = None if trigger else disclosure(self.card, state, self._said_already)
+        if reveal and state.turns - self._last_disclosure_turn >= 2:
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
             return
@@ -512,15 +514,6 @@ class Patient:
             meta["notice"] = self._notice(error, meta["rejected"])
             yield PatientNotice(meta["notice"])
         yield from self._say(text, meta, started)
-
-    def _reveal(self, state: PatientState) -> str | None:
-        """The card's next disclosure, once trust allows one and the last was two turns ago or more. Said whatever
-        was asked: held back for a turn the answer check says it answers, it gave way to the small model's own text,
-        which read worse (reading 4, docs/benchmarks.md)."""
-        if state.turns - self._last_disclosure_turn < 2:
-            return None
-        options = disclosures(self.card, state, self._said_already)
-        return options[0] if options else None
 
     @property
     def _max_sentences(self) -> int:

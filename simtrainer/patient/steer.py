@@ -55,9 +55,10 @@ def vet(card: Card, text: str) -> str | None:
     return judge(card, text)
 
 
-def disclosures(card: Card, state: PatientState, said: Callable[[str], bool] = lambda _: False) -> list[str]:
-    """What the person may reveal once trust is high enough, in the card's order, passing over what the session
-    has `said` in other words already (the patient says one at a time, spaced out)."""
+def disclosure(card: Card, state: PatientState, said: Callable[[str], bool] = lambda _: False) -> str | None:
+    """The next thing the person reveals once trust is high enough (one at a time, spaced out), passing over
+    what the session has `said` in other words already."""
     if not state.may_disclose:
-        return []
-    return [line for line in card.reveal_when_trusted if line not in state.disclosed and not said(line)]
+        return None
+    remaining = [line for line in card.reveal_when_trusted if line not in state.disclosed and not said(line)]
+    return remaining[0] if remaining else None
