@@ -59,6 +59,9 @@ def test_one_turn_numbering_and_notes_at_their_turns(cli, practise):
     assert data["annotations"][1]["turn"] is None and data["annotations"][1]["author"] == getpass.getuser()
 
     md = cli("sessions", "export", sid, "--format", "md").output
+    nested = data_dir().parent / "for-the-supervisor" / "week-1" / "session.md"  # a folder not made yet
+    assert cli("sessions", "export", sid, "--format", "md", "-o", str(nested)).exit_code == 0
+    assert nested.read_text(encoding="utf-8") == md
     turn4 = md.index(f"4. **Trainee**: {LINES[1]}")
     assert md.index("- note: Lovely reflection. (ann)") > turn4 > 0
     assert md.index("- note: Lovely reflection. (ann)") < md.index("5. **Patient**")

@@ -220,6 +220,13 @@ def _where(path: Path, text: str, field: str) -> str:
     return f"{path}: {field}" + (f" (line {line})" if line else "")
 
 
+def _named_key(message: str) -> str | None:
+    """The first pack key a rule across keys names in its message ("min_turns (12) is more than ..."), so the
+    error can point at its line."""
+    found = [(message.find(key), key) for key in PackFile.model_fields if re.search(rf"\b{key}\b", message)]
+    return min(found)[1] if found else None
+
+
 def _fix(error: dict[str, Any]) -> str:
     kind = error["type"]
     field = str(error["loc"][-1]) if error["loc"] else ""
@@ -234,7 +241,12 @@ def _fix(error: dict[str, Any]) -> str:
             return "give the server's OpenAI API root, e.g. http://10.0.0.5:8080/v1"
         return "use lowercase letters, digits and dashes, e.g. mi-open-questions"
     if kind == "value_error":
-        return "see the message: " + error["msg"].removeprefix("Value error, ")
+        message = error["msg"]
+        if "needs an end" in message:
+            return "add `max_turns = 10`, `time_limit_min = 15`, or both"
+        if "is more than max_turns" in message:
+            return "make min_turns at most max_turns (or leave min_turns out)"
+        return "correct the value as the message says"
     return f"give a value of the right kind ({error['msg'].lower()})"
 
 
@@ -351,7 +363,7 @@ def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
         spec = PackFile(**data)
     except ValidationError as exc:
         error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]  # a misspelt key first
-        field = ".".join(str(p) for p in error["loc"]) or "(pack)"
+        field = ".".join(str(p) for p in error["loc"]) or _named_key(error["msg"]) or "(pack)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise UserError(f"{error['msg'].removeprefix('Value error, ')}{more}", where=_where(path, text, field),
                         fix=_fix(error)) from None

@@ -77,7 +77,10 @@ def sessions_export(session_id: str, fmt: str, out: Path | None, pseudonymise: b
     if out is None:
         click.echo(text, nl=False)
         return
+    from simtrainer.storage.private import private_dir
+
     try:
+        private_dir(out.parent)  # a missing folder is made (owner-only), as for reports and other exports
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(
