@@ -61,6 +61,11 @@ def test_exports(cli, script, tmp_path):
     assert [s["id"] for s in json.loads(cli("sessions", "list", "-q", "exhausting", "--json").stdout)] == [sid]
     listing = cli("sessions", "list").output
     assert sid in listing and "trainee" not in listing  # ids whole; no trainee column when nobody set one
+    narrow = run_cli("sessions", "list", env={"FORCE_COLOR": "1", "COLUMNS": "80"}).stdout  # an 80-column terminal
+    tail = sid.rsplit("-", 1)[-1]
+    scenario = json.loads(cli("sessions", "list", "--json").stdout)[0]["scenario_id"]
+    assert f" {tail} " in narrow and sid not in narrow and scenario in narrow  # nothing broken across lines
+    assert "(ids shortened to their tail" in narrow
 
 
 def test_interactive_repl_until_ctrl_d(cli):

@@ -18,6 +18,14 @@ def print_json(value: Any) -> None:
     click.echo(json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
 
 
+WIDE = 100  # a terminal narrower than this lists ids by their random tail and dates without the year
+
+
+def narrow() -> bool:
+    """A terminal too narrow for whole ids and dates beside a scenario id (piped output keeps them whole)."""
+    return console.is_terminal and console.width < WIDE
+
+
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *, whole: tuple[str, ...] = ()) -> None:
     """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold. Cells
     and the title (it often holds a name) are shown as written: no markup in them is parsed, no control character

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from simtrainer.cli.output import console, print_json, table
+from simtrainer.cli.output import console, narrow, print_json, table
 from simtrainer.errors import UserError
 from simtrainer.text_safety import terminal_safe
 
@@ -33,13 +33,15 @@ def sessions_list(limit: int, query: str | None, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
+    short = narrow()  # ids by their random tail (every command takes it), dates without the year
     columns = ["id", "scenario", "trainee", "started", "turns", "status"]
-    cells = [[r["id"], r["scenario_id"], r["trainee"], r["started_at"][:16].replace("T", " "), r["turn_count"],
-              r["status"]] for r in rows]
+    cells = [[r["id"].rsplit("-", 1)[-1] if short else r["id"], r["scenario_id"], r["trainee"],
+              r["started_at"][5 if short else 0:16].replace("T", " "), r["turn_count"], r["status"]] for r in rows]
     if not any(r["trainee"] for r in rows):  # one person's own practice: no trainee names to show
         columns.remove("trainee")
         cells = [row[:2] + row[3:] for row in cells]
-    table(columns, cells, title=f"{len(rows)} sessions", whole=("id", "started"))
+    title = f"{len(rows)} sessions" + (" (ids shortened to their tail; --json has them whole)" if short else "")
+    table(columns, cells, title=title, whole=("id", "scenario", "started"))
     if any(r["status"] == "interrupted" for r in rows):
         console.print("[dim]An interrupted session continues with: simtrainer practice --resume ID[/]")
 
