@@ -107,7 +107,7 @@ def import_bundles(store: Store, class_name: str, paths: list[Path]) -> Imported
         held.add(bundle["checksum"])
         held_sessions.add(session_id)
         rows.append({"checksum": bundle["checksum"], "trainee": bundle["trainee"].strip(),
-                     "session_id": str(bundle["session"].get("id", "")), "source": path.name,
+                     "session_id": session_id, "source": path.name,
                      "bundle": json.dumps(bundle, ensure_ascii=False, sort_keys=True)})
         result.added.append((str(path), bundle["trainee"].strip()))
     if rows:

@@ -26,6 +26,13 @@ def narrow() -> bool:
     return console.is_terminal and console.width < WIDE
 
 
+def listed(session_id: str, started_at: str, short: bool) -> tuple[str, str]:
+    """A session's id and start as a listing shows them: `short`, the id's random tail (every command takes it)
+    and the date without the year."""
+    started = started_at[5 if short else 0:16].replace("T", " ")
+    return (session_id.rsplit("-", 1)[-1] if short else session_id), started
+
+
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *, whole: tuple[str, ...] = ()) -> None:
     """A table on stdout; the `whole` columns (ids, times) are never broken across lines, the others fold. Cells
     and the title (it often holds a name) are shown as written: no markup in them is parsed, no control character

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from simtrainer.cli.output import console, narrow, print_json, table
+from simtrainer.cli.output import console, listed, narrow, print_json, table
 from simtrainer.errors import UserError
 from simtrainer.text_safety import terminal_safe
 
@@ -33,10 +33,10 @@ def sessions_list(limit: int, query: str | None, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    short = narrow()  # ids by their random tail (every command takes it), dates without the year
+    short = narrow()
     columns = ["id", "scenario", "trainee", "started", "turns", "status"]
-    cells = [[r["id"].rsplit("-", 1)[-1] if short else r["id"], r["scenario_id"], r["trainee"],
-              r["started_at"][5 if short else 0:16].replace("T", " "), r["turn_count"], r["status"]] for r in rows]
+    cells = [[shown_id, r["scenario_id"], r["trainee"], started, r["turn_count"], r["status"]]
+             for r in rows for shown_id, started in [listed(r["id"], r["started_at"], short)]]
     if not any(r["trainee"] for r in rows):  # one person's own practice: no trainee names to show
         columns.remove("trainee")
         cells = [row[:2] + row[3:] for row in cells]

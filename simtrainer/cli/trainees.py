@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from simtrainer.cli.output import narrow, print_json, table
+from simtrainer.cli.output import listed, narrow, print_json, table
 
 
 def _store():
@@ -69,12 +69,11 @@ def trainees_show(name: str, as_json: bool, as_html: bool, out: Path | None, pse
         return
     sessions = progress["sessions"]
     rubrics = [r for r in RUBRIC_NAMES if any(r in s["figures"] for s in sessions)]
-    short = narrow()  # as `sessions list`: short ids, dates without the year
+    short = narrow()
     table(["#", "started", "scenario", "id", *(RUBRIC_NAMES[r] for r in rubrics)],
-          [[n, s["started_at"][5 if short else 0:16].replace("T", " "), s["scenario"],
-            s["id"].rsplit("-", 1)[-1] if short else s["id"],
+          [[n, started, s["scenario"], shown_id,
             *(figures_text(r, s["figures"][r]) if r in s["figures"] else "-" for r in rubrics)]
-           for n, s in enumerate(sessions, start=1)],
+           for n, s in enumerate(sessions, start=1) for shown_id, started in [listed(s["id"], s["started_at"], short)]],
           title=f"{progress['trainee']}: {len(sessions)} sessions", whole=("started", "scenario", "id"))
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from simtrainer.feedback.base import Code
 
+SEVERAL = "+"  # joins the DEAR MAN skills one corrected turn showed ("reinforce+negotiate")
+
 
 def code_label(rubric: str, code: str, detail: str | None = None) -> str:
     """The short badge text for a stored code (e.g. "CR", "Q open", "D", "GD")."""
@@ -23,7 +25,7 @@ def code_label(rubric: str, code: str, detail: str | None = None) -> str:
     if rubric == "dearman":
         from simtrainer.feedback.dearman.coder import LABELS
 
-        return "+".join(LABELS.get(part, part) for part in code.split("+"))  # a correction may name several
+        return SEVERAL.join(LABELS.get(part, part) for part in code.split(SEVERAL))  # a correction may name several
     if rubric == "ctrs":
         from simtrainer.feedback.ctrs.scorer import SHORT
 

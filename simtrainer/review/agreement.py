@@ -23,10 +23,7 @@ from simtrainer.storage import Store
 def pairs(store: Store, rubric: str = "mi", trainee: str | None = None) -> list[dict[str, Any]]:
     """One row per compared turn: session, turn number, speaker, coder's code, supervisor's code, author."""
     out = []
-    sessions = store.list_sessions(limit=1_000_000)
-    for session in sessions:
-        if trainee is not None and (session.get("trainee") or "") != trainee:
-            continue
+    for session in store.list_sessions(limit=1_000_000, trainee=trainee):
         corrected = latest_corrections([c for c in store.corrections(session["id"]) if c["rubric"] == rubric])
         if not corrected and not session.get("reviewed_at"):
             continue

@@ -19,13 +19,12 @@ from typing import Any
 
 from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, TurnView
-from simtrainer.feedback.labels import code_label, stored_code
+from simtrainer.feedback.labels import SEVERAL, code_label, stored_code
 from simtrainer.feedback.shown import main_rubric
 from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 from simtrainer.storage import Store
 
 NONE = "none"
-SEVERAL = "+"  # joins the DEAR MAN skills one corrected turn showed ("negotiate+reinforce")
 LABEL_HINT = {"trainee": "labels such as CR or 'Q open'", "patient": "labels such as CT, ST or N"}
 RUBRIC_HINT = {"dearman": "letters such as D or M, and 'none'", "ctrs": "ITEM:LEVEL such as agenda:4, and 'none'"}
 

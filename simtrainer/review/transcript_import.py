@@ -333,6 +333,7 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
                         fix=f"Open it with `simtrainer sessions show {here[0]}`; to import the file again, delete "
                         "that one first (`simtrainer sessions delete ID`).")
     codes = code_turns(transcript.turns, coders)
+    origin = {"origin": transcript.origin} if transcript.origin else {}  # on the first turn, for `copies_of`
     summary = score(coders, [TurnView(t.speaker, t.text, c) for t, c in zip(transcript.turns, codes, strict=True)])
     session_id = store.import_session(
         scenario_id=context.scenario_id,
@@ -340,8 +341,7 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         modality=context.modality,
         model=f"imported: {path.name}",
         trainee=trainee,
-        turns=[(t.speaker, t.text, {"from": t.where, **({"origin": transcript.origin} if transcript.origin and not i
-                                                         else {})}, [c.as_row() for c in turn_codes])
+        turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {})}, [c.as_row() for c in turn_codes])
                for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         summary=summary,
     )
