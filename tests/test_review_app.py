@@ -111,6 +111,62 @@ async def test_step_through_turns_and_correct_a_code(session_id):
         await pilot.pause()
 
 
+async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
+    script = tmp_path / "lines.txt"
+    script.write_text("I paid for a flight that was cancelled, and I would like the refund today.\n")
+    result = cli("practice", "-s", "dearman-airline-refund", "--script", str(script), "--json", "-m", "fake")
+    assert result.exit_code == 0, result.output
+    sid = json.loads(result.stdout)["session_id"]
+    app = make_app(load_settings(), model="fake")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, sid)
+        await pilot.press("j", "c")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, CorrectScreen) and "Space marks several" in shown(modal)
+        codes = modal.query_one("#codes")
+        index = {(r, c): i for i, (r, c, _) in enumerate(modal.options)}
+        coder = {c["code"] for c in open_store().turns(sid)[1]["codes"] if c["rubric"] == "dearman"}
+        assert len(coder) > 1 and {modal.options[i][1] for i in modal.marked} == coder  # the coder's skills
+        for i in sorted(modal.marked):
+            codes.highlighted = i
+            await pilot.press("space")
+        codes.highlighted = index[("mi", "CR")]
+        await pilot.press("space")  # an MI code cannot be marked with others
+        await pilot.pause()
+        assert not modal.marked and "alone" in str(modal.query_one(".modal-error").render())
+        codes.highlighted = index[("dearman", "assert")]
+        await pilot.press("space")
+        codes.highlighted = index[("mi", "CR")]
+        await pilot.press("enter")  # skills are marked: an MI code highlighted is not saved with them
+        await pilot.pause()
+        assert app.screen is modal and "saved together" in str(modal.query_one(".modal-error").render())
+        assert "[x] dearman: A" in str(codes.get_option_at_index(index[("dearman", "assert")]).prompt)
+        codes.highlighted = index[("dearman", "describe")]
+        await pilot.press("space", "enter")  # the marked skills, in the rubric's order
+        await settle(pilot)
+        assert app.screen is screen
+        rows = open_store().corrections(sid)
+        assert [(r["turn_idx"], r["rubric"], r["code"]) for r in rows] == [(1, "dearman", "describe+assert")]
+        assert "→ D+A (" in shown(app.focused)
+
+        await pilot.press("c")  # the turn again: both of the supervisor's skills marked
+        await pilot.pause()
+        again = app.screen
+        assert {again.options[i][1] for i in again.marked} == {"describe", "assert"}
+        assert again.query_one("#codes").highlighted == index[("dearman", "describe")]
+        again.query_one("#codes").highlighted = index[("dearman", "assert")]
+        await pilot.press("space", "enter")  # unmark one: the other is saved alone
+        await settle(pilot)
+        assert [r["code"] for r in open_store().corrections(sid)][-1] == "describe"
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#author").focus()
+        await pilot.press("a", "space", "b")  # in the name field Space is a space, not a mark
+        assert app.screen.query_one("#author").value.endswith("a b") and not app.screen.marked
+        await pilot.press("escape")
+
+
 async def test_a_note_at_its_turn_and_an_empty_one_refused(session_id):
     app = make_app(load_settings(), model="fake")
     async with app.run_test(size=SIZE) as pilot:

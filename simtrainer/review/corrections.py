@@ -105,6 +105,11 @@ def code_options(rubric_id: str, speaker: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def combines(rubric_id: str, code: str) -> bool:
+    """Whether `code` may be given together with others on one turn (DEAR MAN skills, joined by `SEVERAL`)."""
+    return rubric_id == "dearman" and code != NONE
+
+
 def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[str, str]:
     """(code id, detail) for what a supervisor typed, case-insensitive; anything else is a `UserError` listing
     the codes allowed on this turn."""

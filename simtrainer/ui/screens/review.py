@@ -15,9 +15,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from simtrainer.errors import UserError
-from simtrainer.feedback.labels import code_label, stored_code
+from simtrainer.feedback.labels import SEVERAL, code_label, stored_code
 from simtrainer.review.corrections import (
     code_options,
+    combines,
     default_author,
     latest_ratings,
     resolve_code,
@@ -184,7 +185,11 @@ class ReviewScreen(Screen):
         where = f"turn {turn['turn']}"
         highlight = next((i for i, (r, code, _) in enumerate(options)
                           if (r, *resolve_code(r, turn["speaker"], code, where)) in current), 0)
-        self.app.push_screen(CorrectScreen(heading, options, self.author, highlight),
+        combinable = frozenset(i for i, (r, code, _) in enumerate(options) if combines(r, code))
+        shown_skills = {(r, part) for r, code, _ in current for part in code.split(SEVERAL) if combines(r, part)}
+        marked = frozenset(i for i in combinable if options[i][:2] in shown_skills) if len(shown_skills) > 1 else frozenset()
+        self.app.push_screen(CorrectScreen(heading, options, self.author, min(marked, default=highlight),
+                                           combinable, marked),
                              lambda result: self._corrected(turn, result))
 
     def _corrected(self, turn: dict[str, Any], result: Correction | None) -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from simtrainer.errors import UserError
+from simtrainer.feedback.labels import SEVERAL
 from simtrainer.review.corrections import rating_scale, resolve_rating
 from simtrainer.text_safety import plain
 
@@ -58,19 +59,29 @@ class Correction:
 
 
 class CorrectScreen(_ReviewModal):
-    """Pick the code a turn should have had, from the codes valid for it."""
+    """Pick the code a turn should have had, from the codes valid for it. Options in `combinable` (DEAR MAN
+    skills, one turn may show several) can be marked with Space; once any is marked, Enter saves the marked ones
+    as one correction joined by `SEVERAL`, as `sessions correct` takes them."""
 
     DEFAULT_CSS = BOX_CSS.replace("{name}", "CorrectScreen") + "CorrectScreen OptionList { max-height: 16; }"
+    BINDINGS = [Binding("space", "mark", "Mark several", id="mark_code")]
 
-    def __init__(self, heading: str, options: list[tuple[str, str, str]], author: str, highlight: int = 0) -> None:
+    def __init__(self, heading: str, options: list[tuple[str, str, str]], author: str, highlight: int = 0,
+                 combinable: frozenset[int] = frozenset(), marked: frozenset[int] = frozenset()) -> None:
         super().__init__()
         self.heading, self.options, self.default_author, self.highlight = heading, options, author, highlight
+        self.combinable, self.marked = combinable, set(marked) & combinable
+
+    def _prompt(self, i: int) -> str:
+        rubric, _, what = self.options[i]
+        box = ("[x] " if i in self.marked else "[ ] ") if i in self.combinable else ""
+        return plain(f"{box}{rubric}: {what}")
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(plain(self.heading))
-            yield OptionList(*(Option(plain(f"{rubric}: {what}"), id=str(i))
-                               for i, (rubric, _, what) in enumerate(self.options)), id="codes")
+            hint = " Space marks several skills for one turn; Enter saves the marked ones." if self.combinable else ""
+            yield Static(plain(self.heading + hint))
+            yield OptionList(*(Option(self._prompt(i), id=str(i)) for i in range(len(self.options))), id="codes")
             yield Input(self.default_author, placeholder="Your name (stored with the correction)", id="author")
             yield Static(classes="modal-error")
             yield self.buttons()
@@ -80,16 +91,33 @@ class CorrectScreen(_ReviewModal):
         codes.highlighted = self.highlight  # the automatic code, so a supervisor sees what they change
         codes.focus()
 
+    def action_mark(self) -> None:
+        codes = self.query_one("#codes", OptionList)
+        at = codes.highlighted
+        if at is None or at not in self.combinable:
+            self.show_error("Only the rubric's skills can be marked together; pick this code alone with Enter.")
+            return
+        self.marked ^= {at}
+        codes.replace_option_prompt_at_index(at, self._prompt(at))
+        self.show_error("")
+
     @on(OptionList.OptionSelected, "#codes")
     @on(Input.Submitted, "#author")
     @on(Button.Pressed, "#save")
     def save(self) -> None:
         highlighted = self.query_one("#codes", OptionList).highlighted
-        if highlighted is None:
+        chosen = sorted(self.marked)  # what the boxes show, whichever of them is highlighted
+        if self.marked and highlighted not in self.combinable:
+            self.show_error("Marked skills are saved together: highlight one of them (or unmark them with Space "
+                            "to pick this code alone).")
+            return
+        if not chosen and highlighted is None:
             self.show_error("Pick a code first (up/down, then Enter).")
             return
-        rubric, code, _ = self.options[highlighted]
-        self.dismiss(Correction(rubric, code, self.author()))
+        if not chosen:
+            chosen = [highlighted]
+        rubric = self.options[chosen[0]][0]
+        self.dismiss(Correction(rubric, SEVERAL.join(self.options[i][1] for i in chosen), self.author()))
 
 
 @dataclass(frozen=True)
