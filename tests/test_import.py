@@ -112,16 +112,15 @@ def test_annomi_csv_order_annotators_and_several_transcripts(cli, tmp_path):
 
 def test_own_json_export_round_trips(cli, tmp_path, monkeypatch):
     """An export imported on another machine keeps its speakers, texts, trainee and scenario, and is coded the
-    same; the file's review work is named as not imported; a session already in the database is refused."""
+    same; a session already in the database is not stored twice."""
     first = imported(cli, str(CSV), "--scenario", "mi-alcohol-nurse", "--trainee", "Kim")
-    cli("sessions", "annotate", first["session_id"], "Good open question.", "--turn", "2")
     out = tmp_path / "export.json"
     assert cli("sessions", "export", first["session_id"], "--format", "json", "-o", str(out)).exit_code == 0
     here = cli("sessions", "import", str(out))
     assert here.exit_code == 2 and f"This session is already here, as {first['session_id']}" in here.output
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))  # the supervisor's machine
     again = imported(cli, str(out))
-    assert again["not_imported"] == {"notes": 1}
+    assert not again["existing"] and not any(again["review"].values())
     shown = cli("sessions", "import", str(out))
     assert shown.exit_code == 2 and f"already here, as {again['session_id']}" in shown.output  # not twice
     assert again["format"] == "simtrainer-json" and again["session_id"] != first["session_id"]
@@ -130,6 +129,85 @@ def test_own_json_export_round_trips(cli, tmp_path, monkeypatch):
         (t["speaker"], t["text"], t["codes"]) for t in first["turns"]]
     assert again["summary"] == first["summary"]
     assert_coded(again, stored(cli, again["session_id"]))
+
+
+def review_rows(record: dict) -> tuple:
+    """A session's review as the trainee sees it: notes, corrections, ratings with their authors and times."""
+    return ([(a["turn"], a["body"], a["author"], a["created_at"]) for a in record["annotations"]],
+            [(c["turn"], c["rubric"], c["code"], c["detail"], c["author"], c["created_at"])
+             for c in record["corrections"]],
+            [(r["rubric"], r["item"], r["score"], r["author"], r["created_at"]) for r in record["ratings"]],
+            (record["session"]["reviewed_by"], record["session"]["reviewed_at"]))
+
+
+def test_a_supervisors_review_goes_back_to_the_trainees_session(cli, tmp_path, monkeypatch):
+    """Trainee exports, the supervisor imports it, reviews and exports their copy; the trainee's import of that
+    file adds the review to the session they practised (not a second copy), once; a colleague's import of it
+    is a new session carrying the same review."""
+    trainee_home, supervisor_home = tmp_path / "trainee", tmp_path / "supervisor"
+    monkeypatch.setenv("SIMTRAINER_HOME", str(trainee_home))
+    own = imported(cli, str(CSV), "--scenario", "mi-alcohol-nurse", "--trainee", "Kim")["session_id"]
+    cli("sessions", "annotate", own, "Note to self: ask about nights.", "--turn", "3", "--author", "Kim")
+    sent = tmp_path / "kim.json"
+    assert cli("sessions", "export", own, "--format", "json", "-o", str(sent)).exit_code == 0
+
+    monkeypatch.setenv("SIMTRAINER_HOME", str(supervisor_home))
+    copy = imported(cli, str(sent))
+    assert copy["review"]["notes"] == 1 and copy["authors"] == ["Kim"]  # the trainee's own note came along
+    sid = copy["session_id"]
+    for args in (("correct", sid, "--turn", "3", "--code", "CR"), ("correct", sid, "--turn", "4", "--code", "ST"),
+                 ("annotate", sid, "A reflection here would have helped.", "--turn", "3"),
+                 ("annotate", sid, "Warm, steady session overall."), ("rate", sid, "--item", "empathy", "--score", "4"),
+                 ("review", sid, "--done")):
+        result = cli("sessions", *args, "--author", "Dr Okafor")
+        assert result.exit_code == 0, result.output
+    back = tmp_path / "reviewed.json"
+    assert cli("sessions", "export", sid, "--format", "json", "-o", str(back)).exit_code == 0
+    reviewed = stored(cli, sid)
+
+    monkeypatch.setenv("SIMTRAINER_HOME", str(trainee_home))
+    result = cli("sessions", "import", str(back))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert f"Session {own} is already here" in said and "2 notes, 2 corrections, 1 rating, marked reviewed (by " \
+        "Dr Okafor)" in said
+    mine = stored(cli, own)
+    assert review_rows(mine) == review_rows(reviewed)  # the same rows, authors and times; Kim's note once
+    assert mine["reviewed"] == reviewed["reviewed"]  # the summary as reviewed is the supervisor's
+    sessions = json.loads(cli("sessions", "list", "--json").stdout)
+    assert [s["id"] for s in sessions] == [own]
+    again = cli("sessions", "import", str(back))
+    assert again.exit_code == 2 and "with all of this file's review work" in again.stderr
+    assert review_rows(stored(cli, own)) == review_rows(reviewed)
+
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "colleague"))
+    other = imported(cli, str(back))
+    assert not other["existing"] and other["review"] == {"notes": 3, "corrections": 2, "ratings": 1, "reviewed": 1}
+    assert review_rows(stored(cli, other["session_id"])) == review_rows(reviewed)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r: r["corrections"][0].update(code="XYZ"), "'XYZ' is not a mi code"),
+    (lambda r: r["corrections"][0].update(turn=99), "turn the file does not have"),
+    (lambda r: r["ratings"][0].update(score=9), "outside that"),
+    (lambda r: r["annotations"][0].update(created_at="yesterday"), "not a date and time"),
+    (lambda r: r.update(corrections={"turn": 1}), "not a list of rows"),
+])
+def test_a_bad_review_row_in_an_export_is_refused_with_its_place(cli, tmp_path, monkeypatch, edit, message):
+    sid = imported(cli, str(CSV), "--scenario", "mi-alcohol-nurse")["session_id"]
+    for args in (("correct", sid, "--turn", "3", "--code", "CR"), ("annotate", sid, "Good.", "--turn", "3"),
+                 ("rate", sid, "--item", "empathy", "--score", "4")):
+        assert cli("sessions", *args).exit_code == 0
+    path = tmp_path / "export.json"
+    assert cli("sessions", "export", sid, "--format", "json", "-o", str(path)).exit_code == 0
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "elsewhere"))
+    result = cli("sessions", "import", str(path))
+    assert result.exit_code == 2 and message in result.stderr and str(path) in result.stderr, result.output
+    assert "Traceback" not in result.output
+    assert json.loads(cli("sessions", "list", "--json").stdout) == []  # nothing stored
 
 
 def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):

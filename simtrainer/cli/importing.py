@@ -27,7 +27,9 @@ def sessions_import(file: Path, trainee: str | None, scenario_id: str | None, sp
     FILE is a plain-text transcript whose turns start with speaker labels (T: / C:, COUNSELOR: / CLIENT:, or the
     names given with --speakers), an AnnoMI-format CSV holding one transcript, or a JSON file from
     `simtrainer sessions export ID --format json`. The counselor's lines are stored as the trainee's, the
-    client's as the patient's; review, export and report it like any session.
+    client's as the patient's; review, export and report it like any session. A JSON export brings its notes,
+    corrections, ratings and reviewed mark; one of a session already here adds the review it lacks to that
+    session (a supervisor's review sent back to the trainee).
     """
     from simtrainer.config import load_settings
     from simtrainer.feedback.registry import coders_for_modality
@@ -45,6 +47,11 @@ def sessions_import(file: Path, trainee: str | None, scenario_id: str | None, sp
     if as_json:
         print_json(result)
         return
+    if result["existing"]:
+        console.print(plain(f"Session {result['session_id']} is already here; added the file's review to it: "
+                            f"{review_text(result)}.", "bold"))
+        console.print(f"See it with: simtrainer sessions show {result['session_id']}")
+        return
     from simtrainer.review.summary_view import rich_table, summary_tables
 
     counselor = sum(1 for t in result["turns"] if t["speaker"] == "trainee")
@@ -53,11 +60,18 @@ def sessions_import(file: Path, trainee: str | None, scenario_id: str | None, sp
     for table, scorer in summary_tables(result["summary"]):
         console.print(rich_table(table, expand=False))
         console.print(plain(f"scorer: {scorer}", "dim"))
-    if result["not_imported"]:
-        left = ", ".join(f"{n} {kind if n > 1 else kind.rstrip('s')}" for kind, n in result["not_imported"].items())
-        console.print(plain(f"Not imported: the file's {left} (an import is coded afresh; the exported file keeps "
-                            "them).", "yellow"))
+    if any(result["review"].values()):
+        console.print(plain(f"With the file's review: {review_text(result)}.", "bold"))
     console.print(f"Review it with: simtrainer sessions show {result['session_id']}")
+
+
+def review_text(result: dict) -> str:
+    """"2 notes, 1 correction, marked reviewed (by Dr Okafor)" for an import's review counts."""
+    counts = result["review"]
+    parts = [f"{n} {kind if n > 1 else kind.rstrip('s')}" for kind, n in counts.items() if n and kind != "reviewed"]
+    parts += ["marked reviewed"] if counts["reviewed"] else []
+    by = f" (by {', '.join(result['authors'])})" if result["authors"] else ""
+    return ", ".join(parts) + by
 
 
 COMMANDS: list[click.Command] = []  # importing this module adds `import` to the `sessions` group

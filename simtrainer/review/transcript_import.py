@@ -22,6 +22,7 @@ from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.patient import Line
 from simtrainer.patient.prompt import latest
+from simtrainer.review.review_work import ReviewWork, read_review_work
 from simtrainer.session import score
 from simtrainer.storage import Store
 
@@ -54,8 +55,8 @@ class Transcript:
     format: str  # "text" | "annomi-csv" | "simtrainer-json"
     scenario: dict[str, str] | None = None  # a JSON export's scenario_id, scenario_title, modality
     trainee: str = ""  # a name the file gives the counselor (a JSON export's trainee, --speakers' first)
-    origin: str = ""  # a JSON export's own session id: importing it twice would count the session twice
-    left_out: dict[str, int] = field(default_factory=dict)  # a JSON export's review work, not carried over
+    origin: str = ""  # the session a JSON export came from (first practised): importing it twice would count it twice
+    review: ReviewWork = field(default_factory=ReviewWork)  # a JSON export's notes, corrections, ratings
 
 
 def read_transcript(path: Path, *, speakers: str | None = None, transcript_id: str | None = None) -> Transcript:
@@ -255,13 +256,14 @@ def parse_json(text: str, path: Path) -> Transcript:
     if not isinstance(turns, list):
         raise UserError("The JSON is not a simtrainer session: it has no \"turns\" list.", where=str(path),
                         fix="Give the file `simtrainer sessions export ID --format json` wrote.")
-    out = []
+    out, kept = [], {}
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict) or turn.get("speaker") not in ("trainee", "patient") \
                 or not isinstance(turn.get("text"), str):
             raise UserError('A turn lacks a "speaker" ("trainee" or "patient") or a "text".', where=f"{path}: turns[{i}]",
                             fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.")
         if turn["text"].strip():
+            kept[i] = len(out)
             out.append(Turn(turn["speaker"], turn["text"].strip(), f"{path.name}: turns[{i}]"))
     session = record.get("session") if isinstance(record.get("session"), dict) else {}
     scenario = {key: session[key] for key in ("scenario_id", "scenario_title", "modality")
@@ -269,13 +271,13 @@ def parse_json(text: str, path: Path) -> Transcript:
     if "scenario_id" not in scenario and isinstance(record.get("scenario"), str):
         scenario["scenario_id"] = record["scenario"]  # practice --json
     trainee = session.get("trainee") or record.get("trainee") or ""
-    origin = session.get("id") or record.get("session_id") or ""
-    left_out = {kind: len(record[key]) for kind, key in (("notes", "annotations"), ("corrections", "corrections"),
-                                                           ("ratings", "ratings"))
-                if isinstance(record.get(key), list) and record[key]}
+    first_meta = turns[0].get("meta") if turns and isinstance(turns[0].get("meta"), dict) else {}
+    # an export of an import names the session first practised: the trainee's own copy is found by it
+    origin = first_meta.get("origin") or session.get("id") or record.get("session_id") or ""
     return Transcript(out, "simtrainer-json", scenario=scenario or None,
                       trainee=trainee if isinstance(trainee, str) else "",
-                      origin=origin if isinstance(origin, str) else "", left_out=left_out)
+                      origin=origin if isinstance(origin, str) else "",
+                      review=read_review_work(record, kept, [t.speaker for t in out], path))
 
 
 # coding and storing --------------------------------------------------------------------------------------------
@@ -325,13 +327,12 @@ def choose_context(transcript: Transcript, file_name: str, *, card=None, rubric:
 
 def import_transcript(store: Store, path: Path, transcript: Transcript, context: Context, coders: list[Coder], *,
                       trainee: str) -> dict[str, Any]:
-    """Code the transcript and store it as an ended session; returns what `sessions import --json` prints. A
-    simtrainer export already in this database (its own session, or an earlier import of it) is refused: two
-    copies would count twice in the trainee's progress."""
+    """Code the transcript and store it as an ended session, with the review work a JSON export carries; returns
+    what `sessions import --json` prints. A simtrainer export already in this database (its own session, or an
+    earlier import of it) is not stored again (two copies would count twice in the trainee's progress): the
+    review rows the copy here lacks are added to it (`existing`: true), and a file with none is refused."""
     if transcript.origin and (here := store.copies_of(transcript.origin)):
-        raise UserError(f"This session is already here, as {here[0]}.", where=str(path),
-                        fix=f"Open it with `simtrainer sessions show {here[0]}`; to import the file again, delete "
-                        "that one first (`simtrainer sessions delete ID`).")
+        return _add_review(store, path, transcript, here[0])
     codes = code_turns(transcript.turns, coders)
     origin = {"origin": transcript.origin} if transcript.origin else {}  # on the first turn, for `copies_of`
     summary = score(coders, [TurnView(t.speaker, t.text, c) for t, c in zip(transcript.turns, codes, strict=True)])
@@ -344,9 +345,11 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {})}, [c.as_row() for c in turn_codes])
                for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         summary=summary,
+        review=vars(transcript.review),
     )
     return {
         "session_id": session_id,
+        "existing": False,
         "file": str(path),
         "format": transcript.format,
         "trainee": trainee,
@@ -356,5 +359,26 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
                    "codes": [c.as_row() for c in turn_codes]}
                   for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         "summary": summary,
-        "not_imported": transcript.left_out,  # notes, corrections, ratings in the file: an import is coded afresh
+        "review": transcript.review.counts(),
+        "authors": transcript.review.authors(),
     }
+
+
+def _add_review(store: Store, path: Path, transcript: Transcript, session_id: str) -> dict[str, Any]:
+    """The file is a session already here: add the review rows its copy here lacks (a supervisor's review of
+    the trainee's session, sent back)."""
+    new = transcript.review.missing_from(store, session_id)
+    if not new:
+        raise UserError(f"This session is already here, as {session_id}, with all of this file's review work.",
+                        where=str(path),
+                        fix=f"Open it with `simtrainer sessions show {session_id}`; to import the file as a new "
+                        "session, delete that one first (`simtrainer sessions delete ID`).")
+    turns = store.turns(session_id)
+    if [(t["speaker"], t["text"].strip()) for t in turns] != [(t.speaker, t.text) for t in transcript.turns]:
+        raise UserError(f"The file names session {session_id} here as its origin, but its turns differ from it, "
+                        "so its review cannot be placed on that session's turns.", where=str(path),
+                        fix="Give the export of that same session, unchanged.")
+    store.add_review(session_id, **vars(new))
+    return {"session_id": session_id, "existing": True, "file": str(path), "format": transcript.format,
+            "trainee": store.get_session(session_id)["trainee"], "review": new.counts(),
+            "authors": new.authors()}

@@ -158,16 +158,41 @@ class Store:
 
     @_writes
     def import_session(self, *, turns: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]],
-                       summary: dict[str, Any], **session: str) -> str:
+                       summary: dict[str, Any], review: dict[str, Any] | None = None, **session: str) -> str:
         """Store a transcript coded elsewhere whole, in one transaction, so it is never half-imported: the
-        session (`create_session`'s fields), its turns as (speaker, text, meta, code rows), ended with `summary`.
-        The other writes run unwrapped (`__wrapped__`) inside this one's transaction."""
+        session (`create_session`'s fields), its turns as (speaker, text, meta, code rows), ended with `summary`,
+        with the `review` rows its file carried (`add_review`'s arguments). The other writes run unwrapped
+        (`__wrapped__`) inside this one's transaction."""
         session_id = Store.create_session.__wrapped__(self, **session)
         for speaker, text, meta, codes in turns:
             turn_id = Store.add_turn.__wrapped__(self, session_id, speaker, text, meta)
             Store.add_codes.__wrapped__(self, session_id, turn_id, codes)
         Store.end_session.__wrapped__(self, session_id, summary)
+        if review:
+            Store.add_review.__wrapped__(self, session_id, **review)
         return session_id
+
+    @_writes
+    def add_review(self, session_id: str, *, notes: list[dict[str, Any]], corrections: list[dict[str, Any]],
+                   ratings: list[dict[str, Any]], reviewed: dict[str, str] | None) -> None:
+        """Review rows made elsewhere (an export's, `review/review_work.py`), with their own authors and times,
+        in one transaction: notes by turn idx (None: on the session), corrections, ratings, the reviewed mark."""
+        turn_ids = {row["idx"]: row["id"] for row in self._rows("select id, idx from turns where session_id = ?",
+                                                                 [session_id])}
+        conn = self.db.conn
+        for n in notes:
+            conn.execute("insert into annotations (session_id, turn_id, author, body, created_at) values (?, ?, ?, ?, ?)",
+                         [session_id, turn_ids.get(n["turn_idx"]), n["author"], n["body"], n["created_at"]])
+        for c in corrections:
+            conn.execute("insert into corrections (session_id, turn_idx, rubric, code, detail, author, created_at) "
+                         "values (?, ?, ?, ?, ?, ?, ?)",
+                         [session_id, c["turn_idx"], c["rubric"], c["code"], c["detail"], c["author"], c["created_at"]])
+        for r in ratings:
+            conn.execute("insert into ratings (session_id, rubric, item, score, author, created_at) values (?, ?, ?, ?, ?, ?)",
+                         [session_id, r["rubric"], r["item"], r["score"], r["author"], r["created_at"]])
+        if reviewed:
+            conn.execute("update sessions set reviewed_at = ?, reviewed_by = ? where id = ?",
+                         [reviewed["reviewed_at"], reviewed["reviewed_by"], session_id])
 
     @_reads
     def copies_of(self, origin: str) -> list[str]:
@@ -324,8 +349,8 @@ class Store:
 
     @_reads
     def corrections(self, session_id: str) -> list[dict[str, Any]]:
-        """Every correction of a session, oldest first."""
-        return self._rows("select * from corrections where session_id = ? order by id", [session_id])
+        """Every correction of a session, oldest first (by time: an imported review's rows keep theirs)."""
+        return self._rows("select * from corrections where session_id = ? order by created_at, id", [session_id])
 
     @_writes
     def add_rating(self, session_id: str, rubric: str, item: str, score: int, *, author: str = "") -> int:
@@ -337,8 +362,8 @@ class Store:
 
     @_reads
     def ratings(self, session_id: str) -> list[dict[str, Any]]:
-        """Every hand rating of a session, oldest first."""
-        return self._rows("select * from ratings where session_id = ? order by id", [session_id])
+        """Every hand rating of a session, oldest first (by time, as corrections)."""
+        return self._rows("select * from ratings where session_id = ? order by created_at, id", [session_id])
 
     @_writes
     def mark_reviewed(self, session_id: str, author: str = "") -> None:
