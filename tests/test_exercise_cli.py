@@ -67,6 +67,18 @@ def test_validate_reports_the_problem_with_exit_2(tmp_path):
     assert f"{bad}: goals.rq_least (line " in result.stderr and "Traceback" not in result.stderr
 
 
+def test_validate_lists_every_mistake_in_the_keys(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MI.read_text(encoding="utf-8").replace("title =", "titel =").replace("min_turns = 4",
+                   'min_turns = "four"'), encoding="utf-8")
+    result = run_cli("exercise", "validate", str(bad))
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.count("Error:") == 3 and "(and" not in result.stderr  # each on its own, not counted
+    for where in (f"{bad}: titel (line ", f"{bad}: title", f"{bad}: min_turns (line "):
+        assert where in result.stderr
+    assert "correct its spelling" in result.stderr and "add `title = ...`" in result.stderr
+
+
 def test_show_prints_instructions_and_goals(cli):
     result = cli("exercise", "show", str(DEARMAN))
     assert result.exit_code == 0

@@ -353,6 +353,16 @@ def locate(text: Path | str) -> Path:
     return path.absolute()
 
 
+class PackProblems(UserError):
+    """Every mistake in a pack's keys: the first (with how many more) as any `UserError`; `problems` lists all,
+    for `exercise validate`."""
+
+    def __init__(self, problems: list[UserError]):
+        first, more = problems[0], len(problems) - 1
+        super().__init__(first.what + (f" (and {more} more)" if more else ""), where=first.where, fix=first.fix)
+        self.problems = problems
+
+
 def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
     """Read and validate a pack (its card, goals and model included); the first problem is a `UserError`.
     `path` may also name a shipped example (`mi-reflect-first`). `settings` supplies the user's own model names
@@ -362,11 +372,12 @@ def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
     try:
         spec = PackFile(**data)
     except ValidationError as exc:
-        error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]  # a misspelt key first
-        field = ".".join(str(p) for p in error["loc"]) or _named_key(error["msg"]) or "(pack)"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise UserError(f"{error['msg'].removeprefix('Value error, ')}{more}", where=_where(path, text, field),
-                        fix=_fix(error)) from None
+        problems = []
+        for error in sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden"):  # a misspelt key first
+            field = ".".join(str(p) for p in error["loc"]) or _named_key(error["msg"]) or "(pack)"
+            problems.append(UserError(error["msg"].removeprefix("Value error, "), where=_where(path, text, field),
+                                      fix=_fix(error)))
+        raise PackProblems(problems) from None
     card, card_path = _scenario(path, text, spec.scenario, settings)
     goals = parse_goals(spec.goals, card.modality, lambda key: _where(path, text, f"goals.{key}"))
     pack = Pack(path, spec, card, card_path, tuple(goals), pack_sha256(raw, card_path))

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from simtrainer.classroom.goals import counts, evaluate, format_value, progress_line, session_progress
-from simtrainer.classroom.pack import Pack, load_pack
+from simtrainer.classroom.pack import Pack, PackProblems, load_pack
 from simtrainer.cli.output import console, print_json
 from simtrainer.config import Settings, load_settings
 from simtrainer.session import Session
@@ -29,8 +29,16 @@ def exercise() -> None:
 @exercise.command("validate")
 @click.argument("pack", type=PACK)
 def validate(pack: Path) -> None:
-    """Check a pack (its card, goals and model); prints OK and a one-line summary, or the problem (exit 2)."""
-    loaded = load_pack(pack, load_settings())
+    """Check a pack (its card, goals and model); prints OK and a one-line summary, or every mistake in its keys
+    (exit 2)."""
+    from simtrainer.cli import report
+
+    try:
+        loaded = load_pack(pack, load_settings())
+    except PackProblems as problems:
+        for problem in problems.problems:
+            report(problem)
+        raise click.exceptions.Exit(2) from None
     console.print(Text.assemble(("OK", "bold green"), " ", plain(loaded.summary_line())), soft_wrap=True)
 
 
