@@ -447,3 +447,63 @@ def test_a_small_models_invented_quantity_is_refused(prompt_style):
     done = list(patient.reply(history, PatientState.start("moderate")))[-1]
     invented = "a number nobody gave (twenty)"
     assert (invented in done.meta["rejected"]) == (prompt_style == "transcript")
+
+
+@pytest.fixture(scope="module")
+def answers(encoder):
+    from simtrainer.patient.relevance import AnswerCheck
+
+    return AnswerCheck(encoder, load_answer_model())
+
+
+def test_unsure_but_asked_what_vaping_does_for_him_a_line_that_answers_not_a_plain_one(encoder, answers):
+    """No plain line answers "What does vaping do for you before a game?": a line of either leaning that does
+    is said (what it does for him is sustain talk), where a plain line ("School's fine.") was before."""
+    card = get_card("mi-vaping-teen")
+    lines = [CardLineSpec(text="I'm a sophomore. School's fine. Boring, but fine.", leaning="neutral", theme="school"),
+             CardLineSpec(text="It's me, my mom and my little sister. She's eight.", leaning="neutral", theme="home"),
+             CardLineSpec(text="Before a game it's the one thing that stops my legs shaking.", leaning="sustain",
+                          theme="nerves"),
+             CardLineSpec(text="It's just what we do when we hang out.", leaning="sustain", theme="friends"),
+             CardLineSpec(text="Fourth quarter I'm sucking air.", leaning="change", theme="football")]
+    voice = card.voice.model_copy(update={"examples": [], "change_examples": [], "sustain_examples": []})
+    card = card.model_copy(update={"lines": lines, "voice": voice})
+    bank, lines = LineBank(encoder, answers), card_lines(card)
+    turn = "What does vaping do for you before a game?"
+    plain = [line for line in lines if line.leaning == "neutral"]
+    assert not any(s >= answers.threshold for s in answers.scores(turn, [line.text for line in plain]))
+    for seed in range(3):
+        picked = bank.pick(lines, turn, card.opening_line, "neutral", set(), random.Random(seed))
+        assert picked.leaning != "neutral" and answers.scores(turn, [picked.text])[0] >= answers.threshold
+    assert bank.pick(plain, turn, "", "neutral", set(), random.Random(0), answering_only=True) is None
+    assert bank.pick(plain, turn, "", "neutral", set(), random.Random(0)).leaning == "neutral"
+
+
+def test_a_disclosure_that_does_not_answer_waits_behind_a_line_that_does(encoder, answers):
+    """Trusting enough to disclose, asked how she sleeps after nights, the nurse answers that; the disclosure about
+    the empties comes at most MAX_HELD turns later, whatever is asked."""
+    from simtrainer.patient.patient import MAX_HELD
+
+    card = get_card("mi-alcohol-nurse")
+    reveal = card.reveal_when_trusted[0]
+    turn = "How do you sleep after a night shift?"
+    assert answers.scores(turn, [reveal])[0] < answers.threshold
+
+    def scorer(text, trainee, before):
+        return {"change": 0.1, "sustain": 0.1, "neutral": 0.8}
+
+    patient = Patient(card, FakeBackend(["Okay."] * 40), PatientSettings(), seed=3, talk_scorer=scorer,
+                      embed=encoder, answers=answers)
+    history = [Line("patient", card.opening_line)]
+    state = PatientState(openness=0.8, resistance=0.1, turns=4)
+    said = []
+    for i in range(MAX_HELD + 1):
+        history.append(Line("trainee", turn))
+        done = [e for e in patient.reply(history, state) if isinstance(e, PatientDone)][0]
+        said.append(done)
+        history.append(Line("patient", done.text))
+        state = PatientState(openness=0.8, resistance=0.1, turns=state.turns + 2)
+    assert said[0].meta["held"] == reveal and said[0].text != reveal
+    assert answers.scores(turn, [said[0].text])[0] >= answers.threshold
+    assert said[-1].meta["source"] == "card:reveal" and said[-1].text == reveal
+    assert all(d.meta.get("held") == reveal for d in said[:-1])

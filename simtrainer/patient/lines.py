@@ -105,23 +105,43 @@ class LineBank:
         return score
 
     def pick(self, lines: list[CardLine], trainee: str, context: str, target: str | None, used: set[str],
-             rng: random.Random) -> CardLine | None:
-        """The unused line that best fits the turn, lines of the `target` leaning first (None: any leaning)."""
+             rng: random.Random, *, answering_only: bool = False) -> CardLine | None:
+        """The unused line that best fits the turn, lines of the `target` leaning first (None: any leaning).
+        Unsure (`target` "neutral"), a plain line, unless none answers the turn and a line of either leaning
+        does ("What do you enjoy about vaping?" is not answered by "School's fine."). `answering_only`: None
+        rather than a line the answer check says does not answer."""
         fresh = [line for line in lines if line.text not in used]
         if target in ("change", "sustain"):
             # a change line never answers for sustain talk (or the reverse): neutral lines may stand in
             fresh = [line for line in fresh if line.leaning in (target, "neutral")]
-        elif target == "neutral":  # unsure: a plain line, unless the card has none left
-            fresh = [line for line in fresh if line.leaning == "neutral"] or fresh
+        if target == "neutral" and (plain := [line for line in fresh if line.leaning == "neutral"]):
+            line, answers = self._best(plain, trainee, context, target, rng)
+            if not answers:  # the answer check says no plain line answers: one of either leaning may
+                leaning = [line for line in fresh if line.leaning != "neutral"]
+                other, other_answers = self._best(leaning, trainee, context, None, rng) if leaning else (line, False)
+                line, answers = (other, True) if other_answers else (line, False)
+            return line if answers or not answering_only else None
         if not fresh:
             return None
-        scored = [(self.fit(line, trainee, context) + (LEANING_BONUS if line.leaning == target else 0.0), line)
-                  for line in fresh]
+        line, answers = self._best(fresh, trainee, context, target, rng)
+        return line if answers or not answering_only else None
+
+    def _scored(self, lines: list[CardLine], trainee: str, context: str, target: str | None) -> list[tuple[float, CardLine]]:
+        return [(self.fit(line, trainee, context) + (LEANING_BONUS if line.leaning == target else 0.0), line)
+                for line in lines]
+
+    def _best(self, lines: list[CardLine], trainee: str, context: str, target: str | None,
+              rng: random.Random) -> tuple[CardLine, bool]:
+        """A seeded draw among the near-best of `lines`, and whether the answer check says it answers the turn
+        (True where no answer check is loaded). The draw is among answering lines where there are any."""
+        scored = self._scored(lines, trainee, context, target)
         best = max(score for score, _ in scored)
         near = [line for score, line in scored if score >= best - NEAR_BEST]
-        if self.answers is not None and trainee.strip():
-            shortlist = [line for _, line in sorted(scored, key=lambda pair: -pair[0])[:SHORTLIST]]
-            fits = self.answers.scores(trainee, [line.text for line in shortlist])
-            answering = [line for line, fit in zip(shortlist, fits, strict=True) if fit >= self.answers.threshold]
-            near = [line for line in answering if line.leaning == target] or answering or near
-        return rng.choice(near)
+        if self.answers is None or not trainee.strip():
+            return rng.choice(near), True
+        shortlist = [line for _, line in sorted(scored, key=lambda pair: -pair[0])[:SHORTLIST]]
+        fits = self.answers.scores(trainee, [line.text for line in shortlist])
+        answering = [line for line, fit in zip(shortlist, fits, strict=True) if fit >= self.answers.threshold]
+        if not answering:
+            return rng.choice(near), False
+        return rng.choice([line for line in answering if line.leaning == target] or answering), True

@@ -54,6 +54,7 @@ LEANING_TRIES = 2  # one-candidate models: first sentences checked against the l
 REACT_AGAIN_AFTER = 3  # turns after a scripted reaction before the same trigger gets one again (steered)
 HELD_SENTENCES = 2  # sentences a reply may say only what was said before, held unseen, before it is refused
 RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
+MAX_HELD = 2  # turns a disclosure that does not answer the turn may wait behind a card line that does
 PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
 
 
@@ -128,6 +129,7 @@ class Patient:
         self._card_json = card.model_dump_json(exclude={"facts": {"__all__": {"contradicted_by"}}})  # no patterns
         self._known = self._card_json  # the card and the session's words: where a reply's numbers may come from
         self._last_disclosure_turn = -10
+        self._held: dict[str, int] = {}  # disclosure -> turns it waited behind a card line that answered
         self._reacted: dict[str, int] = {}  # trigger -> the turn its scripted reaction was said
         self._turn = 0
         self._calls_ok = 0  # model calls that streamed to their end (prime excluded)
@@ -467,10 +469,14 @@ class Patient:
         meta: dict = {"target": target, "candidates": [], "rejected": []}
         if trigger:
             meta["trigger"] = trigger
-        # in the card's order, whatever was asked: held back for a turn the answer check says it answers, a
-        # disclosure gave way to the small model's own text, which read worse (reading 4, docs/benchmarks.md)
+        # in the card's order: a disclosure that does not answer the turn waits (MAX_HELD turns at most) behind a
+        # card line that does; held back for the model's own text instead, it read worse (reading 4)
         reveal = None if trigger else disclosure(self.card, state, self._said_already)
         if reveal and state.turns - self._last_disclosure_turn >= 2:
+            if (line := self._before_disclosure(history, reveal, target, pressured)) is not None:
+                self._card_lines_used.add(line.text)
+                yield from self._say(line.text, {**meta, "source": line.source, "held": reveal}, started)
+                return
             self._last_disclosure_turn = state.turns
             yield from self._say(reveal, {**meta, "source": "card:reveal", "disclosed": reveal}, started)
             return
@@ -568,6 +574,20 @@ class Patient:
                 return
             tokens_left -= draft.tokens
             yield draft
+
+    def _before_disclosure(self, history: list[Line], reveal: str, target: str, pressured: bool) -> CardLine | None:
+        """A card line that answers the turn, to say before `reveal` where the answer check says the disclosure
+        does not answer it; None where it does, or it has waited MAX_HELD turns, or no line answers."""
+        trainee_text, context = self._turn_texts(history)
+        if self.answers is None or pressured or not trainee_text.strip() or self._held.get(reveal, 0) >= MAX_HELD:
+            return None
+        if self.answers.scores(trainee_text, [reveal])[0] >= self.answers.threshold:
+            return None
+        line = self.bank.pick(list(self.lines), trainee_text, context, target, self._used_lines(), self._rng(),
+                              answering_only=True)
+        if line is not None:
+            self._held[reveal] = self._held.get(reveal, 0) + 1
+        return line
 
     def _card_line(self, history: list[Line], target: str, pressured: bool) -> CardLine | None:
         """The unused card line that best answers the turn for the `target` leaning (pressure reactions first
