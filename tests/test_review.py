@@ -172,6 +172,23 @@ def test_giving_the_coders_own_code_says_it_confirms_and_wrong_rubric_codes_poin
     assert wrong.exit_code == 2 and "ITEM:LEVEL such as agenda:4" in wrong.output and "'Q open'" not in wrong.output
 
 
+def test_a_dearman_turn_with_several_skills_is_confirmed_by_all_of_them(cli, practise):
+    """The coder gave several skills on a turn: giving them all (any order) confirms it; giving one of them is a
+    correction, and `agreement` compares the whole set."""
+    sid = practise("dearman-airline-refund",
+                   ["I paid for a flight that was cancelled, and I would like the refund today."])
+    skills = [c["code"] for c in record(cli, sid)["turns"][1]["codes"] if c["rubric"] == "dearman"]
+    assert len(skills) > 1, skills
+    one = cli("sessions", "correct", sid, "--turn", "2", "--code", skills[0], "--rubric", "dearman")
+    assert one.exit_code == 0 and ", corrected by" in one.output
+    stats = json.loads(cli("agreement", "--rubric", "dearman", "--json").stdout)
+    assert stats["n"] == 1 and stats["agreement"] == 0.0
+    everything = cli("sessions", "correct", sid, "--turn", "2", "--code", "+".join(reversed(skills)))
+    assert everything.exit_code == 0 and "confirmed (the coder's own code)" in everything.output
+    stats = json.loads(cli("agreement", "--rubric", "dearman", "--json").stdout)
+    assert stats["n"] == 1 and stats["agreement"] == 1.0
+
+
 def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     dearman = practise("dearman-roommate-noise", ["Hey, can we talk about the noise?", "I need quiet after 11."])
     result = cli("sessions", "rate", dearman, "--item", "negotiate", "--score", "2")

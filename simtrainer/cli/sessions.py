@@ -134,7 +134,7 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
     """Store a supervisor's code for one turn beside the automatic one (which is kept)."""
-    from simtrainer.review.corrections import default_author, resolve_code, session_rubric
+    from simtrainer.review.corrections import coder_code, default_author, resolve_code, session_rubric
 
     store = _store()
     session = store.get_session(session_id)
@@ -153,7 +153,8 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
     automatic = [c["code"] for c in turn["codes"] if c["rubric"] == rubric.lower()]
     auto = ", ".join(automatic) or "no code"
     # the coder's own code given again is kept too: it records that a supervisor agreed
-    verb = "confirmed (the coder's own code)" if automatic[:1] == [code_id] and not detail else "corrected"
+    verb = "confirmed (the coder's own code)" if coder_code(rubric.lower(), turn["codes"]) == code_id \
+        and not detail else "corrected"
     click.echo(terminal_safe(f"Turn {number} of {session['id']}: {auto} → {code_id}"
                              + (f" ({detail})" if detail else "") + f", {verb} by {author}"))
 

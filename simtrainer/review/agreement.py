@@ -1,7 +1,8 @@
 """How far supervisors agree with the coder: Cohen's kappa, percent agreement, per code, and a confusion table.
 
 What is compared, per turn: the coder's primary code for the rubric (its first code on the turn: the model's
-main behaviour, before any rule codes; "none" when it gave none) against the supervisor's code. A turn counts
+main behaviour, before any rule codes; for DEAR MAN every skill it gave, joined as a correction joins them,
+`describe+assert`; "none" when it gave none) against the supervisor's code. A turn counts
 when a supervisor corrected it (the latest correction per turn and rubric), or when its session is marked
 reviewed (`sessions review ID --done`): then a turn the supervisor left alone counts as agreement. Turns of
 sessions never marked reviewed count only where corrected, since a correction may just not have been made yet.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from simtrainer.review.corrections import NONE, latest_corrections, turn_number
+from simtrainer.review.corrections import NONE, coder_code, latest_corrections, turn_number
 from simtrainer.storage import Store
 
 
@@ -28,7 +29,7 @@ def pairs(store: Store, rubric: str = "mi", trainee: str | None = None) -> list[
         if not corrected and not session.get("reviewed_at"):
             continue
         for turn in store.turns(session["id"]):
-            auto = next((c["code"] for c in turn["codes"] if c["rubric"] == rubric), NONE)
+            auto = coder_code(rubric, turn["codes"])
             fix = corrected.get((turn["idx"], rubric))
             if fix is None and (not session.get("reviewed_at") or auto == NONE):
                 continue  # not looked at, or nothing the coder said to agree with

@@ -110,6 +110,16 @@ def combines(rubric_id: str, code: str) -> bool:
     return rubric_id == "dearman" and code != NONE
 
 
+def coder_code(rubric_id: str, codes: list[dict[str, Any]]) -> str:
+    """What the coder said on a turn for `rubric_id`, in the form a correction takes: its first code, or for DEAR
+    MAN every skill it gave, joined in the rubric's order (a turn may show several); "none" when it gave none."""
+    given = [c["code"] for c in codes if c["rubric"] == rubric_id]
+    if rubric_id == "dearman" and len(given) > 1:
+        order = [item.id for item in load_rubric(rubric_id).items]
+        return SEVERAL.join(sorted(set(given), key=lambda code: order.index(code) if code in order else len(order)))
+    return given[0] if given else NONE
+
+
 def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[str, str]:
     """(code id, detail) for what a supervisor typed, case-insensitive; anything else is a `UserError` listing
     the codes allowed on this turn."""
