@@ -67,16 +67,24 @@ def test_validate_reports_the_problem_with_exit_2(tmp_path):
     assert f"{bad}: goals.rq_least (line " in result.stderr and "Traceback" not in result.stderr
 
 
-def test_validate_lists_every_mistake_in_the_keys(tmp_path):
+def test_validate_lists_every_mistake(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(MI.read_text(encoding="utf-8").replace("title =", "titel =").replace("min_turns = 4",
-                   'min_turns = "four"'), encoding="utf-8")
+    text = MI.read_text(encoding="utf-8")
+    bad.write_text(text.replace("title =", "titel =").replace("min_turns = 4", 'min_turns = "four"')
+                   .replace('scenario = "mi-alcohol-nurse"', 'scenario = "mi-alcohol-nurze"'), encoding="utf-8")
     result = run_cli("exercise", "validate", str(bad))
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
-    assert result.stderr.count("Error:") == 3 and "(and" not in result.stderr  # each on its own, not counted
-    for where in (f"{bad}: titel (line ", f"{bad}: title", f"{bad}: min_turns (line "):
-        assert where in result.stderr
-    assert "correct its spelling" in result.stderr and "add `title = ...`" in result.stderr
+    assert result.stderr.count("Error:") == 4 and "(and" not in result.stderr  # each on its own, not counted
+    order = [result.stderr.index(where) for where in (f"{bad}: titel (line ", f"{bad}: scenario (line ",
+                                                       f"{bad}: min_turns (line ", f"{bad}: title\n")]
+    assert order == sorted(order)  # the misspelt key first, then in the file's order
+    assert "unknown key `titel`" in result.stderr and "did you mean `title`?" in result.stderr
+    assert "unknown scenario 'mi-alcohol-nurze'" in result.stderr and "add `title = ...`" in result.stderr
+    goals = tmp_path / "goals.toml"
+    goals.write_text(text.replace("rq_min =", "rq_minn =").replace("counts.SR_min", "counts.SRR_min"), encoding="utf-8")
+    result = run_cli("exercise", "validate", str(goals))
+    assert result.returncode == 2 and result.stderr.count("Error:") == 2
+    assert f"{goals}: goals.rq_minn (line " in result.stderr and f"{goals}: goals.counts.SRR_min (line " in result.stderr
 
 
 def test_show_prints_instructions_and_goals(cli):

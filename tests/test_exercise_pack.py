@@ -56,7 +56,7 @@ def test_a_valid_pack_loads_with_its_goals_and_hash(tmp_path):
 @pytest.mark.parametrize(
     "change, what, field, fix",
     [
-        (lambda t: t.replace('title = "Reflect before you ask"\n', ""), "Field required", "title", "add `title"),
+        (lambda t: t.replace('title = "Reflect before you ask"\n', ""), "`title` is missing", "title", "add `title"),
         (lambda t: t.replace("rq_min", "rq_mn"), "rq_mn` names no figure", "goals.rq_mn (line 9)",
          "rq_min/_max"),
         (lambda t: t.replace("max_turns = 6\n", ""), "needs an end", "max_turns", "add `max_turns = 10`"),
@@ -69,7 +69,7 @@ def test_a_valid_pack_loads_with_its_goals_and_hash(tmp_path):
         (lambda t: t.replace("rq_min = 1.0", "rq = true"), "`rq` is a number figure", "goals.rq",
          "rq_min = ..."),
         (lambda t: t + "colour = 'blue'\n", "names no figure", "goals.colour (line 13)", "rq_min/_max"),
-        (lambda t: t.replace("scenario =", "scenery ="), "Extra inputs", "scenery (line 4)", "remove this key"),
+        (lambda t: t.replace("scenario =", "scenery ="), "unknown key `scenery`", "scenery (line 4)", "did you mean `scenario`?"),
         (lambda t: t.replace('id = "mi-reflect"', 'id = "MI reflect"'), "should match pattern", "id (line 1)",
          "lowercase"),
     ],

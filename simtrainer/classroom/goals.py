@@ -106,15 +106,28 @@ def valid_keys(modality: str) -> list[str]:
 
 def parse_goals(table: dict[str, Any], modality: str, where: str) -> list[Goal]:
     """The pack's `[goals]` table as goals; a key naming no figure of the scenario's rubrics, or a value of the
-    wrong kind, is a `UserError` with the valid keys in its fix. `where(key)` says where a key is written."""
+    wrong kind, is a `UserError` with the valid keys in its fix (the first; `read_goals` gives every one).
+    `where(key)` says where a key is written."""
+    goals, problems = read_goals(table, modality, where)
+    if problems:
+        raise problems[0]
+    return goals
+
+
+def read_goals(table: dict[str, Any], modality: str, where: str) -> tuple[list[Goal], list[UserError]]:
+    """The goals of the table that are right, and a `UserError` for each one that is not."""
     known = figures(modality)
     goals: list[Goal] = []
+    problems: list[UserError] = []
     for key, value in _leaves(table):
-        if key == "skills" and "dearman" in known:
-            goals += _skills(value, known["dearman"], where(key))
-            continue
-        goals.append(_goal(key, value, known, modality, where(key)))
-    return goals
+        try:
+            if key == "skills" and "dearman" in known:
+                goals += _skills(value, known["dearman"], where(key))
+            else:
+                goals.append(_goal(key, value, known, modality, where(key)))
+        except UserError as error:
+            problems.append(error)
+    return goals, problems
 
 
 def _leaves(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -8,6 +8,7 @@ SHA-256 covers the TOML file and the card it ships, so a hand-in bundle says exa
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import tomllib
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from simtrainer.classroom.goals import Goal, parse_goals
+from simtrainer.classroom.goals import Goal, read_goals
 from simtrainer.config import ModelSpec, Settings, load_settings
 from simtrainer.errors import UserError
 from simtrainer.resources import data_folder
@@ -207,7 +208,8 @@ def is_file_model(model: str) -> bool:
 
 def line_of(text: str, key: str) -> int | None:
     """The line where `key` (its last part, or the dotted key as written) is assigned, if it can be found."""
-    for candidate in dict.fromkeys((key, key.split(".")[-1])):
+    parts = key.split(".")
+    for candidate in dict.fromkeys(".".join(parts[i:]) for i in range(len(parts))):  # goals.counts.SR_min, ...
         pattern = re.compile(rf"^\s*[\"']?{re.escape(candidate)}[\"']?\s*=", re.MULTILINE)
         found = pattern.search(text)
         if found:
@@ -227,13 +229,25 @@ def _named_key(message: str) -> str | None:
     return min(found)[1] if found else None
 
 
+def _what(error: dict[str, Any], field: str) -> str:
+    """The problem in the pack's terms: the key it is about, then what is wrong with it."""
+    if error["type"] == "extra_forbidden":
+        return f"unknown key `{field}`"
+    if error["type"] == "missing":
+        return f"`{field}` is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if error["type"] == "value_error" else f"`{field}`: {message[0].lower()}{message[1:]}"
+
+
 def _fix(error: dict[str, Any]) -> str:
     kind = error["type"]
     field = str(error["loc"][-1]) if error["loc"] else ""
     if kind == "missing":
         return f"add `{field} = ...` (see exercises/README.md for every key)"
     if kind == "extra_forbidden":
-        return "remove this key or correct its spelling (unknown keys are not allowed)"
+        close = difflib.get_close_matches(field, PackFile.model_fields, n=1)
+        did = f"did you mean `{close[0]}`? " if close else ""
+        return f"{did}remove this key or correct its spelling (unknown keys are not allowed)"
     if kind == "literal_error":
         return f"use {error['ctx']['expected']}"
     if kind == "string_pattern_mismatch":
@@ -247,7 +261,7 @@ def _fix(error: dict[str, Any]) -> str:
         if "is more than max_turns" in message:
             return "make min_turns at most max_turns (or leave min_turns out)"
         return "correct the value as the message says"
-    return f"give a value of the right kind ({error['msg'].lower()})"
+    return "give a value of the kind exercises/README.md gives for this key"
 
 
 def _read(path: Path) -> tuple[bytes, str, dict[str, Any]]:
@@ -364,22 +378,34 @@ class PackProblems(UserError):
 
 
 def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
-    """Read and validate a pack (its card, goals and model included); the first problem is a `UserError`.
+    """Read and validate a pack (its card, goals and model included); its problems are one `PackProblems`.
     `path` may also name a shipped example (`mi-reflect-first`). `settings` supplies the user's own model names
     and scenario folders."""
     path = locate(path)
     raw, text, data = _read(path)
+    problems: list[UserError] = []
+    spec = None
     try:
         spec = PackFile(**data)
     except ValidationError as exc:
-        problems = []
-        for error in sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden"):  # a misspelt key first
+        for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or _named_key(error["msg"]) or "(pack)"
-            problems.append(UserError(error["msg"].removeprefix("Value error, "), where=_where(path, text, field),
-                                      fix=_fix(error)))
-        raise PackProblems(problems) from None
-    card, card_path = _scenario(path, text, spec.scenario, settings)
-    goals = parse_goals(spec.goals, card.modality, lambda key: _where(path, text, f"goals.{key}"))
+            problems.append(UserError(_what(error, field), where=_where(path, text, field), fix=_fix(error)))
+    card = card_path = None
+    goals: list[Goal] = []
+    scenario = data.get("scenario")
+    if isinstance(scenario, str) and scenario:  # checked even when other keys are wrong, so all show at once
+        try:
+            card, card_path = _scenario(path, text, scenario, settings)
+        except UserError as error:
+            problems.append(error)
+    table = data.get("goals", {})
+    if card is not None and isinstance(table, dict):
+        goals, wrong = read_goals(table, card.modality, lambda key: _where(path, text, f"goals.{key}"))
+        problems += wrong
+    if problems:  # misspelt keys first (they explain a key "missing"), then in the file's order
+        problems.sort(key=lambda e: (not e.what.startswith("unknown key"), _line_in_message(e.where or "") or 10**6))
+        raise PackProblems(problems)
     pack = Pack(path, spec, card, card_path, tuple(goals), pack_sha256(raw, card_path))
     _check_model(pack, text, settings)
     return pack
