@@ -123,7 +123,8 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         await pilot.press("j", "c")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, CorrectScreen) and "Space marks several" in shown(modal)
+        assert isinstance(modal, CorrectScreen) and "Space ticks several skills" in shown(modal)
+        assert modal.options[0][0] == "dearman"  # the session's own rubric first, MI codes after
         codes = modal.query_one("#codes")
         index = {(r, c): i for i, (r, c, _) in enumerate(modal.options)}
         coder = {c["code"] for c in open_store().turns(sid)[1]["codes"] if c["rubric"] == "dearman"}
@@ -159,11 +160,19 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         await pilot.press("space", "enter")  # unmark one: the other is saved alone
         await settle(pilot)
         assert [r["code"] for r in open_store().corrections(sid)][-1] == "describe"
+        await pilot.press("c")  # one skill now, ticked; Enter without Space takes the highlighted code alone
+        await pilot.pause()
+        assert {app.screen.options[i][1] for i in app.screen.marked} == {"describe"}
+        app.screen.query_one("#codes").highlighted = index[("dearman", "express")]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [r["code"] for r in open_store().corrections(sid)][-1] == "express"
         await pilot.press("c")
         await pilot.pause()
         app.screen.query_one("#author").focus()
-        await pilot.press("a", "space", "b")  # in the name field Space is a space, not a mark
-        assert app.screen.query_one("#author").value.endswith("a b") and not app.screen.marked
+        await pilot.press("a", "space", "b")  # in the name field Space is a space, not a tick
+        assert app.screen.query_one("#author").value.endswith("a b") and not app.screen.touched
+        assert {app.screen.options[i][1] for i in app.screen.marked} == {"express"}
         await pilot.press("escape")
 
 

@@ -87,21 +87,21 @@ def session_rubric(session: dict[str, Any]) -> str:
 
 def code_options(rubric_id: str, speaker: str) -> list[tuple[str, str, str]]:
     """What a supervisor may pick for a turn of `speaker` in a session of `rubric_id`: (rubric, code as
-    `resolve_code` takes it, what it means). MI codes (client talk on a patient turn), then on a trainee turn the
-    session rubric's items and "none"."""
+    `resolve_code` takes it, what it means). On a trainee turn the session rubric's items and "none" first (a
+    DEAR MAN or CTRS session is reviewed for its own rubric), then MI codes; on a patient turn, client talk."""
     mi = load_rubric("mi")
     if speaker == "patient":
         return [("mi", code_id, f"{c.label} — {c.name}") for code_id, c in mi.client_codes.items()]
     out = []
+    if rubric_id != "mi":
+        out += [(rubric_id, item.id, f"{code_label(rubric_id, item.id)} — {item.name}")
+                for item in load_rubric(rubric_id).items]
+        out.append((rubric_id, NONE, f"none — no {rubric_id} skill on this turn"))
     for code in mi.codes:
         if code.id == "Q":
             out += [("mi", f"Q {kind}", f"Q {kind} — {kind} question") for kind in ("open", "closed")]
         else:
             out.append(("mi", code.id, code.name if code.label == "—" else f"{code.label} — {code.name}"))
-    if rubric_id != "mi":
-        out += [(rubric_id, item.id, f"{code_label(rubric_id, item.id)} — {item.name}")
-                for item in load_rubric(rubric_id).items]
-        out.append((rubric_id, NONE, f"none — no {rubric_id} skill on this turn"))
     return out
 
 

@@ -187,7 +187,7 @@ class ReviewScreen(Screen):
                           if (r, *resolve_code(r, turn["speaker"], code, where)) in current), 0)
         combinable = frozenset(i for i, (r, code, _) in enumerate(options) if combines(r, code))
         shown_skills = {(r, part) for r, code, _ in current for part in code.split(SEVERAL) if combines(r, part)}
-        marked = frozenset(i for i in combinable if options[i][:2] in shown_skills) if len(shown_skills) > 1 else frozenset()
+        marked = frozenset(i for i in combinable if options[i][:2] in shown_skills)
         self.app.push_screen(CorrectScreen(heading, options, self.author, min(marked, default=highlight),
                                            combinable, marked),
                              lambda result: self._corrected(turn, result))

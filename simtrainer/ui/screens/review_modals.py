@@ -59,9 +59,10 @@ class Correction:
 
 
 class CorrectScreen(_ReviewModal):
-    """Pick the code a turn should have had, from the codes valid for it. Options in `combinable` (DEAR MAN
-    skills, one turn may show several) can be marked with Space; once any is marked, Enter saves the marked ones
-    as one correction joined by `SEVERAL`, as `sessions correct` takes them."""
+    """Pick the code a turn should have had, from the codes valid for it: Enter takes the highlighted one.
+    Options in `combinable` (DEAR MAN skills, one turn may show several) show boxes, ticked for the skills the
+    turn has now (`marked`); once Space has changed a box, Enter saves the ticked ones as one correction joined
+    by `SEVERAL`, as `sessions correct` takes them."""
 
     DEFAULT_CSS = BOX_CSS.replace("{name}", "CorrectScreen") + "CorrectScreen OptionList { max-height: 16; }"
     BINDINGS = [Binding("space", "mark", "Mark several", id="mark_code")]
@@ -71,6 +72,7 @@ class CorrectScreen(_ReviewModal):
         super().__init__()
         self.heading, self.options, self.default_author, self.highlight = heading, options, author, highlight
         self.combinable, self.marked = combinable, set(marked) & combinable
+        self.touched = False  # Space changed a box: Enter saves the boxes, not the highlighted code
 
     def _prompt(self, i: int) -> str:
         rubric, _, what = self.options[i]
@@ -79,10 +81,12 @@ class CorrectScreen(_ReviewModal):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            hint = " Space marks several skills for one turn; Enter saves the marked ones." if self.combinable else ""
+            hint = (" Enter takes the highlighted code; Space ticks several skills for one turn, and Enter then "
+                    "saves the ticked ones.") if self.combinable else ""
             yield Static(plain(self.heading + hint))
             yield OptionList(*(Option(self._prompt(i), id=str(i)) for i in range(len(self.options))), id="codes")
-            yield Input(self.default_author, placeholder="Your name (stored with the correction)", id="author")
+            yield Label("Your name (stored with the correction):")
+            yield Input(self.default_author, placeholder="Your name", id="author")
             yield Static(classes="modal-error")
             yield self.buttons()
 
@@ -95,9 +99,10 @@ class CorrectScreen(_ReviewModal):
         codes = self.query_one("#codes", OptionList)
         at = codes.highlighted
         if at is None or at not in self.combinable:
-            self.show_error("Only the rubric's skills can be marked together; pick this code alone with Enter.")
+            self.show_error("Only the rubric's skills can be ticked together; pick this code alone with Enter.")
             return
         self.marked ^= {at}
+        self.touched = True
         codes.replace_option_prompt_at_index(at, self._prompt(at))
         self.show_error("")
 
@@ -106,16 +111,15 @@ class CorrectScreen(_ReviewModal):
     @on(Button.Pressed, "#save")
     def save(self) -> None:
         highlighted = self.query_one("#codes", OptionList).highlighted
-        chosen = sorted(self.marked)  # what the boxes show, whichever of them is highlighted
-        if self.marked and highlighted not in self.combinable:
-            self.show_error("Marked skills are saved together: highlight one of them (or unmark them with Space "
+        boxes = self.touched and self.marked
+        if boxes and highlighted not in self.combinable:
+            self.show_error("Ticked skills are saved together: highlight one of them (or untick them with Space "
                             "to pick this code alone).")
             return
-        if not chosen and highlighted is None:
+        if not boxes and highlighted is None:
             self.show_error("Pick a code first (up/down, then Enter).")
             return
-        if not chosen:
-            chosen = [highlighted]
+        chosen = sorted(self.marked) if boxes else [highlighted]
         rubric = self.options[chosen[0]][0]
         self.dismiss(Correction(rubric, SEVERAL.join(self.options[i][1] for i in chosen), self.author()))
 
