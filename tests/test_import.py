@@ -180,10 +180,41 @@ def test_a_supervisors_review_goes_back_to_the_trainees_session(cli, tmp_path, m
     assert again.exit_code == 2 and "with all of this file's review work" in again.stderr
     assert review_rows(stored(cli, own)) == review_rows(reviewed)
 
+    assert "owner" not in json.loads(back.read_text())["session"]  # which host ran it stays on the machine
+
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "colleague"))
     other = imported(cli, str(back))
     assert not other["existing"] and other["review"] == {"notes": 3, "corrections": 2, "ratings": 1, "reviewed": 1}
     assert review_rows(stored(cli, other["session_id"])) == review_rows(reviewed)
+
+
+def test_a_review_of_a_pseudonymised_export_goes_back_to_the_named_trainee(cli, tmp_path, monkeypatch):
+    """The trainee sends the session under a pseudonym; the supervisor's review of it (which uses the code)
+    lands on the trainee's own session, the code in notes read as the name again."""
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "trainee"))
+    text = tmp_path / "walk.txt"
+    text.write_text("T: Hi Kim, what brings you in?\nC: My doctor says I should walk more.\n"
+                    "T: Walking more is on your mind.\nC: It is, I just never find the time.\n", encoding="utf-8")
+    own = imported(cli, str(text), "--trainee", "Kim Ode")["session_id"]
+    sent = tmp_path / "coded.json"
+    assert cli("sessions", "export", own, "--format", "json", "--pseudonymise", "-o", str(sent)).exit_code == 0
+    code = json.loads(sent.read_text())["session"]["trainee"]
+    assert code.startswith("trainee-") and "Kim" not in sent.read_text()
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))
+    sid = imported(cli, str(sent))["session_id"]
+    assert cli("sessions", "annotate", sid, f"Well done, {code}: a reflection.", "--turn", "3").exit_code == 0
+    back = tmp_path / "back.json"
+    assert cli("sessions", "export", sid, "--format", "json", "-o", str(back)).exit_code == 0
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "trainee"))
+    result = cli("sessions", "import", str(back), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["existing"], result.output
+    assert [a["body"] for a in stored(cli, own)["annotations"]] == ["Well done, Kim Ode: a reflection."]
+
+    record = json.loads(back.read_text())
+    record["turns"][1]["text"] = "Something else entirely."
+    back.write_text(json.dumps(record))
+    result = cli("sessions", "import", str(back))
+    assert result.exit_code == 2 and f"(here as {own})" in result.stderr and "turns differ" in result.stderr
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -192,6 +223,7 @@ def test_a_supervisors_review_goes_back_to_the_trainees_session(cli, tmp_path, m
     (lambda r: r["ratings"][0].update(score=9), "outside that"),
     (lambda r: r["annotations"][0].update(created_at="yesterday"), "not a date and time"),
     (lambda r: r.update(corrections={"turn": 1}), "not a list of rows"),
+    (lambda r: r["annotations"][0].update(body="  "), '"body" is missing or empty'),
 ])
 def test_a_bad_review_row_in_an_export_is_refused_with_its_place(cli, tmp_path, monkeypatch, edit, message):
     sid = imported(cli, str(CSV), "--scenario", "mi-alcohol-nurse")["session_id"]
@@ -206,7 +238,7 @@ def test_a_bad_review_row_in_an_export_is_refused_with_its_place(cli, tmp_path, 
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "elsewhere"))
     result = cli("sessions", "import", str(path))
     assert result.exit_code == 2 and message in result.stderr and str(path) in result.stderr, result.output
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "--rubric" not in result.stderr and "--score" not in result.stderr
     assert json.loads(cli("sessions", "list", "--json").stdout) == []  # nothing stored
 
 

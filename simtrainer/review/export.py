@@ -37,7 +37,7 @@ def session_record(store: Store, session_id: str) -> dict[str, Any]:
                     "label": code_label(c["rubric"], c["code"], c.get("detail"))} for c in store.corrections(sid)]
     latest = {(c["turn_idx"], c["rubric"]): c for c in corrections}
     return {
-        "session": session,
+        "session": {k: v for k, v in session.items() if k != "owner"},  # the host and process that ran it: no one's business
         "seed": turns[0]["meta"].get("seed") if turns else None,  # `practice --seed` replays the session
         "turns": [
             {

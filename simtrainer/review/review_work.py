@@ -81,10 +81,19 @@ def read_review_work(record: dict[str, Any], kept: dict[int, int], speakers: lis
         return [(f"{path}: {key}[{i}]", row) for i, row in enumerate(value)]
 
     def text(row: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
-        value = row.get(key) or ""
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise UserError(f'The row\'s "{key}" is {"missing" if not value else "not text"}.', where=where, fix=FIX)
-        return value
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UserError(f'The row\'s "{key}" is not text: {value!r}.', where=where, fix=FIX)
+        if required and not (value or "").strip():
+            raise UserError(f'The row\'s "{key}" is missing or empty.', where=where, fix=FIX)
+        return value or ""
+
+    def checked(check, *args):
+        """A rubric check as `sessions correct / rate` make it; its fix names their flags, not the file."""
+        try:
+            return check(*args)
+        except UserError as error:
+            raise UserError(error.what, where=error.where, fix=FIX) from None
 
     def when(row: dict[str, Any], where: str, key: str = "created_at") -> str:
         value = text(row, key, where, required=True)
@@ -112,7 +121,7 @@ def read_review_work(record: dict[str, Any], kept: dict[int, int], speakers: lis
             text(row, "detail", where)
         typed = (f"{code}:{detail}" if rubric == "ctrs" and detail else  # as a supervisor would type it
                  f"{code} {detail}" if rubric == "mi" and detail in ("open", "closed") else code)
-        code, detail = resolve_code(rubric, speakers[idx], typed, where)
+        code, detail = checked(resolve_code, rubric, speakers[idx], typed, where)
         work.corrections.append({"turn_idx": idx, "rubric": rubric, "code": code, "detail": detail,
                                  "author": text(row, "author", where), "created_at": when(row, where)})
     for where, row in rows("ratings"):
@@ -120,7 +129,7 @@ def read_review_work(record: dict[str, Any], kept: dict[int, int], speakers: lis
         if not isinstance(score, int) or isinstance(score, bool):
             raise UserError(f"The rating's score is {score!r}, not a whole number.", where=where, fix=FIX)
         rubric = text(row, "rubric", where, required=True)
-        item = resolve_rating(rubric, text(row, "item", where, required=True), score, where)
+        item = checked(resolve_rating, rubric, text(row, "item", where, required=True), score, where)
         work.ratings.append({"rubric": rubric, "item": item, "score": score, "author": text(row, "author", where),
                              "created_at": when(row, where)})
     session = record.get("session") if isinstance(record.get("session"), dict) else {}

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.patient import Line
 from simtrainer.patient.prompt import latest
+from simtrainer.review.pseudonym import pseudonym, pseudonymised
 from simtrainer.review.review_work import ReviewWork, read_review_work
 from simtrainer.session import score
 from simtrainer.storage import Store
@@ -367,18 +368,26 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
 def _add_review(store: Store, path: Path, transcript: Transcript, session_id: str) -> dict[str, Any]:
     """The file is a session already here: add the review rows its copy here lacks (a supervisor's review of
     the trainee's session, sent back)."""
-    new = transcript.review.missing_from(store, session_id)
+    session = store.get_session(session_id)
+    mine = [(t["speaker"], t["text"].strip()) for t in store.turns(session_id)]
+    theirs = [(t.speaker, t.text) for t in transcript.turns]
+    name = (session.get("trainee") or "").strip()
+    review = transcript.review
+    if mine != theirs:
+        # exported with --pseudonymise on this machine (its key): the trainee's name reads as its code
+        if not name or [(who, pseudonymised(text, name)) for who, text in mine] != theirs:
+            raise UserError(f"The file is an export of session {transcript.origin} (here as {session_id}), but its "
+                            "turns differ from that session's, so its review cannot be placed on them.",
+                            where=str(path), fix="Give the export of that same session, unchanged (one made with "
+                            "--pseudonymise on another machine cannot be matched).")
+        code = pseudonym(name)
+        review = replace(review, notes=[{**note, "body": note["body"].replace(code, name)} for note in review.notes])
+    new = review.missing_from(store, session_id)
     if not new:
         raise UserError(f"This session is already here, as {session_id}, with all of this file's review work.",
                         where=str(path),
                         fix=f"Open it with `simtrainer sessions show {session_id}`; to import the file as a new "
                         "session, delete that one first (`simtrainer sessions delete ID`).")
-    turns = store.turns(session_id)
-    if [(t["speaker"], t["text"].strip()) for t in turns] != [(t.speaker, t.text) for t in transcript.turns]:
-        raise UserError(f"The file names session {session_id} here as its origin, but its turns differ from it, "
-                        "so its review cannot be placed on that session's turns.", where=str(path),
-                        fix="Give the export of that same session, unchanged.")
     store.add_review(session_id, **vars(new))
     return {"session_id": session_id, "existing": True, "file": str(path), "format": transcript.format,
-            "trainee": store.get_session(session_id)["trainee"], "review": new.counts(),
-            "authors": new.authors()}
+            "trainee": session["trainee"], "review": new.counts(), "authors": new.authors()}
