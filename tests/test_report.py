@@ -153,3 +153,20 @@ def test_client_talk_counts_a_supervisors_correction(cli, session):
     assert after[-1]["sustain"] == before[-1]["sustain"] + (coded != "sustain")
     assert after[-1]["change"] == before[-1]["change"] - (coded == "change")
     assert after[0]["sustain"] == 1
+
+
+def test_report_says_who_reviewed_and_keeps_the_talk_chart_to_mi(cli, session, tmp_path):
+    out = tmp_path / "r.html"
+    cli("sessions", "report", session, "-o", str(out))
+    html = out.read_text()
+    assert "Change and sustain talk" in html and "<dt>Reviewed</dt>" not in html
+    assert cli("sessions", "review", session, "--done", "--author", "Dr Okafor").exit_code == 0
+    cli("sessions", "report", session, "-o", str(out))
+    assert "<dt>Reviewed</dt><dd>by Dr Okafor, " in out.read_text()
+    script = tmp_path / "dm.txt"
+    script.write_text("I would like the refund for my cancelled flight today.\n")
+    dearman = json.loads(cli("practice", "-s", "dearman-airline-refund", "--script", str(script), "--json",
+                             "-m", "fake").stdout)["session_id"]
+    cli("sessions", "report", dearman, "-o", str(out))
+    html = out.read_text()
+    assert "DBT DEAR MAN" in html and "Change and sustain talk" not in html  # not a DEAR MAN idea

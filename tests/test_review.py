@@ -153,7 +153,9 @@ def test_hand_ratings_replace_estimates(cli, practise):
     reviewed = record(cli, sid)["reviewed"]["rubrics"]["mi"]
     assert reviewed["globals_estimate"]["empathy"] == 5 and reviewed["rated"] == {"empathy": 5, "partnership": 4}
     assert reviewed["relational"] == 4.5 and reviewed["relational_band"] == "good"
-    assert "Empathy (rated) | 5.0" in cli("sessions", "show", sid).output
+    shown = cli("sessions", "show", sid).output
+    assert "Empathy (rated) | 5.0" in shown
+    assert "Relational (rated) | 4.50" in shown and "Technical (estimate)" in shown  # each by its own globals
     for args, message in [(["--item", "empathy", "--score", "6"], "Empathy is rated 1 to 5; 6 is outside"),
                           (["--item", "warmth", "--score", "3"], "'warmth' is not a rated item of the mi rubric")]:
         result = cli("sessions", "rate", sid, *args)

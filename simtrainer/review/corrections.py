@@ -245,12 +245,11 @@ def _apply_ratings(rubric_id: str, summary: dict[str, Any], rated: dict[str, int
     summary["rated"] = dict(rated)
     rubric = load_rubric(rubric_id)
     if rubric_id == "mi":
-        from simtrainer.feedback.mi.summary import band
+        from simtrainer.feedback.mi.summary import COMPOSITES, band
 
         summary["globals_estimate"].update(rated)
         g, th = summary["globals_estimate"], rubric.thresholds
-        for name, parts in (("relational", ("partnership", "empathy")),
-                            ("technical", ("cultivating_change_talk", "softening_sustain_talk"))):
+        for name, parts in COMPOSITES.items():
             summary[name] = round(sum(g[p] for p in parts) / 2, 2)
             summary[f"{name}_band"] = band(summary[name], th[name].fair, th[name].good)
         summary["note"] = (f"{len(rated)} of 4 globals rated by a supervisor; the others are estimates computed "

@@ -109,7 +109,7 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
         "session": {"id": s["id"], "scenario_id": s["scenario_id"], "scenario_title": s["scenario_title"],
                     "modality": s["modality"], "model": s["model"], "started_at": s["started_at"],
                     "ended_at": s["ended_at"], "status": s["status"],
-                    "trainee": trainee},
+                    "trainee": trainee, "reviewed_by": s.get("reviewed_by") or "", "reviewed_at": s.get("reviewed_at")},
         "scorers": scorers,
         "turns": turns,
         "session_notes": session_notes,

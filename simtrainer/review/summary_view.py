@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from simtrainer.feedback.mi.summary import COMPOSITES
 from simtrainer.rubrics import load_rubric
 from simtrainer.text_safety import plain
 
@@ -46,9 +47,10 @@ def _mi(s: dict[str, Any]) -> SummaryTable:
     for name, value in s["globals_estimate"].items():
         how = "rated" if name in rated else "estimate"
         t.add(f"{name.replace('_', ' ').capitalize()} ({how})", f"{value:.1f}", "")
-    how = "rated" if len(rated) == len(s["globals_estimate"]) else "estimate"
-    t.add(f"Relational ({how})", f"{s['relational']:.2f}", s["relational_band"], mark=s["relational_band"])
-    t.add(f"Technical ({how})", f"{s['technical']:.2f}", s["technical_band"], mark=s["technical_band"])
+    for name, parts in COMPOSITES.items():  # each the mean of two globals
+        done = sum(part in rated for part in parts)
+        how = "rated" if done == len(parts) else "partly rated" if done else "estimate"
+        t.add(f"{name.capitalize()} ({how})", f"{s[name]:.2f}", s[f"{name}_band"], mark=s[f"{name}_band"])
     t.caption = " ".join(part for part in (s.get("note", ""), f"Next: {s['tip']}" if s.get("tip") else "") if part)
     return t
 
@@ -59,7 +61,7 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
     for skill, shown in s["checklist"].items():
         turns = ", ".join(str(n) for n in s["turns_shown"][skill])
         if skill in s.get("rated", {}):
-            turns = "rated " + ("shown" if shown else "not shown")
+            turns = "; ".join(part for part in (turns, "rated " + ("shown" if shown else "not shown")) if part)
         t.add(rubric.item(skill).name, turns or "not yet", mark="shown" if shown else "missing")
     hardening = {name: at for name, at in s.get("hardening", {}).items() if at}
     if hardening:  # not skills: counted apart, as what makes the other side dig in
@@ -74,7 +76,9 @@ def _ctrs(s: dict[str, Any]) -> SummaryTable:
     t = SummaryTable("Cognitive Therapy Rating Scale (estimate)", ["item", "score", "evidence (transcript turns)"])
     for item, v in s["items"].items():
         evidence = ", ".join(map(str, v["evidence"])) or "-"
-        t.add(rubric.item(item).name, f"{v['score']}/6", "rated" if item in s.get("rated", {}) else evidence)
+        t.add(rubric.item(item).name, f"{v['score']}/6",
+              f"rated; turns {evidence}" if item in s.get("rated", {}) and evidence != "-" else
+              "rated" if item in s.get("rated", {}) else evidence)
     skills = s.get("microskills")
     if skills:  # counselling micro-skills from the MI coder, counted without MITI's thresholds
         t.add("Questions (micro-skill)", str(skills["questions"]), f"{skills['questions_open']} open")

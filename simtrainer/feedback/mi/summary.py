@@ -12,6 +12,9 @@ from typing import Any
 from simtrainer.feedback.base import TurnView
 from simtrainer.rubrics import Rubric
 
+#: MITI's two summary scores, each the mean of two globals
+COMPOSITES = {"relational": ("partnership", "empathy"),
+              "technical": ("cultivating_change_talk", "softening_sustain_talk")}
 
 def _clamp(x: float) -> float:
     return max(0.0, min(1.0, x))
@@ -69,8 +72,8 @@ def miti_summary(turns: list[TurnView], rubric: Rubric) -> dict[str, Any]:
         "empathy": _scale(0.6 * _clamp(reflections / t / 0.5) + 0.4 * (pct_cr or 0)),
     }
     th = rubric.thresholds
-    relational = round((globals_["partnership"] + globals_["empathy"]) / 2, 2)
-    technical = round((globals_["cultivating_change_talk"] + globals_["softening_sustain_talk"]) / 2, 2)
+    relational, technical = (round(sum(globals_[g] for g in COMPOSITES[name]) / 2, 2)
+                             for name in ("relational", "technical"))
     return {
         "counts": {code.id: counts[code.id] for code in rubric.codes},
         "questions_open": open_q,
