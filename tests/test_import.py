@@ -244,7 +244,7 @@ def test_a_bad_review_row_in_an_export_is_refused_with_its_place(cli, tmp_path, 
 
 def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     """A practice session, exported and imported again, gets the codes the live session gave each turn (its
-    opening line, which a live session leaves uncoded, aside)."""
+    opening line, which a live session leaves uncoded, uncoded too), so both show the same figures."""
     script = tmp_path / "lines.txt"
     script.write_text("What brings you in today?\nIt sounds like the shifts are exhausting.\nYou should cut down.\n"
                       "What would be better if you drank less?\n", encoding="utf-8")
@@ -256,8 +256,9 @@ def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))  # imported where it is not yet
     again = imported(cli, str(out))
     assert len(again["turns"]) == len(live["turns"]) == 9
-    assert [t["codes"] for t in again["turns"][1:]] == [t["codes"] for t in live["turns"][1:]]
+    assert [t["codes"] for t in again["turns"]] == [t["codes"] for t in live["turns"]] and not live["turns"][0]["codes"]
     assert again["summary"]["rubrics"]["mi"]["counts"] == counts
+    assert again["summary"]["rubrics"]["mi"]["client_talk"] == live["summary"]["rubrics"]["mi"]["client_talk"]
 
 
 def test_rubric_chooses_the_coders(cli):

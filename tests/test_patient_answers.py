@@ -497,7 +497,7 @@ def test_a_disclosure_that_does_not_answer_waits_behind_a_line_that_does(encoder
     history = [Line("patient", card.opening_line)]
     state = PatientState(openness=0.8, resistance=0.1, turns=4)
     said = []
-    for i in range(MAX_HELD + 1):
+    for _ in range(MAX_HELD + 1):
         history.append(Line("trainee", turn))
         done = [e for e in patient.reply(history, state) if isinstance(e, PatientDone)][0]
         said.append(done)

@@ -48,6 +48,7 @@ class Turn:
     speaker: str  # "trainee" (the counselor) | "patient" (the client)
     text: str
     where: str  # file:line (or file, turns[i] for JSON), kept in the turn's meta as "from"
+    opening: bool = False  # a practice session's opening line (a JSON export's): left uncoded, as live
 
 
 @dataclass
@@ -265,7 +266,8 @@ def parse_json(text: str, path: Path) -> Transcript:
                             fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.")
         if turn["text"].strip():
             kept[i] = len(out)
-            out.append(Turn(turn["speaker"], turn["text"].strip(), f"{path.name}: turns[{i}]"))
+            opening = i == 0 and isinstance(turn.get("meta"), dict) and turn["meta"].get("opening") is True
+            out.append(Turn(turn["speaker"], turn["text"].strip(), f"{path.name}: turns[{i}]", opening))
     session = record.get("session") if isinstance(record.get("session"), dict) else {}
     scenario = {key: session[key] for key in ("scenario_id", "scenario_title", "modality")
                 if isinstance(session.get(key), str)}
@@ -284,11 +286,14 @@ def parse_json(text: str, path: Path) -> Transcript:
 # coding and storing --------------------------------------------------------------------------------------------
 def code_turns(turns: list[Turn], coders: list[Coder]) -> list[list[Code]]:
     """Codes for each turn, in order, as a live session gives them: a counselor turn with the client's latest
-    turn and the turn before that as context; a client turn (client talk) with the two turns before it."""
+    turn and the turn before that as context; a client turn (client talk) with the two turns before it; a
+    practice session's opening line none."""
     history: list[Line] = []
     out: list[list[Code]] = []
     for turn in turns:
-        if turn.speaker == "trainee":
+        if turn.opening:
+            codes = []
+        elif turn.speaker == "trainee":
             context, earlier = latest(history, "patient")
             codes = [code for coder in coders for code in coder.code(turn.text, context, earlier)]
         else:
@@ -343,7 +348,8 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         modality=context.modality,
         model=f"imported: {path.name}",
         trainee=trainee,
-        turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {})}, [c.as_row() for c in turn_codes])
+        turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {})},
+                [c.as_row() for c in turn_codes])
                for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         summary=summary,
         review=vars(transcript.review),
