@@ -120,6 +120,9 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
     app = make_app(load_settings(), model="fake")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_review(pilot, sid)
+        await pilot.press("c")  # the airline agent's turn: nothing of DEAR MAN's to correct there
+        await pilot.pause()
+        assert app.screen is screen
         await pilot.press("j", "c")
         await pilot.pause()
         modal = app.screen

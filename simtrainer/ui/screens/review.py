@@ -25,6 +25,7 @@ from simtrainer.review.corrections import (
     resolve_rating,
     session_rubric,
 )
+from simtrainer.review.progress import RUBRIC_NAMES
 from simtrainer.review.summary_view import rich_table, summary_tables
 from simtrainer.text_safety import plain, terminal_safe
 from simtrainer.ui.screens.review_modals import Correction, CorrectScreen, Note, NoteScreen, RateScreen, Ratings
@@ -176,6 +177,10 @@ class ReviewScreen(Screen):
         if turn is None:
             return
         rubric = session_rubric(self.session)
+        if rubric != "mi" and turn["speaker"] == "patient":  # its client talk is MI's idea, not shown here
+            self.app.notify(f"A {RUBRIC_NAMES[rubric]} session codes the trainee's turns only: pick one of those.",
+                            title="Review", markup=False)
+            return
         now = ", ".join(code_label(c["rubric"], c["code"], c["detail"]) for c in turn["codes"]) or "no code"
         heading = f"Turn {turn['turn']} ({turn['speaker']}), coded {now}. The code it should have had:"
         options = code_options(rubric, turn["speaker"])
