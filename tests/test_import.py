@@ -259,6 +259,15 @@ def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     assert [t["codes"] for t in again["turns"]] == [t["codes"] for t in live["turns"]] and not live["turns"][0]["codes"]
     assert again["summary"]["rubrics"]["mi"]["counts"] == counts
     assert again["summary"]["rubrics"]["mi"]["client_talk"] == live["summary"]["rubrics"]["mi"]["client_talk"]
+    mine, theirs = stored(cli, again["session_id"])["session"], json.loads(out.read_text())["session"]
+    assert mine["started_at"] == theirs["started_at"]  # practised then: progress orders it there
+    assert mine["model"] == f"{theirs['model']} (imported from live.json)"
+    record = json.loads(out.read_text())
+    record["session"]["started_at"] = "last Tuesday"
+    out.write_text(json.dumps(record))
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "third"))
+    bad = cli("sessions", "import", str(out))
+    assert bad.exit_code == 2 and "session.started_at" in bad.stderr and "not a date and time" in bad.stderr
 
 
 def test_rubric_chooses_the_coders(cli):

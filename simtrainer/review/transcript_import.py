@@ -14,6 +14,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ class Transcript:
     trainee: str = ""  # a name the file gives the counselor (a JSON export's trainee, --speakers' first)
     origin: str = ""  # the session a JSON export came from (first practised): importing it twice would count it twice
     review: ReviewWork = field(default_factory=ReviewWork)  # a JSON export's notes, corrections, ratings
+    started_at: str | None = None  # a JSON export's: when it was practised (progress orders sessions by it)
+    model: str = ""  # a JSON export's: the patient model it was practised with
 
 
 def read_transcript(path: Path, *, speakers: str | None = None, transcript_id: str | None = None) -> Transcript:
@@ -277,10 +280,20 @@ def parse_json(text: str, path: Path) -> Transcript:
     first_meta = turns[0].get("meta") if turns and isinstance(turns[0].get("meta"), dict) else {}
     # an export of an import names the session first practised: the trainee's own copy is found by it
     origin = first_meta.get("origin") or session.get("id") or record.get("session_id") or ""
+    started = session.get("started_at")
+    if started is not None:
+        try:
+            datetime.fromisoformat(started)
+        except (TypeError, ValueError):
+            raise UserError(f'"started_at" is not a date and time: {str(started)[:40]!r}.',
+                            where=f"{path}: session.started_at",
+                            fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.") from None
+    model = session.get("model") if isinstance(session.get("model"), str) else ""
     return Transcript(out, "simtrainer-json", scenario=scenario or None,
                       trainee=trainee if isinstance(trainee, str) else "",
                       origin=origin if isinstance(origin, str) else "",
-                      review=read_review_work(record, kept, [t.speaker for t in out], path))
+                      review=read_review_work(record, kept, [t.speaker for t in out], path),
+                      started_at=started, model=model.split(" (imported from ")[0])
 
 
 # coding and storing --------------------------------------------------------------------------------------------
@@ -346,7 +359,9 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         scenario_id=context.scenario_id,
         scenario_title=context.scenario_title,
         modality=context.modality,
-        model=f"imported: {path.name}",
+        model=(transcript.model if transcript.model.startswith("imported: ")  # a recording: no model to name
+               else f"{transcript.model} (imported from {path.name})" if transcript.model else f"imported: {path.name}"),
+        started_at=transcript.started_at,
         trainee=trainee,
         turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {})},
                 [c.as_row() for c in turn_codes])

@@ -128,15 +128,16 @@ class Store:
     # sessions -------------------------------------------------------------------------------------------
     @_writes
     def create_session(self, *, scenario_id: str, scenario_title: str, modality: str, model: str, trainee: str,
-                       exercise: dict[str, Any] | None = None) -> str:
-        """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any."""
+                       exercise: dict[str, Any] | None = None, started_at: str | None = None) -> str:
+        """A new active session; `exercise` is the pack it runs for (`classroom.pack.Pack.record`), if any;
+        `started_at` when it was practised, if not now (an imported export's)."""
         row = {"scenario_id": scenario_id, "scenario_title": scenario_title, "modality": modality, "model": model,
                "trainee": trainee, "status": "active", "owner": owner.this_process()}
         if exercise is not None:  # the column is written only for exercise sessions
             row["exercise"] = json.dumps(exercise)
         for _ in range(20):
             session_id = new_session_id()
-            values = {"id": session_id, "started_at": now(), **row}
+            values = {"id": session_id, "started_at": started_at or now(), **row}
             try:
                 self.db.conn.execute(
                     f"insert into sessions ({', '.join(values)}) values ({', '.join('?' * len(values))})",
