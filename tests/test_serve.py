@@ -199,7 +199,7 @@ def test_serve_refuses_a_bad_exercise_pack_before_it_listens(home, tmp_path):
 
     bad = tmp_path / "bad.toml"
     bad.write_text('id = "broken-pack"\ntitle = "Broken"\nmax_turns = 3\n', encoding="utf-8")
-    for pack, what in ((bad, "field required"), (tmp_path / "gone.toml", "no such exercise pack")):
+    for pack, what in ((bad, "`instructions` is missing"), (tmp_path / "gone.toml", "no such exercise pack")):
         result = run_cli("serve", "--port", str(free_port()), "--exercise", str(pack), timeout=120,
                          env={"SIMTRAINER_HOME": str(home)})
         assert result.returncode == 2, result.stdout + result.stderr

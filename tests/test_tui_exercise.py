@@ -162,7 +162,7 @@ async def test_a_bad_pack_path_shows_the_error_modal(home, tmp_path):
     app = make_app(load_settings(), model="fake")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        for path, what in ((bad, "field required"), (tmp_path / "gone.toml", "no such exercise pack")):
+        for path, what in ((bad, "`instructions` is missing"), (tmp_path / "gone.toml", "no such exercise pack")):
             await pilot.press("x")
             await pilot.pause()
             app.screen.query_one("#pack-path").value = str(path)
