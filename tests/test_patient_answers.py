@@ -507,3 +507,8 @@ def test_a_disclosure_that_does_not_answer_waits_behind_a_line_that_does(encoder
     assert answers.scores(turn, [said[0].text])[0] >= answers.threshold
     assert said[-1].meta["source"] == "card:reveal" and said[-1].text == reveal
     assert all(d.meta.get("held") == reveal for d in said[:-1])
+    resumed = Patient(card, FakeBackend(["Okay."] * 10), PatientSettings(), seed=3, talk_scorer=scorer,
+                      embed=encoder, answers=answers)
+    resumed.recall([(d.text, d.meta) for d in said[:-1]])  # a resumed session: the waits so far count
+    done = [e for e in resumed.reply(history[:-1], state) if isinstance(e, PatientDone)][0]
+    assert done.text == reveal

@@ -108,7 +108,7 @@ class LineBank:
              rng: random.Random, *, answering_only: bool = False) -> CardLine | None:
         """The unused line that best fits the turn, lines of the `target` leaning first (None: any leaning).
         Unsure (`target` "neutral"), a plain line, unless none answers the turn and a line of either leaning
-        does ("What do you enjoy about vaping?" is not answered by "School's fine."). `answering_only`: None
+        does ("What does vaping do for you before a game?" is not answered by "School's fine."). `answering_only`: None
         rather than a line the answer check says does not answer."""
         fresh = [line for line in lines if line.text not in used]
         if target in ("change", "sustain"):
@@ -116,10 +116,11 @@ class LineBank:
             fresh = [line for line in fresh if line.leaning in (target, "neutral")]
         if target == "neutral" and (plain := [line for line in fresh if line.leaning == "neutral"]):
             line, answers = self._best(plain, trainee, context, target, rng)
-            if not answers:  # the answer check says no plain line answers: one of either leaning may
-                leaning = [line for line in fresh if line.leaning != "neutral"]
-                other, other_answers = self._best(leaning, trainee, context, None, rng) if leaning else (line, False)
-                line, answers = (other, True) if other_answers else (line, False)
+            others = [other for other in fresh if other.leaning != "neutral"]
+            if not answers and others:  # the answer check passes no plain line: one of either leaning may answer
+                other, other_answers = self._best(others, trainee, context, None, rng)
+                if other_answers:
+                    line, answers = other, True
             return line if answers or not answering_only else None
         if not fresh:
             return None

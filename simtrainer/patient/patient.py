@@ -143,6 +143,8 @@ class Patient:
                 self._last_disclosure_turn = meta.get("state", {}).get("turns", self._last_disclosure_turn)
             elif str(meta.get("source", "")).startswith("card:"):
                 self._card_lines_used.add(text)
+            if meta.get("held"):  # a disclosure that waited behind this line waits no longer than it would have
+                self._held[meta["held"]] = self._held.get(meta["held"], 0) + 1
             if meta.get("source") == "card:reaction" and meta.get("trigger"):
                 self._reacted[meta["trigger"]] = meta.get("state", {}).get("turns", 0)
 
