@@ -359,8 +359,7 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         scenario_id=context.scenario_id,
         scenario_title=context.scenario_title,
         modality=context.modality,
-        model=(transcript.model if transcript.model.startswith("imported: ")  # a recording: no model to name
-               else f"{transcript.model} (imported from {path.name})" if transcript.model else f"imported: {path.name}"),
+        model=_model_name(transcript.model, path),
         started_at=transcript.started_at,
         trainee=trainee,
         turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {})},
@@ -384,6 +383,14 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         "review": transcript.review.counts(),
         "authors": transcript.review.authors(),
     }
+
+
+def _model_name(model: str, path: Path) -> str:
+    """What the session was practised with, and the file it came in: "smollm2-135m (imported from ben.json)";
+    a recording has no model ("imported: walk.txt", kept as it was named when first imported)."""
+    if not model:
+        return f"imported: {path.name}"
+    return model if model.startswith("imported: ") else f"{model} (imported from {path.name})"
 
 
 def _add_review(store: Store, path: Path, transcript: Transcript, session_id: str) -> dict[str, Any]:
