@@ -368,8 +368,8 @@ def locate(text: Path | str) -> Path:
 
 
 class PackProblems(UserError):
-    """Every mistake in a pack's keys: the first (with how many more) as any `UserError`; `problems` lists all,
-    for `exercise validate`."""
+    """Every mistake found in a pack (its keys, scenario and goals): the first, with how many more, as any
+    `UserError`; `problems` lists all, for `exercise validate`."""
 
     def __init__(self, problems: list[UserError]):
         first, more = problems[0], len(problems) - 1
