@@ -202,13 +202,15 @@ def test_a_review_of_a_pseudonymised_export_goes_back_to_the_named_trainee(cli, 
     assert code.startswith("trainee-") and "Kim" not in sent.read_text()
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "supervisor"))
     sid = imported(cli, str(sent))["session_id"]
-    assert cli("sessions", "annotate", sid, f"Well done, {code}: a reflection.", "--turn", "3").exit_code == 0
+    note = f"Well done, {code}: a reflection. {code.upper()} could reflect more."
+    assert cli("sessions", "annotate", sid, note, "--turn", "3").exit_code == 0
     back = tmp_path / "back.json"
     assert cli("sessions", "export", sid, "--format", "json", "-o", str(back)).exit_code == 0
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "trainee"))
     result = cli("sessions", "import", str(back), "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["existing"], result.output
-    assert [a["body"] for a in stored(cli, own)["annotations"]] == ["Well done, Kim Ode: a reflection."]
+    assert [a["body"] for a in stored(cli, own)["annotations"]] == [
+        "Well done, Kim Ode: a reflection. Kim Ode could reflect more."]
 
     record = json.loads(back.read_text())
     record["turns"][1]["text"] = "Something else entirely."
@@ -260,7 +262,7 @@ def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     assert again["summary"]["rubrics"]["mi"]["counts"] == counts
     assert again["summary"]["rubrics"]["mi"]["client_talk"] == live["summary"]["rubrics"]["mi"]["client_talk"]
     mine, theirs = stored(cli, again["session_id"])["session"], json.loads(out.read_text())["session"]
-    assert mine["started_at"] == theirs["started_at"]  # practised then: progress orders it there
+    assert (mine["started_at"], mine["ended_at"]) == (theirs["started_at"], theirs["ended_at"])  # practised then
     assert mine["model"] == f"{theirs['model']} (imported from live.json)"
     record = json.loads(out.read_text())
     record["session"]["started_at"] = "last Tuesday"

@@ -191,6 +191,34 @@ def test_a_dearman_turn_with_several_skills_is_confirmed_by_all_of_them(cli, pra
     assert stats["n"] == 1 and stats["agreement"] == 1.0
 
 
+def test_a_dearman_session_takes_mi_codes_only_when_asked_and_mi_agreement_leaves_it_out(cli, practise):
+    sid = practise("dearman-airline-refund", ["I would like the refund for my cancelled flight today."])
+    hidden = cli("sessions", "correct", sid, "--turn", "2", "--code", "CR")
+    assert hidden.exit_code == 2 and "does not show" in hidden.stderr and "--rubric mi" in hidden.stderr
+    other = cli("sessions", "correct", sid, "--turn", "3", "--code", "ST")  # the agent's turn
+    assert other.exit_code == 2 and "trainee's turns only" in other.stderr
+    assert cli("sessions", "correct", sid, "--turn", "2", "--code", "CR", "--rubric", "mi").exit_code == 0
+    assert cli("sessions", "review", sid, "--done").exit_code == 0
+    mi = json.loads(cli("agreement", "--json").stdout)
+    assert mi["n"] == 1  # the one MI code asked for; the session's hidden MI codes are not agreed with
+
+
+def test_the_coders_own_open_question_or_client_talk_is_confirmed(cli, practise):
+    sid = practise()
+    turns = record(cli, sid)["turns"]
+    question = next(t for t in turns if any(c["code"] == "Q" and c["detail"] for c in t["codes"]))
+    kind = next(c["detail"] for c in question["codes"] if c["code"] == "Q")
+    same = cli("sessions", "correct", sid, "--turn", str(question["turn"]), "--code", f"Q {kind}")
+    assert same.exit_code == 0 and "confirmed (the coder's own code)" in same.output
+    other = "closed" if kind == "open" else "open"
+    changed = cli("sessions", "correct", sid, "--turn", str(question["turn"]), "--code", f"Q {other}")
+    assert changed.exit_code == 0 and ", corrected by" in changed.output
+    talk = next(t for t in turns if t["speaker"] == "patient" and t["codes"])
+    label = {"change": "CT", "sustain": "ST", "neutral": "N"}[talk["codes"][0]["code"]]
+    again = cli("sessions", "correct", sid, "--turn", str(talk["turn"]), "--code", label)
+    assert again.exit_code == 0 and "confirmed (the coder's own code)" in again.output
+
+
 def test_ratings_and_corrections_for_dearman_and_ctrs(cli, practise):
     dearman = practise("dearman-roommate-noise", ["Hey, can we talk about the noise?", "I need quiet after 11."])
     result = cli("sessions", "rate", dearman, "--item", "negotiate", "--score", "2")

@@ -163,6 +163,15 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         await pilot.press("space", "enter")  # unmark one: the other is saved alone
         await settle(pilot)
         assert [r["code"] for r in open_store().corrections(sid)][-1] == "describe"
+        await pilot.press("c")  # untick the only skill, then Enter: nothing is ticked, so nothing is saved
+        await pilot.pause()
+        app.screen.query_one("#codes").highlighted = index[("dearman", "describe")]
+        await pilot.press("space", "enter")
+        await pilot.pause()
+        assert "No skill is ticked" in str(app.screen.query_one(".modal-error").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert [r["code"] for r in open_store().corrections(sid)][-1] == "describe"
         await pilot.press("c")  # one skill now, ticked; Enter without Space takes the highlighted code alone
         await pilot.pause()
         assert {app.screen.options[i][1] for i in app.screen.marked} == {"describe"}

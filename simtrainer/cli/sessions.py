@@ -130,33 +130,55 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
               help="The code it should have had (any case): MI codes or labels (Q, 'Q open', SR, CR, GI, Persuade, "
                    "PwP, AF, Seek, Auto, Confront, Neutral), CT / ST / N on a patient turn; DEAR MAN skills (several "
                    "joined by +: negotiate+reinforce), a CTRS item (with its level: agenda:4), or 'none'.")
-@click.option("--rubric", help="mi, dearman or ctrs (default: mi, or the rubric the code belongs to).")
+@click.option("--rubric", help="mi, dearman or ctrs (default: the session's own; MI codes where the session shows "
+                                "them: an MI session, a CBT session's Q / SR / CR).")
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
     """Store a supervisor's code for one turn beside the automatic one (which is kept)."""
-    from simtrainer.review.corrections import coder_code, default_author, resolve_code, session_rubric
+    from simtrainer.review.corrections import coder_code, default_author, resolve_code
 
     store = _store()
     session = store.get_session(session_id)
     turn = _turn(store, session, number)
     where = f"session {session['id']}, turn {number}"
-    if rubric is None:  # mi, unless the code is only known to the session's own rubric
-        rubric = "mi"
-        if session_rubric(session) != "mi" and turn["speaker"] == "trainee":
-            try:
-                resolve_code("mi", "trainee", code, where)
-            except UserError:
-                rubric = session_rubric(session)
+    if rubric is None:
+        rubric = _rubric_for(session, turn, code, where)
     code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
     author = default_author(author)
     store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
-    automatic = [c["code"] for c in turn["codes"] if c["rubric"] == rubric.lower()]
-    auto = ", ".join(automatic) or "no code"
+    automatic = [c for c in turn["codes"] if c["rubric"] == rubric.lower()]
+    auto = ", ".join(c["code"] for c in automatic) or "no code"
     # the coder's own code given again is kept too: it records that a supervisor agreed
-    verb = "confirmed (the coder's own code)" if coder_code(rubric.lower(), turn["codes"]) == code_id \
-        and not detail else "corrected"
+    same = coder_code(rubric.lower(), turn["codes"]) == code_id and (
+        not detail or (automatic and (automatic[0].get("detail") or "") == detail))
+    verb = "confirmed (the coder's own code)" if same else "corrected"
     click.echo(terminal_safe(f"Turn {number} of {session['id']}: {auto} → {code_id}"
                              + (f" ({detail})" if detail else "") + f", {verb} by {author}"))
+
+
+def _rubric_for(session: dict, turn: dict, code: str, where: str) -> str:
+    """The rubric a correction without --rubric is for: the session's own; MI where the code is MI's and the
+    session shows MI codes on that turn (an MI session, a CBT session's question and reflection micro-skills).
+    A DEAR MAN session shows no MI codes, so an MI code there needs --rubric mi."""
+    from simtrainer.feedback.shown import is_shown
+    from simtrainer.review.corrections import resolve_code, session_rubric
+
+    main = session_rubric(session)
+    if main == "mi":
+        return main
+    try:
+        resolve_code(main, turn["speaker"], code, where)
+        return main
+    except UserError as error:
+        try:
+            mi_code, _ = resolve_code("mi", turn["speaker"], code, where)
+        except UserError:
+            raise error from None
+        if not is_shown(session["modality"], "mi", mi_code):
+            raise UserError(f"{error.what} '{code}' is an MI code, which a {main} session does not show.",
+                            where=where, fix=f"{error.fix} To correct the MI code stored on this turn anyway, add "
+                            "--rubric mi.") from None
+        return "mi"
 
 
 @sessions.command("rate")

@@ -4,7 +4,8 @@ What is compared, per turn: the coder's primary code for the rubric (its first c
 main behaviour, before any rule codes; for DEAR MAN every skill it gave, joined as a correction joins them,
 `describe+assert`; "none" when it gave none) against the supervisor's code. A turn counts
 when a supervisor corrected it (the latest correction per turn and rubric), or when its session is marked
-reviewed (`sessions review ID --done`): then a turn the supervisor left alone counts as agreement. Turns of
+reviewed (`sessions review ID --done`): then a turn the supervisor left alone counts as agreement, where the
+session showed its code (a DEAR MAN session's MI codes are stored, never shown, so never agreed with). Turns of
 sessions never marked reviewed count only where corrected, since a correction may just not have been made yet.
 MI codes are compared by id (a question is Q, open or closed).
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from simtrainer.feedback.labels import SEVERAL
+from simtrainer.feedback.shown import is_shown
 from simtrainer.review.corrections import NONE, coder_code, latest_corrections, turn_number
 from simtrainer.storage import Store
 
@@ -31,8 +34,9 @@ def pairs(store: Store, rubric: str = "mi", trainee: str | None = None) -> list[
         for turn in store.turns(session["id"]):
             auto = coder_code(rubric, turn["codes"])
             fix = corrected.get((turn["idx"], rubric))
-            if fix is None and (not session.get("reviewed_at") or auto == NONE):
-                continue  # not looked at, or nothing the coder said to agree with
+            if fix is None and (not session.get("reviewed_at") or auto == NONE
+                                or not is_shown(session["modality"], rubric, auto.split(SEVERAL)[0])):
+                continue  # not looked at, nothing the coder said to agree with, or a code the session never showed
             out.append({"session_id": session["id"], "turn": turn_number(turn["idx"]), "speaker": turn["speaker"],
                         "coder": auto, "supervisor": fix["code"] if fix else auto,
                         "author": fix["author"] if fix else session.get("reviewed_by") or ""})

@@ -61,6 +61,7 @@ class Transcript:
     origin: str = ""  # the session a JSON export came from (first practised): importing it twice would count it twice
     review: ReviewWork = field(default_factory=ReviewWork)  # a JSON export's notes, corrections, ratings
     started_at: str | None = None  # a JSON export's: when it was practised (progress orders sessions by it)
+    ended_at: str | None = None  # a JSON export's: when that session ended
     model: str = ""  # a JSON export's: the patient model it was practised with
 
 
@@ -280,20 +281,21 @@ def parse_json(text: str, path: Path) -> Transcript:
     first_meta = turns[0].get("meta") if turns and isinstance(turns[0].get("meta"), dict) else {}
     # an export of an import names the session first practised: the trainee's own copy is found by it
     origin = first_meta.get("origin") or session.get("id") or record.get("session_id") or ""
-    started = session.get("started_at")
-    if started is not None:
-        try:
-            datetime.fromisoformat(started)
-        except (TypeError, ValueError):
-            raise UserError(f'"started_at" is not a date and time: {str(started)[:40]!r}.',
-                            where=f"{path}: session.started_at",
-                            fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.") from None
+    for key in ("started_at", "ended_at"):
+        if session.get(key) is not None:
+            try:
+                datetime.fromisoformat(session[key])
+            except (TypeError, ValueError):
+                raise UserError(f'"{key}" is not a date and time: {str(session[key])[:40]!r}.',
+                                where=f"{path}: session.{key}",
+                                fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.") from None
     model = session.get("model") if isinstance(session.get("model"), str) else ""
     return Transcript(out, "simtrainer-json", scenario=scenario or None,
                       trainee=trainee if isinstance(trainee, str) else "",
                       origin=origin if isinstance(origin, str) else "",
                       review=read_review_work(record, kept, [t.speaker for t in out], path),
-                      started_at=started, model=model.split(" (imported from ")[0])
+                      started_at=session.get("started_at"), ended_at=session.get("ended_at"),
+                      model=model.split(" (imported from ")[0])
 
 
 # coding and storing --------------------------------------------------------------------------------------------
@@ -361,6 +363,7 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         modality=context.modality,
         model=_model_name(transcript.model, path),
         started_at=transcript.started_at,
+        ended_at=transcript.ended_at,
         trainee=trainee,
         turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {})},
                 [c.as_row() for c in turn_codes])
@@ -409,7 +412,8 @@ def _add_review(store: Store, path: Path, transcript: Transcript, session_id: st
                             where=str(path), fix="Give the export of that same session, unchanged (one made with "
                             "--pseudonymise on another machine cannot be matched).")
         code = pseudonym(name)
-        review = replace(review, notes=[{**note, "body": note["body"].replace(code, name)} for note in review.notes])
+        named = re.compile(re.escape(code), re.IGNORECASE)  # any case, as the name was coded
+        review = replace(review, notes=[{**note, "body": named.sub(name, note["body"])} for note in review.notes])
     new = review.missing_from(store, session_id)
     if not new:
         raise UserError(f"This session is already here, as {session_id}, with all of this file's review work.",

@@ -159,16 +159,20 @@ class Store:
 
     @_writes
     def import_session(self, *, turns: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]],
-                       summary: dict[str, Any], review: dict[str, Any] | None = None, **session: str) -> str:
+                       summary: dict[str, Any], review: dict[str, Any] | None = None, ended_at: str | None = None,
+                       **session: str) -> str:
         """Store a transcript coded elsewhere whole, in one transaction, so it is never half-imported: the
         session (`create_session`'s fields), its turns as (speaker, text, meta, code rows), ended with `summary`,
-        with the `review` rows its file carried (`add_review`'s arguments). The other writes run unwrapped
+        with the `review` rows its file carried (`add_review`'s arguments) and, for an export, the time it
+        ended where it was practised (`ended_at`). The other writes run unwrapped
         (`__wrapped__`) inside this one's transaction."""
         session_id = Store.create_session.__wrapped__(self, **session)
         for speaker, text, meta, codes in turns:
             turn_id = Store.add_turn.__wrapped__(self, session_id, speaker, text, meta)
             Store.add_codes.__wrapped__(self, session_id, turn_id, codes)
         Store.end_session.__wrapped__(self, session_id, summary)
+        if ended_at:  # when the session ended where it was practised, not the import
+            self.db.conn.execute("update sessions set ended_at = ? where id = ?", [ended_at, session_id])
         if review:
             Store.add_review.__wrapped__(self, session_id, **review)
         return session_id

@@ -112,6 +112,9 @@ class CorrectScreen(_ReviewModal):
     def save(self) -> None:
         highlighted = self.query_one("#codes", OptionList).highlighted
         boxes = self.touched and self.marked
+        if self.touched and not self.marked:
+            self.show_error("No skill is ticked: tick the skills this turn shows (Space), or pick `none`.")
+            return
         if boxes and highlighted not in self.combinable:
             self.show_error("Ticked skills are saved together: highlight one of them (or untick them with Space "
                             "to pick this code alone).")
