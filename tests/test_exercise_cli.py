@@ -79,7 +79,7 @@ def test_validate_lists_every_mistake(tmp_path):
                                                        f"{bad}: min_turns (line ", f"{bad}: title\n")]
     assert order == sorted(order)  # the misspelt key first, then in the file's order
     assert "unknown key `titel`" in result.stderr and "did you mean `title`?" in result.stderr
-    assert "unknown scenario 'mi-alcohol-nurze'" in result.stderr and "add `title = ...`" in result.stderr
+    assert "unknown scenario 'mi-alcohol-nurze'" in result.stderr and "Did you mean mi-alcohol-nurse?" in result.stderr and "add `title = ...`" in result.stderr
     goals = tmp_path / "goals.toml"
     goals.write_text(text.replace("rq_min =", "rq_minn =").replace("counts.SR_min", "counts.SRR_min"), encoding="utf-8")
     result = run_cli("exercise", "validate", str(goals))

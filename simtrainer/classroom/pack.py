@@ -317,8 +317,9 @@ def _scenario(path: Path, text: str, scenario: str, settings: Settings | None) -
         return get_card(scenario, settings), None
     except UserError as error:
         shipped = f"; or ship it as {folder}/{scenario}.toml" if scenario else ""
-        raise UserError(f"unknown scenario '{scenario}': neither a built-in scenario nor a card in {folder}",
-                        where=where, fix=(error.fix or "") + shipped) from None
+        did = error.what.partition(". ")[2]  # "Did you mean ...?", where one is close
+        raise UserError(f"unknown scenario '{scenario}': neither a built-in scenario nor a card in {folder}"
+                        + (f". {did}" if did else ""), where=where, fix=(error.fix or "") + shipped) from None
 
 
 def _names(file: Path, card_id: str) -> bool:

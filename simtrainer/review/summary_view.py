@@ -61,7 +61,7 @@ def _dearman(s: dict[str, Any]) -> SummaryTable:
     for skill, shown in s["checklist"].items():
         turns = ", ".join(str(n) for n in s["turns_shown"][skill])
         if skill in s.get("rated", {}):
-            turns = "; ".join(part for part in (turns, "rated " + ("shown" if shown else "not shown")) if part)
+            turns = "; ".join(part for part in (turns, ("shown" if shown else "not shown") + " (rated)") if part)
         t.add(rubric.item(skill).name, turns or "not yet", mark="shown" if shown else "missing")
     hardening = {name: at for name, at in s.get("hardening", {}).items() if at}
     if hardening:  # not skills: counted apart, as what makes the other side dig in

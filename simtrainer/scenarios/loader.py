@@ -3,6 +3,7 @@ the good ones."""
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +117,9 @@ def get_card(card_id: str, settings: Settings | None = None) -> Card:
             where=broken[0].file,
             fix=broken[0].fix,
         )
+    close = difflib.get_close_matches(card_id, [c.id for c in cards], n=1)
     raise UserError(
-        f"Unknown scenario '{card_id}'.",
+        f"Unknown scenario '{card_id}'." + (f" Did you mean {close[0]}?" if close else ""),
         where="--scenario",
-        fix="Pick one of: " + ", ".join(c.id for c in cards) + " (see `simtrainer scenarios list`).",
+        fix="Pick one of: " + ", ".join(c.id for c in cards) + " (see `simtrainer scenarios list`)",
     )
