@@ -135,14 +135,14 @@ def sessions_annotate(session_id: str, note: str, number: int | None, author: st
 @click.option("--author", help=AUTHOR_HELP)
 def sessions_correct(session_id: str, number: int, code: str, rubric: str | None, author: str | None) -> None:
     """Store a supervisor's code for one turn beside the automatic one (which is kept)."""
-    from simtrainer.review.corrections import coder_code, default_author, resolve_code
+    from simtrainer.review.corrections import coder_code, default_author, default_rubric, resolve_code
 
     store = _store()
     session = store.get_session(session_id)
     turn = _turn(store, session, number)
     where = f"session {session['id']}, turn {number}"
     if rubric is None:
-        rubric = _rubric_for(session, turn, code, where)
+        rubric = default_rubric(session, turn["speaker"], code, where)
     code_id, detail = resolve_code(rubric.lower(), turn["speaker"], code, where)
     author = default_author(author)
     store.add_correction(session["id"], turn["idx"], rubric.lower(), code_id, detail=detail, author=author)
@@ -154,31 +154,6 @@ def sessions_correct(session_id: str, number: int, code: str, rubric: str | None
     verb = "confirmed (the coder's own code)" if same else "corrected"
     click.echo(terminal_safe(f"Turn {number} of {session['id']}: {auto} → {code_id}"
                              + (f" ({detail})" if detail else "") + f", {verb} by {author}"))
-
-
-def _rubric_for(session: dict, turn: dict, code: str, where: str) -> str:
-    """The rubric a correction without --rubric is for: the session's own; MI where the code is MI's and the
-    session shows MI codes on that turn (an MI session, a CBT session's question and reflection micro-skills).
-    A DEAR MAN session shows no MI codes, so an MI code there needs --rubric mi."""
-    from simtrainer.feedback.shown import is_shown
-    from simtrainer.review.corrections import resolve_code, session_rubric
-
-    main = session_rubric(session)
-    if main == "mi":
-        return main
-    try:
-        resolve_code(main, turn["speaker"], code, where)
-        return main
-    except UserError as error:
-        try:
-            mi_code, _ = resolve_code("mi", turn["speaker"], code, where)
-        except UserError:
-            raise error from None
-        if not is_shown(session["modality"], "mi", mi_code):
-            raise UserError(f"{error.what} '{code}' is an MI code, which a {main} session does not show.",
-                            where=where, fix=f"{error.fix} To correct the MI code stored on this turn anyway, add "
-                            "--rubric mi.") from None
-        return "mi"
 
 
 @sessions.command("rate")

@@ -20,7 +20,7 @@ from typing import Any
 from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, TurnView
 from simtrainer.feedback.labels import SEVERAL, code_label, stored_code
-from simtrainer.feedback.shown import main_rubric
+from simtrainer.feedback.shown import is_shown, main_rubric
 from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 from simtrainer.storage import Store
 
@@ -149,6 +149,28 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
         raise UserError(f"'{text}' is not a {rubric_id} code for a {speaker} turn.", where=where,
                         fix=f"Use one of: {', '.join(shown)} (any case; {hint} work too).{other}")
     return (found[0], level) if level and found[0] != NONE else found
+
+
+def default_rubric(session: dict[str, Any], speaker: str, code: str, where: str) -> str:
+    """The rubric a correction given without one is for: the session's own; MI where the code is MI's and the
+    session shows MI codes on that turn (an MI session, a CBT session's question and reflection micro-skills).
+    A DEAR MAN session shows no MI codes, so an MI code there has to be asked for (--rubric mi)."""
+    main = session_rubric(session)
+    if main == "mi":
+        return main
+    try:
+        resolve_code(main, speaker, code, where)
+        return main
+    except UserError as error:
+        try:
+            mi_code, _ = resolve_code("mi", speaker, code, where)
+        except UserError:
+            raise error from None
+        if not is_shown(session["modality"], "mi", mi_code):
+            raise UserError(f"{error.what} '{code}' is an MI code, which a {main} session does not show.",
+                            where=where, fix=f"{error.fix} To correct the MI code stored on this turn anyway, add "
+                            "--rubric mi.") from None
+        return "mi"
 
 
 def rating_scale(rubric_id: str) -> dict[str, tuple[int, int, str]]:

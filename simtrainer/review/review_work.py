@@ -69,6 +69,15 @@ def _rating_key(row: dict[str, Any]) -> tuple:
     return row["rubric"], row["item"], row["score"], row["author"], row["created_at"]
 
 
+def checked_time(value: Any, key: str, where: str) -> str:
+    """A date and time from an export, as written; anything else is a `UserError` naming `key` at `where`."""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UserError(f'"{key}" is not a date and time: {str(value)[:40]!r}.', where=where, fix=FIX) from None
+    return value
+
+
 def read_review_work(record: dict[str, Any], kept: dict[int, int], speakers: list[str], path: Path) -> ReviewWork:
     """The review rows of an export `record`, checked. `kept`: the position of each of the file's turns -> the idx
     the import gives it (blank turns are left out); `speakers`: each imported turn's speaker."""
@@ -96,12 +105,7 @@ def read_review_work(record: dict[str, Any], kept: dict[int, int], speakers: lis
             raise UserError(error.what, where=error.where, fix=FIX) from None
 
     def when(row: dict[str, Any], where: str, key: str = "created_at") -> str:
-        value = text(row, key, where, required=True)
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise UserError(f'"{key}" is not a date and time: {value[:40]!r}.', where=where, fix=FIX) from None
-        return value
+        return checked_time(text(row, key, where, required=True), key, where)
 
     def turn(row: dict[str, Any], where: str) -> int:
         number = row.get("turn")  # the number every export gives a turn: its position in "turns", from 1

@@ -14,7 +14,6 @@ import io
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from simtrainer.feedback.base import Code, Coder, TurnView
 from simtrainer.patient import Line
 from simtrainer.patient.prompt import latest
 from simtrainer.review.pseudonym import pseudonym, pseudonymised
-from simtrainer.review.review_work import ReviewWork, read_review_work
+from simtrainer.review.review_work import ReviewWork, checked_time, read_review_work
 from simtrainer.session import score
 from simtrainer.storage import Store
 
@@ -283,12 +282,7 @@ def parse_json(text: str, path: Path) -> Transcript:
     origin = first_meta.get("origin") or session.get("id") or record.get("session_id") or ""
     for key in ("started_at", "ended_at"):
         if session.get(key) is not None:
-            try:
-                datetime.fromisoformat(session[key])
-            except (TypeError, ValueError):
-                raise UserError(f'"{key}" is not a date and time: {str(session[key])[:40]!r}.',
-                                where=f"{path}: session.{key}",
-                                fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged.") from None
+            checked_time(session[key], key, f"{path}: session.{key}")
     model = session.get("model") if isinstance(session.get("model"), str) else ""
     return Transcript(out, "simtrainer-json", scenario=scenario or None,
                       trainee=trainee if isinstance(trainee, str) else "",
