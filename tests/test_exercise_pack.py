@@ -214,3 +214,27 @@ def test_the_examples_ship_in_the_wheel_like_scenarios():
         "targets"]["wheel"]["force-include"]
     assert include["exercises"] == "simtrainer/_data/exercises" and include["scenarios"] == "simtrainer/_data/scenarios"
     assert (data_folder("exercises") / "cards").is_dir()
+
+
+def test_goals_no_session_can_meet_are_refused_each_with_its_place(tmp_path):
+    """A share written as a percentage, a minimum above its maximum, more turns than the exercise allows and a
+    negative count all pass the key check but can never be met; all four are reported, each at its line."""
+    text = MI_PACK.replace("pct_cr_min = 0.4", "pct_cr_min = 40").replace(
+        "mi_non_adherent_max = 0", "mi_non_adherent_max = -1\ncounts.SR_max = 0\ntrainee_turns_min = 9")
+    error = error_of(write(tmp_path, text))
+    messages = [f"{p.what} | {p.where} | {p.fix}" for p in error.problems]
+    assert len(messages) == 4, messages
+    share, negative, turns, above = messages
+    assert "goal `pct_cr_min = 40` is out of range: `pct_cr` runs from 0 to 1" in share and "write 0.4" in share
+    assert "goals.pct_cr_min (line 10)" in share
+    assert "`mi_non_adherent_max = -1` is out of range" in negative
+    assert "goal `counts.SR_min = 1` is above `counts.SR_max = 0`" in above and "(line 14)" in above
+    assert "asks for more turns than max_turns (6)" in turns and "(line 13)" in turns
+    ok = MI_PACK.replace("pct_cr_min = 0.4", "pct_cr_min = 1\npct_cr_max = 1\ntrainee_turns_min = 6")
+    assert {g.key for g in load_pack(write(tmp_path, ok, "ok.toml")).goals} >= {"pct_cr_min", "pct_cr_max"}
+
+
+def test_goals_are_checked_when_the_scenario_is_unknown(tmp_path):
+    """A misspelt scenario does not hide the goal mistakes: its prefix says the modality."""
+    error = error_of(write(tmp_path, MI_PACK.replace("mi-alcohol-nurse", "mi-alcohol-nurze").replace("rq_min", "rq_mn")))
+    assert [p.where.split(": ")[1].split(" ")[0] for p in error.problems] == ["scenario", "goals.rq_mn"]

@@ -264,7 +264,19 @@ def test_coded_as_the_live_session_was(cli, tmp_path, monkeypatch):
     mine, theirs = stored(cli, again["session_id"])["session"], json.loads(out.read_text())["session"]
     assert (mine["started_at"], mine["ended_at"]) == (theirs["started_at"], theirs["ended_at"])  # practised then
     assert mine["model"] == f"{theirs['model']} (imported from live.json)"
+    copy = tmp_path / "copy.json"  # the patient's state at each reply (the supervisor's "why") comes along
+    cli("sessions", "export", again["session_id"], "--format", "json", "-o", str(copy))
+    states = [(t["meta"].get("state"), t["meta"].get("source")) for t in json.loads(out.read_text())["turns"]]
+    assert [(t["meta"].get("state"), t["meta"].get("source")) for t in json.loads(copy.read_text())["turns"]] == [
+        (s and {k: s[k] for k in ("openness", "resistance", "stage", "leaning", "requested")}, source)
+        for s, source in states] and sum(bool(s) for s, _ in states) == 4
     record = json.loads(out.read_text())
+    record["turns"][2]["meta"]["state"]["leaning"] = "sideways"
+    out.write_text(json.dumps(record))
+    monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "fourth"))
+    bad = cli("sessions", "import", str(out))
+    assert bad.exit_code == 2 and "turns[2].meta.state" in bad.stderr and "not as simtrainer writes it" in bad.stderr
+    record["turns"][2]["meta"]["state"]["leaning"] = "change"
     record["session"]["started_at"] = "last Tuesday"
     out.write_text(json.dumps(record))
     monkeypatch.setenv("SIMTRAINER_HOME", str(tmp_path / "third"))

@@ -176,7 +176,7 @@ def test_giving_the_coders_own_code_says_it_confirms_and_wrong_rubric_codes_poin
 
 def test_a_dearman_turn_with_several_skills_is_confirmed_by_all_of_them(cli, practise):
     """The coder gave several skills on a turn: giving them all (any order) confirms it; giving one of them is a
-    correction, and `agreement` compares the whole set."""
+    correction: `agreement` misses on the whole set, and per skill agrees on the one given and misses the rest."""
     sid = practise("dearman-airline-refund",
                    ["I paid for a flight that was cancelled, and I would like the refund today."])
     skills = [c["code"] for c in record(cli, sid)["turns"][1]["codes"] if c["rubric"] == "dearman"]
@@ -185,6 +185,9 @@ def test_a_dearman_turn_with_several_skills_is_confirmed_by_all_of_them(cli, pra
     assert one.exit_code == 0 and ", corrected by" in one.output
     stats = json.loads(cli("agreement", "--rubric", "dearman", "--json").stdout)
     assert stats["n"] == 1 and stats["agreement"] == 0.0
+    assert stats["per_code"][skills[0]] == {"n": 1, "agreement": 1.0, "coder": 1, "supervisor": 1}
+    assert all(stats["per_code"][skill] == {"n": 1, "agreement": 0.0, "coder": 1, "supervisor": 0}
+               for skill in skills[1:])
     everything = cli("sessions", "correct", sid, "--turn", "2", "--code", "+".join(reversed(skills)))
     assert everything.exit_code == 0 and "confirmed (the coder's own code)" in everything.output
     stats = json.loads(cli("agreement", "--rubric", "dearman", "--json").stdout)

@@ -61,6 +61,9 @@ def test_every_offered_code_passes_the_cli_check():
                 resolve_code(option_rubric, speaker, code, "test")
     assert [c for _, c, _ in code_options("mi", "patient")] == ["change", "sustain", "neutral"]
     assert ("ctrs", "agenda") in {(r, c) for r, c, _ in code_options("ctrs", "trainee")}
+    # MI codes only where the session shows them, as `sessions correct` takes them without --rubric
+    assert {r for r, _, _ in code_options("dearman", "trainee")} == {"dearman"}
+    assert {c for r, c, _ in code_options("ctrs", "trainee") if r == "mi"} == {"Q open", "Q closed", "SR", "CR"}
 
 
 async def test_step_through_turns_and_correct_a_code(session_id):
@@ -127,7 +130,7 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, CorrectScreen) and "Space ticks several skills" in shown(modal)
-        assert modal.options[0][0] == "dearman"  # the session's own rubric first, MI codes after
+        assert {r for r, _, _ in modal.options} == {"dearman"}  # the session's rubric only: it shows no MI codes
         codes = modal.query_one("#codes")
         index = {(r, c): i for i, (r, c, _) in enumerate(modal.options)}
         coder = {c["code"] for c in open_store().turns(sid)[1]["codes"] if c["rubric"] == "dearman"}
@@ -135,14 +138,14 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         for i in sorted(modal.marked):
             codes.highlighted = i
             await pilot.press("space")
-        codes.highlighted = index[("mi", "CR")]
-        await pilot.press("space")  # an MI code cannot be marked with others
+        codes.highlighted = index[("dearman", "none")]
+        await pilot.press("space")  # "none" cannot be marked with skills
         await pilot.pause()
         assert not modal.marked and "alone" in str(modal.query_one(".modal-error").render())
         codes.highlighted = index[("dearman", "assert")]
         await pilot.press("space")
-        codes.highlighted = index[("mi", "CR")]
-        await pilot.press("enter")  # skills are marked: an MI code highlighted is not saved with them
+        codes.highlighted = index[("dearman", "none")]
+        await pilot.press("enter")  # skills are marked: "none" highlighted is not saved with them
         await pilot.pause()
         assert app.screen is modal and "saved together" in str(modal.query_one(".modal-error").render())
         assert "[x] dearman: A" in str(codes.get_option_at_index(index[("dearman", "assert")]).prompt)

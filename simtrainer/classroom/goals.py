@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
@@ -115,7 +116,9 @@ def parse_goals(table: dict[str, Any], modality: str, where: str) -> list[Goal]:
 
 
 def read_goals(table: dict[str, Any], modality: str, where: str) -> tuple[list[Goal], list[UserError]]:
-    """The goals of the table that are right, and a `UserError` for each one that is not."""
+    """The goals of the table that are right, and a `UserError` for each one that is not (a key or value of the
+    wrong kind, or a goal no session can meet: out of its figure's range, or a minimum above the same figure's
+    maximum)."""
     known = figures(modality)
     goals: list[Goal] = []
     problems: list[UserError] = []
@@ -124,10 +127,52 @@ def read_goals(table: dict[str, Any], modality: str, where: str) -> tuple[list[G
             if key == "skills" and "dearman" in known:
                 goals += _skills(value, known["dearman"], where(key))
             else:
-                goals.append(_goal(key, value, known, modality, where(key)))
+                goal = _goal(key, value, known, modality, where(key))
+                _check_range(goal, where(key))
+                goals.append(goal)
         except UserError as error:
             problems.append(error)
+    for low in (g for g in goals if g.op == ">="):
+        high = next((g for g in goals if g.op == "<=" and (g.rubric, g.figure) == (low.rubric, low.figure)), None)
+        if high is not None and low.threshold > high.threshold:
+            problems.append(UserError(f"goal `{low.key} = {format_value(low.threshold)}` is above `{high.key} = "
+                                      f"{format_value(high.threshold)}`: no session can meet both",
+                                      where=where(low.key), fix=f"make {low.key} at most {high.key}"))
     return goals, problems
+
+
+#: the range of a figure (lowest, highest; None: no top) where it is not just a count from 0; the first pattern
+#: that matches a figure's path wins
+RANGES = (
+    ("pct_cr", 0, 1, "a share: write 0.4 for two in five"),
+    ("globals_estimate.*", 1, 5, "MITI globals run 1-5"),
+    ("relational", 1, 5, "an average of two MITI globals, 1-5"),
+    ("technical", 1, 5, "an average of two MITI globals, 1-5"),
+    ("items.*.score", 0, 6, "a CTRS item scores 0-6"),
+    ("total", 0, 66, "the CTRS total of 11 items runs 0-66"),
+    ("skills_shown", 0, 7, "DEAR MAN has seven skills"),
+)
+
+
+def figure_range(goal: Goal) -> tuple[float, float | None, str]:
+    """(lowest, highest or None, why) of the figure a goal reads: counts, ratios and turns run from 0 up."""
+    for pattern, low, high, why in RANGES:
+        if fnmatchcase(goal.figure, pattern):
+            return low, high, why
+    return 0, None, "a count or ratio, 0 or more"
+
+
+def _check_range(goal: Goal, where: str) -> None:
+    """A goal outside its figure's range is never met (`pct_cr_min = 40`) or reads a negative count."""
+    if goal.op == "==":
+        return
+    low, high, why = figure_range(goal)
+    value = goal.threshold
+    if value < low or (goal.op == ">=" and high is not None and value > high):
+        span = f"from {format_value(low)} to {format_value(high)}" if high is not None else \
+            f"from {format_value(low)} up"
+        raise UserError(f"goal `{goal.key} = {format_value(value)}` is out of range: `{goal.figure}` runs {span}",
+                        where=where, fix=f"give a value {span} ({why})")
 
 
 def _leaves(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

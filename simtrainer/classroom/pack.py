@@ -201,6 +201,12 @@ class Pack:
                 f"{len(self.goals)} goal{'s' * (len(self.goals) != 1)}")
 
 
+def scenario_modality(scenario: Any) -> str | None:
+    """The modality a scenario id names by its prefix (`mi-`, `dearman-`, `cbt-`), None where it names none."""
+    prefix = scenario.split("-", 1)[0] if isinstance(scenario, str) else ""
+    return prefix if prefix in ("mi", "dearman", "cbt") else None
+
+
 def is_file_model(model: str) -> bool:
     """A model given as a file (read from the pack's folder) rather than a registry name."""
     return model.endswith(".gguf") or "/" in model
@@ -401,9 +407,16 @@ def load_pack(path: Path | str, settings: Settings | None = None) -> Pack:
         except UserError as error:
             problems.append(error)
     table = data.get("goals", {})
-    if card is not None and isinstance(table, dict):
-        goals, wrong = read_goals(table, card.modality, lambda key: _where(path, text, f"goals.{key}"))
+    # with the scenario unknown, its id's prefix (mi-, dearman-, cbt-) still says which goals make sense
+    modality = card.modality if card is not None else scenario_modality(scenario)
+    if modality is not None and isinstance(table, dict):
+        goals, wrong = read_goals(table, modality, lambda key: _where(path, text, f"goals.{key}"))
         problems += wrong
+        if spec is not None and spec.max_turns is not None:
+            problems += [UserError(f"goal `{g.key} = {g.threshold}` asks for more turns than max_turns "
+                                   f"({spec.max_turns}) allows", where=_where(path, text, f"goals.{g.key}"),
+                                   fix=f"lower the goal to at most {spec.max_turns}, or raise max_turns")
+                         for g in goals if g.figure == "trainee_turns" and g.op == ">=" and g.threshold > spec.max_turns]
     if problems:  # misspelt keys first (they explain a key "missing"), then in the file's order
         problems.sort(key=lambda e: (not e.what.startswith("unknown key"), _line_in_message(e.where or "") or 10**6))
         raise PackProblems(problems)

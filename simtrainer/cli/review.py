@@ -44,8 +44,9 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
 
     table(["code", "turns", "agreement", "coder", "supervisor"],
           [[label(code), v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]]
-           for code, v in result["per_code"].items()], title="Per code")
-    codes = list(result["per_code"])
+           for code, v in result["per_code"].items()],
+          title="Per skill (a turn may show several)" if result["rubric"] == "dearman" else "Per code")
+    codes = sorted({*result["confusion"], *(col for row in result["confusion"].values() for col in row)})
     table(["coder \\ supervisor", *map(label, codes)],
           [[label(row), *[result["confusion"].get(row, {}).get(col, 0) or "" for col in codes]] for row in codes
            if row in result["confusion"]], title="Confusion (rows: coder, columns: supervisor)")

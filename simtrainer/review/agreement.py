@@ -10,7 +10,8 @@ sessions never marked reviewed count only where corrected, since a correction ma
 MI codes are compared by id (a question is Q, open or closed).
 
 Per code K: `n` is the turns where the coder or the supervisor said K; `agreement` is the share of those where
-both did. `by_speaker` gives the trainee's behaviour codes and the patient's talk apart. Kappa is None when it is undefined (no turns, or both raters used one and the same category).
+both did. A DEAR MAN turn may show several skills, so there each skill is read on its own: describe+assert
+against describe agrees on describe and misses on assert (the overall figures still ask for the same set). `by_speaker` gives the trainee's behaviour codes and the patient's talk apart. Kappa is None when it is undefined (no turns, or both raters used one and the same category).
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ def agreement(store: Store, rubric: str = "mi", trainee: str | None = None) -> d
     supervisor = [r["supervisor"] for r in rows]
     n = len(rows)
     kappa = cohen_kappa(coder, supervisor)
+    def parts(code: str) -> set[str]:
+        return set(code.split(SEVERAL)) if rubric == "dearman" else {code}
+
+    said = [(parts(r["coder"]), parts(r["supervisor"])) for r in rows]
     per_code = {}
-    for code in sorted(set(coder) | set(supervisor)):
-        either = [r for r in rows if code in (r["coder"], r["supervisor"])]
-        both = sum(r["coder"] == r["supervisor"] == code for r in either)
+    for code in sorted(set().union(*(a | b for a, b in said))):
+        either = [(a, b) for a, b in said if code in a | b]
+        both = sum(code in a and code in b for a, b in either)
         per_code[code] = {"n": len(either), "agreement": round(both / len(either), 3),
-                          "coder": coder.count(code), "supervisor": supervisor.count(code)}
+                          "coder": sum(code in a for a, _ in said), "supervisor": sum(code in b for _, b in said)}
     confusion: dict[str, dict[str, int]] = {}
     for r in rows:
         row = confusion.setdefault(r["coder"], {})

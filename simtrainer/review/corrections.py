@@ -20,7 +20,7 @@ from typing import Any
 from simtrainer.errors import UserError
 from simtrainer.feedback.base import Code, TurnView
 from simtrainer.feedback.labels import SEVERAL, code_label, stored_code
-from simtrainer.feedback.shown import is_shown, main_rubric
+from simtrainer.feedback.shown import MAIN_RUBRIC, is_shown, main_rubric
 from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 from simtrainer.storage import Store
 
@@ -88,8 +88,10 @@ def session_rubric(session: dict[str, Any]) -> str:
 def code_options(rubric_id: str, speaker: str) -> list[tuple[str, str, str]]:
     """What a supervisor may pick for a turn of `speaker` in a session of `rubric_id`: (rubric, code as
     `resolve_code` takes it, what it means). On a trainee turn the session rubric's items and "none" first (a
-    DEAR MAN or CTRS session is reviewed for its own rubric), then MI codes; on a patient turn, client talk."""
+    DEAR MAN or CTRS session is reviewed for its own rubric), then the MI codes such a session shows (as
+    `default_rubric` takes them without --rubric); on a patient turn, client talk."""
     mi = load_rubric("mi")
+    modality = next(m for m, r in MAIN_RUBRIC.items() if r == rubric_id)
     if speaker == "patient":
         return [("mi", code_id, f"{c.label} — {c.name}") for code_id, c in mi.client_codes.items()]
     out = []
@@ -97,7 +99,7 @@ def code_options(rubric_id: str, speaker: str) -> list[tuple[str, str, str]]:
         out += [(rubric_id, item.id, f"{code_label(rubric_id, item.id)} — {item.name}")
                 for item in load_rubric(rubric_id).items]
         out.append((rubric_id, NONE, f"none — no {rubric_id} skill on this turn"))
-    for code in mi.codes:
+    for code in (c for c in mi.codes if is_shown(modality, "mi", c.id)):
         if code.id == "Q":
             out += [("mi", f"Q {kind}", f"Q {kind} — {kind} question") for kind in ("open", "closed")]
         else:

@@ -85,11 +85,25 @@ def note_text(note: dict[str, Any]) -> str:
     return f"{note['body']} ({note['author'] or 'supervisor'})"
 
 
-def state_text(meta: dict[str, Any]) -> str:
-    """One line for a supervisor: the patient's state when it replied, and where the reply came from."""
+#: a DEAR MAN counterpart's leaning, in the words of the request it is asked
+DEARMAN_LEANING = {"change": "towards yes", "sustain": "towards no", "neutral": "undecided"}
+
+
+def other_speaker(modality: str) -> str:
+    """What the trainee's counterpart is called where the card is not at hand: a DEAR MAN counterpart is
+    asked for something, not treated."""
+    return "Other person" if modality == "dearman" else "Patient"
+
+
+def state_text(meta: dict[str, Any], modality: str = "mi") -> str:
+    """One line for a supervisor: the person's state when they replied, and where the reply came from. A DEAR MAN
+    counterpart has no stage of change: whether they were asked yet and which way they lean on the request."""
     st = meta["state"]
-    text = (f"openness {st['openness']:.2f}, resistance {st['resistance']:.2f}, {st['stage']}, "
-            f"leaning {st['leaning']}")
+    text = f"openness {st['openness']:.2f}, resistance {st['resistance']:.2f}, "
+    if modality == "dearman":
+        text += f"{'asked' if st.get('requested', True) else 'not asked yet'}, leaning {DEARMAN_LEANING[st['leaning']]}"
+    else:
+        text += f"{st['stage']}, leaning {st['leaning']}"
     if meta.get("source"):
         text += f"; reply from {meta['source']}"
     return text
@@ -111,12 +125,12 @@ def to_markdown(record: dict[str, Any]) -> str:
         lines.append(f"- Coded by: {md(', '.join(scorers))}")
     lines += ["", "## Transcript", ""]
     for t in record["turns"]:
-        who = "**Trainee**" if t["speaker"] == "trainee" else "**Patient**"
+        who = "**Trainee**" if t["speaker"] == "trainee" else f"**{other_speaker(s['modality'])}**"
         lines.append(f"{t['turn']}. {who}: {md(t['text'])}")
         if t["codes"] or t["corrections"]:
             lines.append(f"    - codes: {md(reviewed_code_text(t))}")
         if t["meta"].get("state"):
-            lines.append(f"    - patient state: {md(state_text(t['meta']))}")
+            lines.append(f"    - state: {md(state_text(t['meta'], s['modality']))}")
         lines += [f"    - note: {md(note_text(a))}" for a in t["notes"]]
     summary = s.get("summary")
     if summary:

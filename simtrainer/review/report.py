@@ -19,7 +19,7 @@ from simtrainer.feedback.labels import code_label, shown_label
 from simtrainer.feedback.shown import shown_codes
 from simtrainer.review.charts import Chart, Series, svg_line_chart
 from simtrainer.review.corrections import NONE, latest_corrections, reviewed_summary, turn_number
-from simtrainer.review.export import state_text
+from simtrainer.review.export import other_speaker, state_text
 from simtrainer.review.pseudonym import pseudonymised
 from simtrainer.review.summary_view import summary_tables
 from simtrainer.rubrics import load_rubric
@@ -59,7 +59,7 @@ def _turns(store: Store, session_id: str, modality: str) -> tuple[list[dict[str,
                              "label": code_label(rubric, c["code"], c["detail"]) if c["code"] != NONE else NONE}
                             for (idx, rubric), c in corrected.items() if idx == t["idx"]],
             "notes": notes.pop(t["id"], []),
-            "state": state_text(t["meta"]) if t["meta"].get("state") else "",
+            "state": state_text(t["meta"], modality) if t["meta"].get("state") else "",
         })
     return turns, [n for group in notes.values() for n in group]
 
@@ -109,7 +109,8 @@ def report_data(store: Store, session_id: str, *, pseudonymise: bool = False) ->
         "session": {"id": s["id"], "scenario_id": s["scenario_id"], "scenario_title": s["scenario_title"],
                     "modality": s["modality"], "model": s["model"], "started_at": s["started_at"],
                     "ended_at": s["ended_at"], "status": s["status"],
-                    "trainee": trainee, "reviewed_by": s.get("reviewed_by") or "", "reviewed_at": s.get("reviewed_at")},
+                    "trainee": trainee, "reviewed_by": s.get("reviewed_by") or "", "reviewed_at": s.get("reviewed_at"),
+                    "other_speaker": other_speaker(s["modality"])},
         "scorers": scorers,
         "turns": turns,
         "session_notes": session_notes,

@@ -49,6 +49,28 @@ class Turn:
     text: str
     where: str  # file:line (or file, turns[i] for JSON), kept in the turn's meta as "from"
     opening: bool = False  # a practice session's opening line (a JSON export's): left uncoded, as live
+    state: dict[str, Any] = field(default_factory=dict)  # a JSON export's patient state at this reply, and its source
+
+
+#: the patient-state keys an export's turn carries that a supervisor is shown (`export.state_text`)
+STATE_KEYS = {"openness": float, "resistance": float, "stage": str, "leaning": str, "requested": bool}
+
+
+def _state(meta: Any, where: str) -> dict[str, Any]:
+    """An export's patient state at a reply (what the review shows beside it), checked; {} where it has none."""
+    if not isinstance(meta, dict) or meta.get("state") is None:
+        return {}
+    state = meta["state"]
+    wrong = not isinstance(state, dict) or any(
+        key in state and not (isinstance(state[key], kind) or (kind is float and isinstance(state[key], int)))
+        for key, kind in STATE_KEYS.items()) or not {"openness", "resistance", "stage", "leaning"} <= set(state) \
+        or state["leaning"] not in ("change", "sustain", "neutral")
+    if wrong or not isinstance(meta.get("source", ""), str):
+        raise UserError("A patient state is not as simtrainer writes it.", where=f"{where}.meta.state",
+                        fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged (or "
+                            "delete that turn's \"state\").")
+    kept = {"state": {key: state[key] for key in STATE_KEYS if key in state}}
+    return kept | ({"source": meta["source"]} if meta.get("source") else {})
 
 
 @dataclass
@@ -270,7 +292,8 @@ def parse_json(text: str, path: Path) -> Transcript:
         if turn["text"].strip():
             kept[i] = len(out)
             opening = i == 0 and isinstance(turn.get("meta"), dict) and turn["meta"].get("opening") is True
-            out.append(Turn(turn["speaker"], turn["text"].strip(), f"{path.name}: turns[{i}]", opening))
+            state = _state(turn.get("meta"), f"{path}: turns[{i}]") if turn["speaker"] == "patient" else {}
+            out.append(Turn(turn["speaker"], turn["text"].strip(), f"{path.name}: turns[{i}]", opening, state))
     session = record.get("session") if isinstance(record.get("session"), dict) else {}
     scenario = {key: session[key] for key in ("scenario_id", "scenario_title", "modality")
                 if isinstance(session.get(key), str)}
@@ -359,8 +382,8 @@ def import_transcript(store: Store, path: Path, transcript: Transcript, context:
         started_at=transcript.started_at,
         ended_at=transcript.ended_at,
         trainee=trainee,
-        turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {})},
-                [c.as_row() for c in turn_codes])
+        turns=[(t.speaker, t.text, {"from": t.where, **(origin if i == 0 else {}), **({"opening": True} if t.opening else {}),
+                                    **t.state}, [c.as_row() for c in turn_codes])
                for i, (t, turn_codes) in enumerate(zip(transcript.turns, codes, strict=True))],
         summary=summary,
         review=vars(transcript.review),

@@ -117,7 +117,7 @@ class ReviewScreen(Screen):
 
     async def reload(self) -> None:
         """Read the session again and show it, the focus kept on the same turn."""
-        from simtrainer.review.export import session_record, state_text
+        from simtrainer.review.export import other_speaker, session_record, state_text
 
         self.record = record = session_record(self.store, self.session_id)
         s = self.session = record["session"]
@@ -128,10 +128,10 @@ class ReviewScreen(Screen):
         try:
             name = self.app.workspace.card(s["scenario_id"]).person.name
         except Exception:  # the card may have been removed since; the transcript still shows
-            name = "Patient"
+            name = other_speaker(s["modality"])
         widgets: list[Static | TurnBubble] = []
         for turn in record["turns"]:
-            state = f"state: {state_text(turn['meta'])}" if turn["meta"].get("state") else ""
+            state = f"state: {state_text(turn['meta'], s['modality'])}" if turn["meta"].get("state") else ""
             widgets.append(ReviewTurn(turn, name if turn["speaker"] == "patient" else "Trainee", state))
             widgets += [_note(note) for note in turn["notes"]]
         widgets += [_note(note) for note in record["annotations"] if note["turn"] is None]
