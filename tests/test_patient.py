@@ -358,8 +358,22 @@ def test_a_reply_that_still_only_repeats_after_two_sentences_is_refused_there():
     assert not [e for e in events if isinstance(e, PatientReset)]
     done = events[-1]
     assert done.text == "Maybe the mornings would be easier." and done.meta["rejected"] == ["repeats an earlier reply"]
-    words = len(earlier.split()) + 1  # the first word after the second sentence shows that it has ended
-    assert done.meta["tokens"] == words + len(done.text.split())  # the rest of the draft was never written
+    # ten words in, the draft is copying the earlier reply: the rest was never written
+    assert done.meta["tokens"] == 10 + len(done.text.split())
+
+
+def test_a_long_sentence_copied_from_an_earlier_reply_is_refused_ten_words_in():
+    earlier = "Honestly the wine is the only thing that gets me to sleep after a run of nights on the ward"
+    patient = _one_candidate_patient([earlier + " and then some more words that go on and on.", "Mornings are rough."],
+                                     _talk)
+    history = [Line("patient", earlier + "."), Line("trainee", "What worries you?")]
+    events = _collect(patient.reply(history))
+    done = events[-1]
+    assert done.text == "Mornings are rough." and done.meta["rejected"] == ["repeats an earlier reply"]
+    assert done.meta["tokens"] == 10 + 3 and not [e for e in events if isinstance(e, PatientReset)]
+    fresh = _one_candidate_patient(["Honestly the wine is the only thing I look forward to some weeks."], _talk)
+    history = [Line("patient", "Honestly the wine is the only thing that helps."), Line("trainee", "Go on.")]
+    assert _collect(fresh.reply(history))[-1].meta["rejected"] == []  # eight shared words, then its own
 
 
 def test_a_reply_that_begins_like_an_earlier_one_and_goes_on_is_shown_whole():

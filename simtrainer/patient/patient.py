@@ -53,6 +53,7 @@ MIN_CANDIDATE_TOKENS = 8  # a candidate with less room than this could not finis
 LEANING_TRIES = 2  # one-candidate models: first sentences checked against the leaning before a card line speaks
 REACT_AGAIN_AFTER = 3  # turns after a scripted reaction before the same trigger gets one again (steered)
 HELD_SENTENCES = 2  # sentences a reply may say only what was said before, held unseen, before it is refused
+COPY_WORDS = 10  # an unshown reply that runs this many words along an earlier one is copying it: refused there
 RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
 MAX_HELD = 2  # turns a disclosure that does not answer the turn may wait behind a card line that does
 PatientEvent = PatientToken | PatientReset | PatientNotice | PatientDone
@@ -68,6 +69,12 @@ def said_before(text: str, earlier: set[str]) -> bool:
     after an opening line that began with it)."""
     said = norm_text(text)
     return said in earlier or (len(said) >= 20 and any(said in line for line in earlier))
+
+
+def copies_earlier(text: str, earlier: set[str]) -> bool:
+    """The text so far (its last word perhaps unfinished) runs COPY_WORDS words or more inside an earlier reply."""
+    said = norm_text(text)
+    return len(said.split()) >= COPY_WORDS and any(said in line for line in earlier)
 
 
 def norm_text(text: str) -> str:
@@ -354,8 +361,9 @@ class Patient:
         redrawn, it cost the trainee a second wait for words they had read). While `hold` is true of the text so
         far, nothing is shown yet: "I don't know." said once already is held until the reply goes on (then it
         shows with the next sentence) or ends (then it is a repeat, refused unseen; shown at once, a 1.5B session
-        took back such repeats on 10 of 30 turns); still held after HELD_SENTENCES, it is refused there rather
-        than written to its end (a 1.5B model spent two seconds on such a draft at turn 30)."""
+        took back such repeats on 10 of 30 turns); still held after HELD_SENTENCES, or COPY_WORDS into one long
+        sentence copied from an earlier reply, it is refused there rather than written to its end (a 1.5B model
+        spent two seconds on such drafts at turn 30)."""
         stopped_early = False
         shown = 0
 
@@ -380,6 +388,9 @@ class Patient:
                         draft.text, draft.cut = _shown_text(draft.text, shown), draft.verdict.reason
                         draft.verdict = GuardVerdict(True)
                         stopped_early = True
+                    break
+                if hold and not shown and copies_earlier(draft.text, self._said):
+                    draft.verdict = GuardVerdict(False, "repeats an earlier reply")
                     break
                 done = complete_sentences(draft.text)
                 if done > shown:  # a sentence has ended: it may be shown
