@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -103,6 +104,46 @@ def test_threat_detection_names_the_card_trigger():
     nurse = get_card("mi-alcohol-nurse")
     assert hit_trigger(nurse, "You're an alcoholic, Dana.") == "being called an alcoholic"
     assert hit_trigger(nurse, "How are things at work?", ["CONFRONT"]) in nurse.triggers
+
+
+def test_a_trigger_is_told_apart_by_its_own_words_on_an_outside_writers_cards():
+    """Cards written from scenarios/README.md alone (evaluation/outside_cards): the turns their writer tried, which
+    before this hit the first trigger of a kind ("cut up her cards" for every lecture) or none."""
+    from simtrainer.scenarios import load_cards
+
+    cards, problems = load_cards([Path(__file__).parents[1] / "evaluation" / "outside_cards"])
+    assert not problems and len(cards) == 4
+    card = {c.id: c for c in cards}
+    shopping, taper, sister, driving = (card[i] for i in ("mi-shopping-debt", "mi-painkiller-taper",
+                                                          "dearman-sister-loan", "cbt-driving-after-crash"))
+    assert hit_trigger(shopping, "You should just cut up your credit cards tonight.") == "being told to cut up her cards"
+    assert hit_trigger(shopping, "You sound like a bit of a shopping addict.") == "being called a shopping addict"
+    assert hit_trigger(taper, "Some of this pain might be in your head.") == "suggesting the pain is in his head"
+    assert hit_trigger(taper, "The GP has already decided.") == "being told the decision is already made"
+    assert hit_trigger(taper, "At that dose you could overdose.") == "warnings about overdose"
+    assert hit_trigger(sister, "If you don't pay me back I'm telling Mum.") == "threats to tell their mum"
+    assert hit_trigger(driving, "Ha, maybe you should just stick to the bus then!") == "jokes about his driving"
+    assert hit_trigger(driving, "It was only a minor bump.") == "being told it was only a minor crash"
+    for near_miss in ("You don't like the word addict being used about you.", "What does a typical day look like?"):
+        assert hit_trigger(shopping, near_miss) is None
+    assert hit_trigger(shopping, "Those cards cost you a fortune.", ["PERSUADE"]) in shopping.triggers
+
+
+def test_bench_triggers_scores_the_probes_by_card_origin(tmp_path):
+    from simtrainer.bench.triggers import compare
+
+    folder = tmp_path / "evaluation"
+    (folder / "outside_cards").mkdir(parents=True)
+    (folder / "trigger_probes.csv").write_text(
+        "card_id,turn,expected\n"
+        "mi-alcohol-nurse,\"You're an alcoholic, Dana.\",being called an alcoholic\n"
+        "mi-alcohol-nurse,What are your evenings like?,none\n"
+        "mi-alcohol-nurse,You really drink too much.,being called an alcoholic\n"
+        "no-such-card,Hello.,none\n", encoding="utf-8")
+    result = compare(folder, lambda turn: [])
+    assert result["all"]["n"] == 3 and result["outside_cards"]["n"] == 0
+    assert result["all"]["hit_recall"] == 0.5 and result["all"]["false_hit_rate"] == 0.0
+    assert result["mistakes"][0]["turn"] == "You really drink too much."
 
 
 def _session(store, card, backend, **patient) -> Session:

@@ -123,7 +123,11 @@ def test_cli_list_json_and_show(cli):
 
 def test_cli_validate(cli, tmp_path):
     ok = cli("scenarios", "validate", str(GOOD))
-    assert ok.exit_code == 0 and "ok" in ok.output
+    assert ok.exit_code == 0 and "ok" in ok.output and "Note:" not in ok.output  # a shipped card is read
+    elsewhere = _write(tmp_path, "mine.toml", GOOD.read_text())
+    note = cli("scenarios", "validate", str(elsewhere))
+    assert note.exit_code == 0 and "is not in a folder simtrainer reads cards from" in note.output
+    assert str(Path("data") / "scenarios") in note.output
     bad = _write(tmp_path, "bad.toml", GOOD.read_text().replace('difficulty = "moderate"', "difficulty = 3"))
     result = cli("scenarios", "validate", str(GOOD), str(bad))
     assert result.exit_code == 2

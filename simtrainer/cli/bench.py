@@ -182,4 +182,27 @@ def bench_relevance_cmd(as_json: bool) -> None:
            for name, checks in result.items() for check, f in checks.items()], title="bench relevance")
 
 
+@bench.command("triggers")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures (and every mistake) as JSON.")
+def bench_triggers_cmd(as_json: bool) -> None:
+    """The trigger rules on turns labelled by another hand (evaluation/trigger_probes.csv): the right trigger
+    where one was meant, and near-misses taken for a trigger, on shipped cards and on an outside writer's."""
+    from simtrainer.bench.relevance import evaluation_folder
+    from simtrainer.bench.triggers import compare
+    from simtrainer.feedback.mi import load_mi_coder
+
+    folder = evaluation_folder()
+    if folder is None:
+        raise UserError("The evaluation folder is not there.", where="evaluation/",
+                        fix="Run from a checkout of simtrainer, which has it.")
+    coder = load_mi_coder()
+    result = compare(folder, lambda turn: [c.code for c in coder.code(turn, None, None)])
+    if as_json:
+        print_json(result)
+        return
+    table(["cards", "n", "accuracy", "right trigger", "any trigger", "wrong trigger", "near-miss hit"],
+          [[name, f["n"], f["accuracy"], f["hit_recall"], f["any_hit_recall"], f["wrong_trigger"], f["false_hit_rate"]]
+           for name, f in result.items() if name != "mistakes"], title="bench triggers")
+
+
 COMMANDS = [bench]

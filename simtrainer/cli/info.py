@@ -194,7 +194,7 @@ def scenarios_show(scenario_id: str, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def scenarios_validate(paths: tuple[Path, ...]) -> None:
     """Check card files (or folders of them); exit 2 if any is broken."""
-    from simtrainer.scenarios import load_cards
+    from simtrainer.scenarios import load_cards, scenario_dirs
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -203,6 +203,13 @@ def scenarios_validate(paths: tuple[Path, ...]) -> None:
     for card in cards:
         console.print(Text.assemble(("ok", "green"), "  ", plain(card.id)))
     _print_problems(problems)
+    read = [folder.resolve() for folder in scenario_dirs(load_settings())]
+    unseen = [p for p in paths if not any(folder == (p.resolve() if p.is_dir() else p.resolve().parent)
+                                          for folder in read)]
+    if cards and unseen:  # a good card outside those folders passes here but is missing from practice
+        console.print(plain(f"Note: {', '.join(map(str, unseen))} is not in a folder simtrainer reads cards from, so "
+                            f"`scenarios list` and `practice` will not offer it. Copy it to {read[1]} or add its "
+                            "folder to `scenario_dirs` in config.toml (`simtrainer config path` shows where)."), soft_wrap=True)
     if problems:
         raise click.exceptions.Exit(2)
 

@@ -25,6 +25,10 @@ NUMBER = re.compile(r"\b(\d+(?:[.,:]\d+)*|two|three|four|five|six|seven|eight|ni
 ASSISTANT = re.compile(r"^(sure|certainly|of course|absolutely)[!,.]|\b(i'?d be happy to|great question)\b",
                        re.IGNORECASE)
 
+# a storyteller's speech tag after the words ("I'm just trying to pay my own bill, he says."), not speech
+NARRATION = re.compile(r"[,.!?]\s*(he|she|they) (says|said|replies|replied|adds|added|sighs|sighed)[.!]?\s*$",
+                       re.IGNORECASE)
+
 
 def contradictions(card: Card, reply: str) -> list[str]:
     """Claims on the card that `reply` contradicts."""
@@ -62,6 +66,8 @@ def judge(card: Card, reply: str) -> str | None:
     name = re.escape(card.person.name.split()[-1])
     if re.search(rf"\b{name} (is|was|feels|thinks|says)\b", reply):
         return "talks about themself in the third person"
+    if NARRATION.search(reply):
+        return "narrates as a storyteller (\"..., he says.\")"
     if len(reply.split()) > 80:
         return "too long for a spoken turn"
     return None
