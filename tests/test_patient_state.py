@@ -128,3 +128,6 @@ def test_dearman_counterpart_does_not_give_in_before_being_asked():
     assert s.openness > s.resistance + 0.1 and s.leaning == "neutral"
     s = s.after(["assert", "reinforce"], ["", ""], "easy")
     assert s.requested and s.leaning == "change"
+    asked = PatientState.start("easy", awaits_request=True).after(["describe", "express"], ["", ""], "easy")
+    assert not asked.requested  # setting the scene is no request
+    assert asked.after(["negotiate"], [""], "easy").requested  # offering terms is: the ask is on the table

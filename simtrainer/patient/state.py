@@ -49,6 +49,10 @@ STAGES = ((-0.2, "precontemplation"), (0.15, "contemplation"), (0.45, "preparati
 REVEAL_AT = 0.6  # openness needed before card disclosures
 PROVOKED = (-0.08, 0.2)  # (openness, resistance) when a turn hits one of the card's triggers, scaled by SENSITIVITY
 MOMENTUM = 3.0  # weight of the latest turn against the running balance
+# DEAR MAN skills that show the request has been made: asking, or offering terms for it (an outside writer's
+# "What I'm asking is £300 by the 30th" was coded describe, then "could we agree £150 a month" negotiate; on
+# assert alone the sister never leaned towards yes)
+ASKS = frozenset({"assert", "negotiate"})
 
 
 def _clamp(x: float) -> float:
@@ -121,7 +125,7 @@ class PatientState:
         openness, resistance = _clamp(openness), _clamp(resistance)
         push = round((openness - self.openness) - (resistance - self.resistance), 3)
         return replace(self, openness=openness, resistance=resistance, closed_run=closed_run,
-                       turns=self.turns + 1, last_push=push, requested=self.requested or "assert" in codes)
+                       turns=self.turns + 1, last_push=push, requested=self.requested or bool(ASKS & set(codes)))
 
     def provoked(self, difficulty: str) -> PatientState:
         """The state after the turn hit one of the card's triggers: the person digs in, closes up, defends.
