@@ -57,6 +57,8 @@ def test_card_facts_and_judge():
     assert judge(card, "Sure! I'd be happy to explain.") == "assistant phrasing"
     assert judge(card, "Dana is tired of this.") == "talks about themself in the third person"
     assert judge(card, "I'm just tired, honestly.") is None
+    assert judge(card, "Let's talk about your drinking.") == "counselor-style move"
+    assert judge(card, "If that's the homework I won't do it. Let's talk about something else.") is None
     assert judge(card, "I'm just trying to pay my own bill, she says.").startswith("narrates as a storyteller")
     assert judge(card, "My sister says I'm fine. That's what she said.") is None  # quoting someone is speech
 

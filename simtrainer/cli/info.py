@@ -128,6 +128,17 @@ def _all_cards():
     return load_cards(scenario_dirs(load_settings()))
 
 
+def _print_shortfalls(short: dict[str, list[tuple[str, str]]]) -> None:
+    from simtrainer.cli import err_console
+
+    for card_id, found in short.items():
+        if found:
+            err_console.print(Text.assemble(("Short of the shipped cards' bar", "yellow"), " ", plain(card_id),
+                                            f" ({len(found)})"), soft_wrap=True)
+        for field, what in found:
+            err_console.print(plain(f"  {field}: {what}"), soft_wrap=True)
+
+
 def _print_problems(problems) -> None:
     from simtrainer.cli import err_console
 
@@ -192,17 +203,25 @@ def scenarios_show(scenario_id: str, as_json: bool) -> None:
 
 @scenarios.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def scenarios_validate(paths: tuple[Path, ...]) -> None:
-    """Check card files (or folders of them); exit 2 if any is broken."""
+@click.option("--strict", is_flag=True, help="Hold each card to the shipped cards' bar too: 36 lines (12 change, "
+              "12 sustain, 8 neutral), a reaction with 3 lines per trigger, no repeated text, lines in character "
+              "that never trip the card's own facts.")
+def scenarios_validate(paths: tuple[Path, ...], strict: bool) -> None:
+    """Check card files (or folders of them); exit 2 if any is broken (or, with --strict, short of the bar)."""
     from simtrainer.scenarios import load_cards, scenario_dirs
+    from simtrainer.scenarios.quality import shortfalls
 
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UserError(f"No such file or folder: {missing[0]}", where="validate PATH", fix="Check the path.")
     cards, problems = load_cards(list(paths))
+    short = {card.id: shortfalls(card) for card in cards} if strict else {}
     for card in cards:
+        if short.get(card.id):
+            continue
         console.print(Text.assemble(("ok", "green"), "  ", plain(card.id)))
     _print_problems(problems)
+    _print_shortfalls(short)
     read = [folder.resolve() for folder in scenario_dirs(load_settings())]
     unseen = [p for p in paths if not any(folder == (p.resolve() if p.is_dir() else p.resolve().parent)
                                           for folder in read)]
@@ -210,7 +229,7 @@ def scenarios_validate(paths: tuple[Path, ...]) -> None:
         console.print(plain(f"Note: {', '.join(map(str, unseen))} is not in a folder simtrainer reads cards from, so "
                             f"`scenarios list` and `practice` will not offer it. Copy it to {read[1]} or add its "
                             "folder to `scenario_dirs` in config.toml (`simtrainer config path` shows where)."), soft_wrap=True)
-    if problems:
+    if problems or any(short.values()):
         raise click.exceptions.Exit(2)
 
 

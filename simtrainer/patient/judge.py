@@ -14,7 +14,7 @@ from simtrainer.scenarios.card import Card
 COUNSELOR_MOVES = re.compile(
     r"\b(how does that make you feel|tell me more( about)?|what brings you|how can i (help|support)|"
     r"how are you feeling (today|about)|what would you like to (talk|work) (about|on)|"
-    r"let'?s (explore|talk about)|i hear (that )?you|it sounds like you)\b",
+    r"let'?s explore|let'?s talk about (your|how you|what you|why you)|i hear (that )?you|it sounds like you)\b",
     re.IGNORECASE,
 )
 # Quantities a small model makes up ("Twenty." glasses a night, "Two million pounds"). "one" is left out: it is
