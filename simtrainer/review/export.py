@@ -130,7 +130,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         if t["codes"] or t["corrections"]:
             lines.append(f"    - codes: {md(reviewed_code_text(t))}")
         if t["meta"].get("state"):
-            lines.append(f"    - state: {md(state_text(t['meta'], s['modality']))}")
+            whose = "their state" if s["modality"] == "dearman" else "patient state"
+            lines.append(f"    - {whose}: {md(state_text(t['meta'], s['modality']))}")
         lines += [f"    - note: {md(note_text(a))}" for a in t["notes"]]
     summary = s.get("summary")
     if summary:
