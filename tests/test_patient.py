@@ -414,3 +414,15 @@ def test_a_reply_that_stops_mid_sentence_is_refused(text, cut):
 def test_a_line_ended_mid_sentence_loses_its_broken_tail():
     assert trim_reply("It was bad. After that I thought I would try, but my", 3) == "It was bad."
     assert trim_reply("It was bad. I guess so", 3) == "It was bad. I guess so"
+
+
+def test_homework_lines_wait_until_the_trainee_raises_homework():
+    card = get_card("cbt-panic-supermarket")
+    homework = {line.text for line in card.lines if line.theme == "homework"}
+    patient = Patient(card, FakeBackend(["I shop at dawn now."] * 4), PatientSettings(steering=False))
+    opening = [Line("patient", card.opening_line), Line("trainee", "What would you like to work on today?")]
+    _collect(patient.reply(opening))
+    assert homework and homework <= patient._used_lines()
+    asked = [*opening, Line("patient", "I shop at dawn now."), Line("trainee", "How did the diary go this week?")]
+    _collect(patient.reply(asked))
+    assert not homework & patient._used_lines()

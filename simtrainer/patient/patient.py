@@ -53,6 +53,10 @@ MIN_CANDIDATE_TOKENS = 8  # a candidate with less room than this could not finis
 LEANING_TRIES = 2  # one-candidate models: first sentences checked against the leaning before a card line speaks
 REACT_AGAIN_AFTER = 3  # turns after a scripted reaction before the same trigger gets one again (steered)
 HELD_SENTENCES = 2  # sentences a reply may say only what was said before, held unseen, before it is refused
+# a trainee turn that raises homework, so the card's homework lines may answer
+HOMEWORK = re.compile(r"\b(homework|diary|diaries|log|worksheet|record|task|exercise|experiment|practi[cs]e|"
+                      r"since (we|last)|last (week|time|session)|this (past )?week|between sessions|did you (try|get))",
+                      re.IGNORECASE)
 COPY_WORDS = 10  # an unshown reply that runs this many words along an earlier one is copying it: refused there
 RELEVANCE_WEIGHT = 0.5  # in the candidate ranking: fit to the trainee's turn against fit to the leaning
 MAX_HELD = 2  # turns a disclosure that does not answer the turn may wait behind a card line that does
@@ -133,6 +137,7 @@ class Patient:
             [line.text for line in self.lines] + list(card.pressure_reactions)
             + [text for reaction in card.reactions for text in reaction.lines]))
         self._card_lines_used: set[str] = set()
+        self._homework_raised = False  # has a trainee turn raised homework (`HOMEWORK`)?
         self._card_json = card.model_dump_json(exclude={"facts": {"__all__": {"contradicted_by"}}})  # no patterns
         self._known = self._card_json  # the card and the session's words: where a reply's numbers may come from
         self._last_disclosure_turn = -10
@@ -250,6 +255,7 @@ class Patient:
         card trigger the turn hit (the card's scripted reaction answers it, in every mode)."""
         self._turn = sum(1 for line in history if line.speaker == "trainee")
         self._known = " ".join([self._card_json, *(line.text for line in history)])
+        self._homework_raised = any(HOMEWORK.search(line.text) for line in history if line.speaker == "trainee")
         for line in history:
             if line.speaker == "patient":
                 self._remember(line.text)
@@ -329,9 +335,12 @@ class Patient:
         return said_before(text, self._said) or bool(self.bank.near_repeats([text], self._said_texts))
 
     def _used_lines(self) -> set[str]:
-        """Card lines not to say now: said already, or saying again what an earlier reply said."""
+        """Card lines not to say now: said already, saying again what an earlier reply said, or about homework
+        before the trainee has raised it (an outside writer's CBT patient reported on a diary in a first
+        session's opening turns)."""
         said = {line.text for line in self.lines if norm_text(line.text) in self._said}
-        return self._card_lines_used | said | self.bank.near_repeats(self._card_texts, self._said_texts)
+        unasked = set() if self._homework_raised else {line.text for line in self.lines if line.theme == "homework"}
+        return self._card_lines_used | said | unasked | self.bank.near_repeats(self._card_texts, self._said_texts)
 
     @staticmethod
     def _turn_texts(history: list[Line]) -> tuple[str, str]:
