@@ -48,7 +48,7 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: i
         check = result.pop("relevance_check", None) or {}
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench patient")
         table(["relevance check on", "n", "accuracy", "precision", "recall", "f1", "threshold"],
-              [[name, f["n"], f["accuracy"], f["precision"], f["recall"], f["f1"], f["threshold"]]
+              [[name.removesuffix("_cards"), f["n"], f["accuracy"], f["precision"], f["recall"], f["f1"], f["threshold"]]
                for name, f in check.items() if f])
         table(["card", "script", "change", "sustain", "neutral", "final stage"],
               [[cid, kind, r["change"], r["sustain"], r["neutral"], r["final_state"]["stage"]]
@@ -201,7 +201,7 @@ def bench_triggers_cmd(as_json: bool) -> None:
         print_json(result)
         return
     table(["cards", "n", "accuracy", "right trigger", "any trigger", "wrong trigger", "near-miss hit"],
-          [[name, f["n"], f["accuracy"], f["hit_recall"], f["any_hit_recall"], f["wrong_trigger"], f["false_hit_rate"]]
+          [[name.removesuffix("_cards"), f["n"], f["accuracy"], f["hit_recall"], f["any_hit_recall"], f["wrong_trigger"], f["false_hit_rate"]]
            for name, f in result.items() if name != "mistakes"], title="bench triggers")
 
 
