@@ -55,8 +55,9 @@ def sessions_import(file: Path, trainee: str | None, scenario_id: str | None, sp
     from simtrainer.review.summary_view import rich_table, summary_tables
 
     counselor = sum(1 for t in result["turns"] if t["speaker"] == "trainee")
+    roles = ("trainee", "other person") if result["modality"] == "dearman" else ("counselor", "client")
     console.print(plain(f"Imported {file.name} as session {result['session_id']} ({len(result['turns'])} turns: "
-                        f"{counselor} counselor, {len(result['turns']) - counselor} client).", "bold"))
+                        f"{counselor} {roles[0]}, {len(result['turns']) - counselor} {roles[1]}).", "bold"))
     for table, scorer in summary_tables(result["summary"]):
         console.print(rich_table(table, expand=False))
         console.print(plain(f"scorer: {scorer}", "dim"))

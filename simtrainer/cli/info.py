@@ -226,7 +226,8 @@ def scenarios_validate(paths: tuple[Path, ...], strict: bool) -> None:
     unseen = [p for p in paths if not any(folder == (p.resolve() if p.is_dir() else p.resolve().parent)
                                           for folder in read)]
     if cards and unseen:  # a good card outside those folders passes here but is missing from practice
-        console.print(plain(f"Note: {', '.join(map(str, unseen))} is not in a folder simtrainer reads cards from, so "
+        these = f"{', '.join(map(str, unseen))} {'is' if len(unseen) == 1 else 'are'}"
+        console.print(plain(f"Note: {these} not in a folder simtrainer reads cards from, so "
                             f"`scenarios list` and `practice` will not offer it. Copy it to {read[1]} or add its "
                             "folder to `scenario_dirs` in config.toml (`simtrainer config path` shows where)."), soft_wrap=True)
     if problems or any(short.values()):

@@ -18,6 +18,7 @@ def print_json(value: Any) -> None:
     click.echo(json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
 
 
+PIPED_WIDTH = 240  # the width of a table written to a pipe or file
 WIDE = 100  # a terminal narrower than this lists ids by their random tail and dates without the year
 
 
@@ -42,7 +43,9 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None, *
         t.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in rows:
         t.add_row(*[plain("" if v is None else v) for v in row])
-    console.print(t)
+    # a pipe or file has no width of its own: rich's 80 columns broke names into a letter a line (`| grep Ana`)
+    out = console if console.is_terminal else Console(highlight=False, width=PIPED_WIDTH, file=console.file)
+    out.print(t)
 
 
 def human_size(n: int | None) -> str:

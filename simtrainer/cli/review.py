@@ -8,7 +8,7 @@ import click
 
 from simtrainer.cli.output import console, print_json, table
 from simtrainer.errors import UserError
-from simtrainer.rubrics import RUBRIC_IDS
+from simtrainer.rubrics import RUBRIC_IDS, load_rubric
 
 
 @click.command()
@@ -33,6 +33,11 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
         print_json(result)
         return
     if not result["n"]:
+        others = [r for r in ("mi", "dearman", "ctrs") if r != result["rubric"] and figures(store, r, trainee)["n"]]
+        if others:
+            console.print(f"No reviewed {result['rubric']} turns; there are reviewed turns for "
+                          f"{' and '.join(others)}: add --rubric {others[0]}.", markup=False)
+            return
         console.print("No reviewed turns yet: correct codes with `simtrainer sessions correct`, or mark a session "
                       "reviewed with `simtrainer sessions review ID --done`.", markup=False)
         return
@@ -42,9 +47,11 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
     def label(code: str) -> str:  # as the badges and `sessions show` write it (CT, Persuade); JSON keeps the ids
         return code_label(result["rubric"], code)
 
-    table(["code", "turns", "agreement", "coder", "supervisor"],
-          [[label(code), v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]]
-           for code, v in result["per_code"].items()],
+    skills = result["rubric"] == "dearman"
+    order = [item.id for item in load_rubric("dearman").items] if skills else []
+    rows = sorted(result["per_code"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    table(["skill" if skills else "code", "turns", "agreement", "coder", "supervisor"],
+          [[label(code), v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]] for code, v in rows],
           title="Per skill (a turn may show several)" if result["rubric"] == "dearman" else "Per code")
     codes = sorted({*result["confusion"], *(col for row in result["confusion"].values() for col in row)})
     table(["coder \\ supervisor", *map(label, codes)],

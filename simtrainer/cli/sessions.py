@@ -61,7 +61,7 @@ def sessions_show(session_id: str, as_json: bool) -> None:
 
         console.print(Markdown(to_markdown(record)))
     else:
-        console.print(to_markdown(record), markup=False)
+        console.print(to_markdown(record), markup=False, soft_wrap=True)  # lines as written, for pasting
 
 
 @sessions.command("export")
