@@ -203,8 +203,10 @@ class Pack:
 
 def scenario_modality(scenario: Any) -> str | None:
     """The modality a scenario id names by its prefix (`mi-`, `dearman-`, `cbt-`), None where it names none."""
+    from simtrainer.feedback.shown import MAIN_RUBRIC
+
     prefix = scenario.split("-", 1)[0] if isinstance(scenario, str) else ""
-    return prefix if prefix in ("mi", "dearman", "cbt") else None
+    return prefix if prefix in MAIN_RUBRIC else None
 
 
 def is_file_model(model: str) -> bool:

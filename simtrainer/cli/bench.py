@@ -48,7 +48,7 @@ def bench_patient_cmd(scenario_id: str, model: str | None, turns: int, rounds: i
         check = result.pop("relevance_check", None) or {}
         table(["figure", "value"], [[k, v] for k, v in result.items()], title="bench patient")
         table(["relevance check on", "n", "accuracy", "precision", "recall", "f1", "threshold"],
-              [[name.removesuffix("_cards"), f["n"], f["accuracy"], f["precision"], f["recall"], f["f1"], f["threshold"]]
+              [[name, f["n"], f["accuracy"], f["precision"], f["recall"], f["f1"], f["threshold"]]
                for name, f in check.items() if f])
         table(["card", "script", "change", "sustain", "neutral", "final stage"],
               [[cid, kind, r["change"], r["sustain"], r["neutral"], r["final_state"]["stage"]]

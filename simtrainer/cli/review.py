@@ -52,7 +52,7 @@ def agreement(rubric: str, trainee: str | None, as_json: bool) -> None:
     rows = sorted(result["per_code"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
     table(["skill" if skills else "code", "turns", "agreement", "coder", "supervisor"],
           [[label(code), v["n"], f"{v['agreement']:.0%}", v["coder"], v["supervisor"]] for code, v in rows],
-          title="Per skill (a turn may show several)" if result["rubric"] == "dearman" else "Per code")
+          title="Per skill (a turn may show several)" if skills else "Per code")
     codes = sorted({*result["confusion"], *(col for row in result["confusion"].values() for col in row)})
     table(["coder \\ supervisor", *map(label, codes)],
           [[label(row), *[result["confusion"].get(row, {}).get(col, 0) or "" for col in codes]] for row in codes

@@ -11,7 +11,9 @@ MI codes are compared by id (a question is Q, open or closed).
 
 Per code K: `n` is the turns where the coder or the supervisor said K; `agreement` is the share of those where
 both did. A DEAR MAN turn may show several skills, so there each skill is read on its own: describe+assert
-against describe agrees on describe and misses on assert (the overall figures still ask for the same set). `by_speaker` gives the trainee's behaviour codes and the patient's talk apart. Kappa is None when it is undefined (no turns, or both raters used one and the same category).
+against describe agrees on describe and misses on assert (the overall figures still ask for the same set).
+`by_speaker` gives the trainee's behaviour codes and the patient's talk apart. Kappa is None when it is undefined
+(no turns, or both raters used one and the same category).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def agreement(store: Store, rubric: str = "mi", trainee: str | None = None) -> d
     supervisor = [r["supervisor"] for r in rows]
     n = len(rows)
     kappa = cohen_kappa(coder, supervisor)
+
     def parts(code: str) -> set[str]:
         return set(code.split(SEVERAL)) if rubric == "dearman" else {code}
 

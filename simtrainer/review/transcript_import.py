@@ -49,7 +49,8 @@ class Turn:
     text: str
     where: str  # file:line (or file, turns[i] for JSON), kept in the turn's meta as "from"
     opening: bool = False  # a practice session's opening line (a JSON export's): left uncoded, as live
-    state: dict[str, Any] = field(default_factory=dict)  # a JSON export's patient state at this reply, and its source
+    state: dict[str, Any] = field(default_factory=dict)  # a JSON export's patient state at this reply (meta "state",
+    # "source"), stored with the turn
 
 
 #: the patient-state keys an export's turn carries that a supervisor is shown (`export.state_text`)
@@ -60,17 +61,21 @@ def _state(meta: Any, where: str) -> dict[str, Any]:
     """An export's patient state at a reply (what the review shows beside it), checked; {} where it has none."""
     if not isinstance(meta, dict) or meta.get("state") is None:
         return {}
-    state = meta["state"]
-    wrong = not isinstance(state, dict) or any(
-        key in state and not (isinstance(state[key], kind) or (kind is float and isinstance(state[key], int)))
-        for key, kind in STATE_KEYS.items()) or not {"openness", "resistance", "stage", "leaning"} <= set(state) \
-        or state["leaning"] not in ("change", "sustain", "neutral")
-    if wrong or not isinstance(meta.get("source", ""), str):
+    if not _written_state(meta["state"]) or not isinstance(meta.get("source", ""), str):
         raise UserError("A patient state is not as simtrainer writes it.", where=f"{where}.meta.state",
                         fix="Give the file `simtrainer sessions export ID --format json` wrote, unchanged (or "
                             "delete that turn's \"state\").")
-    kept = {"state": {key: state[key] for key in STATE_KEYS if key in state}}
+    kept = {"state": {key: meta["state"][key] for key in STATE_KEYS if key in meta["state"]}}
     return kept | ({"source": meta["source"]} if meta.get("source") else {})
+
+
+def _written_state(state: Any) -> bool:
+    """Has the keys `export.state_text` reads, each of its kind (a whole number counts as a float)."""
+    if not isinstance(state, dict) or not {"openness", "resistance", "stage", "leaning"} <= set(state):
+        return False
+    kinds_ok = all(isinstance(state[key], (int, float) if kind is float else kind)
+                   for key, kind in STATE_KEYS.items() if key in state)
+    return kinds_ok and state["leaning"] in ("change", "sustain", "neutral")
 
 
 @dataclass
