@@ -199,7 +199,7 @@ def test_a_dearman_session_takes_mi_codes_only_when_asked_and_mi_agreement_leave
     hidden = cli("sessions", "correct", sid, "--turn", "2", "--code", "CR")
     assert hidden.exit_code == 2 and "does not show" in hidden.stderr and "--rubric mi" in hidden.stderr
     other = cli("sessions", "correct", sid, "--turn", "3", "--code", "ST")  # the agent's turn
-    assert other.exit_code == 2 and "trainee's turns only" in other.stderr
+    assert other.exit_code == 2 and "trainee's turns only; this is the other person's turn" in other.stderr
     assert cli("sessions", "correct", sid, "--turn", "2", "--code", "CR", "--rubric", "mi").exit_code == 0
     assert cli("sessions", "review", sid, "--done").exit_code == 0
     mi = json.loads(cli("agreement", "--json").stdout)
@@ -486,3 +486,14 @@ def test_csv_export_has_the_notes_summary_and_session_as_rows_of_their_section(c
     session = {r["measure"]: r["value"] for r in rows if r["section"] == "session"}
     assert session["trainee"] == "Ann" and session["status"] == "ended"
     assert session["scenario"] == "Wine after night shifts (mi-alcohol-nurse)"
+
+
+def test_a_supervisor_reads_where_a_reply_came_from_in_plain_words():
+    from simtrainer.review.export import state_text
+
+    state = {"openness": 0.5, "resistance": 0.25, "stage": "contemplation", "leaning": "neutral", "requested": False}
+    mi = state_text({"state": state, "source": "card:change"})
+    assert mi.endswith("contemplation, leaning neutral; reply: a card line (towards change)") and "card:" not in mi
+    other = state_text({"state": state, "source": "card:sustain"}, "dearman")
+    assert other.endswith("not asked yet, leaning undecided; reply: a card line (towards no)")
+    assert state_text({"state": state, "source": "model"}).endswith("reply: the model's own words")

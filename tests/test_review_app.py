@@ -129,7 +129,7 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         await pilot.press("j", "c")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, CorrectScreen) and "Space ticks several skills" in shown(modal)
+        assert isinstance(modal, CorrectScreen) and "Space ticks or unticks skills" in shown(modal)
         assert {r for r, _, _ in modal.options} == {"dearman"}  # the session's rubric only: it shows no MI codes
         codes = modal.query_one("#codes")
         index = {(r, c): i for i, (r, c, _) in enumerate(modal.options)}
@@ -162,6 +162,12 @@ async def test_several_dearman_skills_marked_for_one_turn(cli, tmp_path):
         again = app.screen
         assert {again.options[i][1] for i in again.marked} == {"describe", "assert"}
         assert again.query_one("#codes").highlighted == index[("dearman", "describe")]
+        await pilot.press("enter")  # Enter on a ticked skill keeps every ticked one, not the highlighted alone
+        await settle(pilot)
+        assert [r["code"] for r in open_store().corrections(sid)][-1] == "describe+assert"
+        await pilot.press("c")
+        await pilot.pause()
+        again = app.screen
         again.query_one("#codes").highlighted = index[("dearman", "assert")]
         await pilot.press("space", "enter")  # unmark one: the other is saved alone
         await settle(pilot)

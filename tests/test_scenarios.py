@@ -41,10 +41,11 @@ def test_the_bar_names_each_shortfall():
     found = shortfalls(thin)
     text = "\n".join(f"{field}: {what}" for field, what in found)
     assert "lines: 0 neutral lines; write at least 8" in text
-    assert f'"{card.lines[0].text.casefold()}" is written 2 times' in text
+    assert f'lines #1: "{card.lines[0].text.casefold()}" is written 2 times' in text  # where to find it
     assert "repeats a voice example, the opening line, a disclosure or a pressure line" in text
     assert f'no [[reactions]] for the trigger "{card.reactions[0].trigger}"' in text
-    assert all(field in ("lines", "lines.theme", "reactions", "facts") for field, _ in found)
+    assert all(re.fullmatch(r"lines|lines\.theme|reactions|facts|lines #\d+|reactions #\d+ line \d+", field)
+               for field, _ in found)
 
 
 def test_every_card_knows_its_age():
@@ -128,7 +129,7 @@ def test_cli_validate(cli, tmp_path):
     assert cli("scenarios", "validate", str(thin)).exit_code == 0  # well formed
     strict = cli("scenarios", "validate", "--strict", str(thin))
     assert strict.exit_code == 2 and "Short of the shipped cards' bar mi-alcohol-nurse" in strict.output
-    assert '"same line." is written 2 times' in strict.output and "ok  mi-alcohol-nurse" not in strict.output
+    assert 'lines #1: "same line." is written 2 times' in strict.output and "ok  mi-alcohol-nurse" not in strict.output
     bad = _write(tmp_path, "bad.toml", GOOD.read_text().replace('difficulty = "moderate"', "difficulty = 3"))
     result = cli("scenarios", "validate", str(GOOD), str(bad))
     assert result.exit_code == 2

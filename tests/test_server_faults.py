@@ -206,7 +206,7 @@ def test_practice_shows_a_notice_and_the_source_when_the_server_fails_mid_sessio
     assert "Traceback" not in result.stderr
     session_id = result.stdout.split("Review it with: simtrainer sessions show ")[1].split()[0]
     shown = run_cli("sessions", "show", session_id).stdout
-    assert shown.count("reply from model") == 1 and shown.count("reply from card:fallback") == 2
+    assert shown.count("reply: the model's own words") == 1 and shown.count("reply: a card line (the model's") == 2
 
     faults.calls.clear()  # the server answers well again for two calls, then fails
     result = _practice(tmp_path, *SCRIPT[:2], json_out=True)  # JSON on stdout, the notice beside it

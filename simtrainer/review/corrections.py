@@ -128,8 +128,9 @@ def resolve_code(rubric_id: str, speaker: str, text: str, where: str) -> tuple[s
     if rubric_id not in RUBRIC_IDS:
         raise UserError(f"Unknown rubric '{rubric_id}'.", where=where, fix=f"Use one of: {', '.join(RUBRIC_IDS)}.")
     if rubric_id != "mi" and speaker != "trainee":
-        raise UserError(f"The {rubric_id} rubric codes the trainee's turns only; this is a patient turn.",
-                        where=where, fix="Pick a trainee turn, or --rubric mi for the patient's change / sustain talk.")
+        whose = "the other person's" if rubric_id == "dearman" else "a patient"
+        raise UserError(f"The {rubric_id} rubric codes the trainee's turns only; this is {whose} turn.",
+                        where=where, fix="Pick a trainee turn, or --rubric mi for change / sustain talk on this turn.")
     if rubric_id == "dearman" and SEVERAL in text:  # one turn may show several skills: "describe+assert"
         parts = [resolve_code(rubric_id, speaker, part, where)[0] for part in text.split(SEVERAL) if part.strip()]
         if NONE in parts:

@@ -105,8 +105,27 @@ def state_text(meta: dict[str, Any], modality: str = "mi") -> str:
     else:
         text += f"{st['stage']}, leaning {st['leaning']}"
     if meta.get("source"):
-        text += f"; reply from {meta['source']}"
+        text += f"; {reply_source(meta['source'], modality)}"
     return text
+
+
+SOURCES = {
+    "model": "the model's own words",
+    "card:reaction": "the card's scripted reaction to a trigger",
+    "card:reveal": "a disclosure from the card",
+    "card:pressure": "a card line for pushing back",
+    "card:fallback": "a card line (the model's replies were refused or it failed)",
+}
+
+
+def reply_source(source: str, modality: str = "mi") -> str:
+    """Where a reply came from, in a supervisor's words rather than the patient's meta keys."""
+    leaning = source.removeprefix("card:")
+    if leaning in DEARMAN_LEANING:
+        named = DEARMAN_LEANING[leaning] if modality == "dearman" else {"change": "towards change", "sustain":
+                                                                        "against change"}.get(leaning, "neither way")
+        return f"reply: a card line ({named})"
+    return f"reply: {SOURCES.get(source, source)}"
 
 
 def to_markdown(record: dict[str, Any]) -> str:

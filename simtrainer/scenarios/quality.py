@@ -27,6 +27,20 @@ def other_text(card: Card) -> list[str]:
             *card.reveal_when_trusted, *card.pressure_reactions]
 
 
+def place(card: Card, text: str) -> str:
+    """Where a spoken line sits on the card, counted from 1 as a writer counts the tables in the file: "lines #5",
+    "reactions #2 line 1" (several places: the first)."""
+    wanted = text.casefold()
+    for i, line in enumerate(card.lines, 1):
+        if line.text.casefold() == wanted:
+            return f"lines #{i}"
+    for i, reaction in enumerate(card.reactions, 1):
+        for j, said in enumerate(reaction.lines, 1):
+            if said.casefold() == wanted:
+                return f"reactions #{i} line {j}"
+    return "lines"
+
+
 def shortfalls(card: Card) -> list[tuple[str, str]]:
     """(field, what falls short and how to mend it) for every way the card misses the bar; [] when it meets it."""
     out: list[tuple[str, str]] = []
@@ -37,10 +51,10 @@ def shortfalls(card: Card) -> list[tuple[str, str]]:
     if len(card.lines) < ALL_LINES:
         out.append(("lines", f"{len(card.lines)} lines in all; write at least {ALL_LINES}"))
     texts = [text.casefold() for text in spoken_lines(card)]
-    out += [("lines", f'"{text}" is written {n} times; make each line say something new')
+    out += [(place(card, text), f'"{text}" is written {n} times; make each line say something new')
             for text, n in Counter(texts).items() if n > 1]
     copied = set(texts) & {text.casefold() for text in other_text(card)}
-    out += [("lines", f'"{text}" repeats a voice example, the opening line, a disclosure or a pressure line; '
+    out += [(place(card, text), f'"{text}" repeats a voice example, the opening line, a disclosure or a pressure line; '
              "write a new one") for text in sorted(copied)]
     themes = Counter(line.theme for line in card.lines)
     if len(themes) < THEMES or sum(1 for n in themes.values() if n >= 2) < REUSED_THEMES:
@@ -53,11 +67,12 @@ def shortfalls(card: Card) -> list[tuple[str, str]]:
             for t, lines in reacted.items() if len(lines) < REACTION_LINES]
     if not card.facts:
         out.append(("facts", "no facts; add the person's age, work and family with patterns that contradict them"))
-    out += [("lines", f'"{text}" is out of character ({why}); rewrite it as the person would say it')
+    out += [(place(card, text), f'"{text}" is out of character ({why}); rewrite it as the person would say it')
             for text in spoken_lines(card) if (why := judge(card, text))]
+    spoken = spoken_lines(card)
     for fact in card.facts:
         for pattern in fact.contradicted_by:
             compiled = re.compile(pattern, re.IGNORECASE)
-            out += [("facts", f'"{text}" trips the card\'s own fact "{fact.claim}" ({pattern}); reword the line or '
+            out += [(place(card, text) if text in spoken else "facts", f'"{text}" trips the card\'s own fact "{fact.claim}" ({pattern}); reword the line or '
                      "narrow the pattern") for text in spoken_lines(card) + other_text(card) if compiled.search(text)]
     return out

@@ -88,7 +88,7 @@ class ReviewScreen(Screen):
         Binding("up,k", "step(-1)", "Previous turn", id="previous_turn", priority=True, show=False),
         Binding("c", "correct", "Correct code", id="correct_code"),
         Binding("n", "note", "Note", id="turn_note"),
-        Binding("g", "rate", "Rate globals", id="rate_globals"),
+        Binding("g", "rate", "Rate session", id="rate_globals"),
         Binding("r", "mark_reviewed", "Mark reviewed", id="mark_reviewed"),
         Binding("p", "report", "Report", id="report"),
         Binding("e", "export", "Export", id="export"),
@@ -124,7 +124,7 @@ class ReviewScreen(Screen):
         self.session_id = s["id"]
         self.title = terminal_safe(f"Review — {s['scenario_title']}")
         reviewed = f" · reviewed by {s['reviewed_by'] or 'a supervisor'}" if s.get("reviewed_at") else ""
-        self.sub_title = terminal_safe(f"{s['id']} · {s['model']} · {s['status']}{reviewed}")
+        self.sub_title = terminal_safe(f"{s['status']}{reviewed} · {s['model']} · {s['id']}")  # the id may be cut
         try:
             name = self.app.workspace.card(s["scenario_id"]).person.name
         except Exception:  # the card may have been removed since; the transcript still shows

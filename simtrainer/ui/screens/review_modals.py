@@ -61,8 +61,9 @@ class Correction:
 class CorrectScreen(_ReviewModal):
     """Pick the code a turn should have had, from the codes valid for it: Enter takes the highlighted one.
     Options in `combinable` (DEAR MAN skills, one turn may show several) show boxes, ticked for the skills the
-    turn has now (`marked`); once Space has changed a box, Enter saves the ticked ones as one correction joined
-    by `SEVERAL`, as `sessions correct` takes them."""
+    turn has now (`marked`); Enter on a ticked skill, or anywhere once Space has changed a box, saves the ticked ones
+    as one correction joined by `SEVERAL`, as `sessions correct` takes them (Enter on the highlighted automatic
+    skill of a describe+assert turn once saved "describe" alone)."""
 
     DEFAULT_CSS = BOX_CSS.replace("{name}", "CorrectScreen") + "CorrectScreen OptionList { max-height: 16; }"
     BINDINGS = [Binding("space", "mark", "Mark several", id="mark_code")]
@@ -81,8 +82,8 @@ class CorrectScreen(_ReviewModal):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            hint = (" Enter takes the highlighted code; Space ticks several skills for one turn, and Enter then "
-                    "saves the ticked ones.") if self.combinable else ""
+            hint = (" Space ticks or unticks skills (one turn may show several); Enter on a ticked skill saves all the "
+                    "ticked ones, Enter on any other code saves that code alone.") if self.combinable else ""
             yield Static(plain(self.heading + hint))
             yield OptionList(*(Option(self._prompt(i), id=str(i)) for i in range(len(self.options))), id="codes")
             yield Label("Your name (stored with the correction):")
@@ -111,7 +112,7 @@ class CorrectScreen(_ReviewModal):
     @on(Button.Pressed, "#save")
     def save(self) -> None:
         highlighted = self.query_one("#codes", OptionList).highlighted
-        boxes = self.touched and self.marked
+        boxes = (self.touched or highlighted in self.marked) and self.marked
         if self.touched and not self.marked:
             self.show_error("No skill is ticked: tick the skills this turn shows (Space), or pick `none`.")
             return
